@@ -1,0 +1,45 @@
+// Tensor references and the arguments of one pipeline run, shared by the
+// reference interpreter and the JIT kernels.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "ir/pipeline.h"
+#include "ir/status.h"
+
+namespace rowjit::ir {
+
+// Caller-owned memory holding `rows` rows of one tensor. Row r starts at
+// data + r * row_stride_bytes. A per-row scalar is a tensor with one element
+// per row; a vector parameter is a single row (its stride is ignored).
+struct TensorRef {
+  void* data = nullptr;
+  ElemType type = ElemType::kF32;
+  int64_t row_stride_bytes = 0;
+};
+
+struct RunArgs {
+  int64_t rows = 1;   // number of rows to process
+  int64_t n = 0;      // row length: the extent of [n]
+  int64_t first_row = 0;  // global index of row 0, so uniform() gives the same numbers when a batch is split
+  std::map<std::string, TensorRef> tensors;  // inputs, vector parameters and outputs, by name
+  std::map<std::string, double> scalars;     // scalar parameters, by name
+};
+
+// Number of elements a value of `shape` holds in one row, given the row length
+// and the scalar parameters (for [k] shapes). Fails if a [k] parameter is
+// missing or not positive.
+Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const RunArgs& args);
+
+// Checks a run against the pipeline's signature: every input, output and
+// parameter present, element types as declared, strides large enough, scalar
+// parameters finite, integral for s32, and within their bounds; unknown names
+// rejected. Messages name the tensor or parameter and what is expected.
+Status validate_run_args(const Pipeline& pipeline, const RunArgs& args);
+
+// Value of scalar parameter `name`: the argument, else its default.
+std::optional<double> scalar_param(const Pipeline& pipeline, const RunArgs& args, const std::string& name);
+
+}  // namespace rowjit::ir
