@@ -1,0 +1,220 @@
+#include "ir/tensor.h"
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace rowjit::ir {
+namespace {
+
+Status invalid_argument(const std::string& message) { return {StatusCode::kInvalidArgument, message}; }
+
+// Formats a double the way a user writes it: "0", "2.5", "3e+09", "nan".
+std::string format_value(double value) {
+  std::ostringstream out;
+  out.precision(9);
+  out << value;
+  return out.str();
+}
+
+bool is_scalar_param(const Value& v) { return v.kind == ValueKind::kParam && v.type.shape.is_scalar(); }
+
+// Signature entries read from or written to RunArgs::tensors: inputs, vector
+// parameters and outputs. An output that is also an input appears once.
+std::vector<ValueId> tensor_values(const Pipeline& pipeline) {
+  std::vector<ValueId> ids;
+  std::set<std::string> seen;
+  for (ValueId id : pipeline.inputs) {
+    if (is_scalar_param(pipeline.value(id))) continue;
+    ids.push_back(id);
+    seen.insert(pipeline.value(id).name);
+  }
+  for (ValueId id : pipeline.outputs) {
+    if (seen.insert(pipeline.value(id).name).second) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string tensor_names(const Pipeline& pipeline) {
+  std::string names;
+  for (ValueId id : tensor_values(pipeline)) names += (names.empty() ? "" : ", ") + pipeline.value(id).name;
+  return names.empty() ? "none" : names;
+}
+
+std::string scalar_param_names(const Pipeline& pipeline) {
+  std::string names;
+  for (ValueId id : pipeline.inputs) {
+    if (is_scalar_param(pipeline.value(id))) names += (names.empty() ? "" : ", ") + pipeline.value(id).name;
+  }
+  return names.empty() ? "none" : names;
+}
+
+// Describes a signature entry as declared: "input x: f32[n]", "param tau: f32".
+std::string declaration(const Pipeline& pipeline, ValueId id) {
+  const Value& v = pipeline.value(id);
+  const char* role = v.kind == ValueKind::kParam ? "param" : v.kind == ValueKind::kInput ? "input" : "output";
+  return std::string(role) + " " + v.name + ": " + v.type.to_string();
+}
+
+Status check_names(const Pipeline& pipeline, const RunArgs& args) {
+  for (const auto& [name, ref] : args.tensors) {
+    auto input = pipeline.find_input(name);
+    if (input && is_scalar_param(pipeline.value(*input))) {
+      return invalid_argument("'" + name + "' is a scalar parameter (" + declaration(pipeline, *input) +
+                              "); pass it in RunArgs::scalars, not in tensors");
+    }
+    if (!input && !pipeline.find_output(name)) {
+      return invalid_argument("unknown tensor '" + name + "'; pipeline '" + pipeline.name +
+                              "' has the tensors " + tensor_names(pipeline));
+    }
+  }
+  for (const auto& [name, value] : args.scalars) {
+    auto input = pipeline.find_input(name);
+    if (input && !is_scalar_param(pipeline.value(*input))) {
+      return invalid_argument("'" + name + "' is " + declaration(pipeline, *input) +
+                              ", not a scalar parameter; pass it in RunArgs::tensors");
+    }
+    if (!input) {
+      return invalid_argument("unknown parameter '" + name + "'; pipeline '" + pipeline.name +
+                              "' has the scalar parameters " + scalar_param_names(pipeline));
+    }
+  }
+  return Status::ok();
+}
+
+// The integer range of an integer element type.
+void integer_range(ElemType type, double& lo, double& hi) {
+  switch (type) {
+    case ElemType::kS8: lo = -128; hi = 127; return;
+    case ElemType::kU8: lo = 0; hi = 255; return;
+    default: lo = -2147483648.0; hi = 2147483647.0; return;
+  }
+}
+
+Status check_scalar_param(const Pipeline& pipeline, const RunArgs& args, ValueId id) {
+  const Value& v = pipeline.value(id);
+  auto value = scalar_param(pipeline, args, v.name);
+  if (!value) {
+    return invalid_argument("missing parameter '" + v.name + "'; it is required because " +
+                            declaration(pipeline, id) + " has no default");
+  }
+  std::string shown = "parameter '" + v.name + "' = " + format_value(*value);
+  if (is_integer(v.type.elem)) {
+    double lo = 0;
+    double hi = 0;
+    integer_range(v.type.elem, lo, hi);
+    if (!std::isfinite(*value) || *value != std::floor(*value)) {
+      return invalid_argument(shown + " must be an integer (" + std::string(elem_type_name(v.type.elem)) + ")");
+    }
+    if (*value < lo || *value > hi) {
+      return invalid_argument(shown + " is outside the " + std::string(elem_type_name(v.type.elem)) + " range [" +
+                              format_value(lo) + ", " + format_value(hi) + "]");
+    }
+  } else if (!std::isfinite(*value)) {
+    return invalid_argument(shown + " must be finite");
+  }
+  if (v.param_bound) {
+    bool strict = v.param_bound->relation == ParamBound::Relation::kGreater;
+    bool holds = strict ? *value > v.param_bound->limit : *value >= v.param_bound->limit;
+    if (!holds) {
+      return invalid_argument(shown + " must be " + (strict ? "> " : ">= ") + format_value(v.param_bound->limit));
+    }
+  }
+  return Status::ok();
+}
+
+Status check_tensor(const Pipeline& pipeline, const RunArgs& args, ValueId id) {
+  const Value& v = pipeline.value(id);
+  auto it = args.tensors.find(v.name);
+  if (it == args.tensors.end()) {
+    return invalid_argument("missing tensor '" + v.name + "'; it is required by " + declaration(pipeline, id));
+  }
+  const TensorRef& ref = it->second;
+  if (ref.type != v.type.elem) {
+    return invalid_argument("tensor '" + v.name + "' has element type " + std::string(elem_type_name(ref.type)) +
+                            ", expected " + std::string(elem_type_name(v.type.elem)));
+  }
+  if (ref.data == nullptr && args.rows > 0) {
+    return invalid_argument("tensor '" + v.name + "' has null data but " + std::to_string(args.rows) +
+                            " rows are requested");
+  }
+  // A vector parameter is a single row, so its stride is never used; so is the
+  // stride of a one-row call.
+  bool per_row = v.kind != ValueKind::kParam;
+  if (!per_row || args.rows <= 1) return Status::ok();
+
+  auto length = shape_length(pipeline, v.type.shape, args);
+  if (!length) return length.status();
+  // NOTE: a block format with n not a multiple of 32 is sized by its complete
+  // blocks here; the pack op then fails with kOutOfRange.
+  int64_t row_bytes = storage_bytes(v.type.elem, *length);
+  if (ref.row_stride_bytes < row_bytes) {
+    return invalid_argument("tensor '" + v.name + "' has row stride " + std::to_string(ref.row_stride_bytes) +
+                            " bytes, smaller than one row of " + std::to_string(row_bytes) + " bytes (" +
+                            std::to_string(*length) + " x " + std::string(elem_type_name(v.type.elem)) +
+                            "); pass a stride of at least " + std::to_string(row_bytes));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::optional<double> scalar_param(const Pipeline& pipeline, const RunArgs& args, const std::string& name) {
+  auto it = args.scalars.find(name);
+  if (it != args.scalars.end()) return it->second;
+  auto id = pipeline.find_input(name);
+  if (!id || pipeline.value(*id).kind != ValueKind::kParam) return std::nullopt;
+  return pipeline.value(*id).param_default;
+}
+
+Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const RunArgs& args) {
+  switch (shape.kind) {
+    case Shape::Kind::kScalar:
+      return int64_t{1};
+    case Shape::Kind::kRow:
+      return args.n;
+    case Shape::Kind::kBlocks:
+      if (shape.block <= 0) {
+        return Status(StatusCode::kInternal, "shape [n/" + std::to_string(shape.block) + "] has a non-positive block");
+      }
+      return (args.n + shape.block - 1) / shape.block;
+    case Shape::Kind::kFixed: {
+      if (shape.symbol.empty()) return shape.length;
+      auto value = scalar_param(pipeline, args, shape.symbol);
+      if (!value) {
+        return invalid_argument("missing parameter '" + shape.symbol + "'; it is required as the length of [" +
+                                shape.symbol + "]");
+      }
+      if (!(*value >= 1) || *value != std::floor(*value) || *value > 2147483647.0) {
+        return invalid_argument("parameter '" + shape.symbol + "' = " + format_value(*value) +
+                                " must be a positive integer, because it is the length of [" + shape.symbol + "]");
+      }
+      return static_cast<int64_t>(*value);
+    }
+  }
+  return Status(StatusCode::kInternal, "unknown shape kind");
+}
+
+Status validate_run_args(const Pipeline& pipeline, const RunArgs& args) {
+  if (args.rows < 0) return invalid_argument("rows = " + std::to_string(args.rows) + " must be >= 0");
+  if (args.n < 0) return invalid_argument("n = " + std::to_string(args.n) + " must be >= 0 (it is the row length)");
+  if (args.first_row < 0) {
+    return invalid_argument("first_row = " + std::to_string(args.first_row) + " must be >= 0");
+  }
+  ROWJIT_TRY(check_names(pipeline, args));
+
+  for (ValueId id : pipeline.inputs) {
+    if (is_scalar_param(pipeline.value(id))) ROWJIT_TRY(check_scalar_param(pipeline, args, id));
+  }
+  // Every [k] length, including those of intermediates such as topk results.
+  for (const Value& v : pipeline.values) {
+    if (v.type.shape.kind == Shape::Kind::kFixed && !v.type.shape.symbol.empty()) {
+      auto length = shape_length(pipeline, v.type.shape, args);
+      if (!length) return length.status();
+    }
+  }
+  for (ValueId id : tensor_values(pipeline)) ROWJIT_TRY(check_tensor(pipeline, args, id));
+  return Status::ok();
+}
+
+}  // namespace rowjit::ir
