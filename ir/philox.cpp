@@ -39,19 +39,10 @@ std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::arra
 }
 
 float uniform_from_word(uint32_t word) {
-  // The exact value is (2 * (w >> 8) + 1) * 2^-25, an odd integer of up to 25
-  // bits. Round it to 24 bits, ties to even, with integers only.
-  uint32_t odd = 2 * (word >> 8) + 1;
-  int exponent = -25;
-  if (odd >= (1u << 24)) {
-    // Drop the last bit: it is 1, so this is always a tie.
-    const uint32_t halved = odd >> 1;
-    odd = (halved & 1u) != 0 ? halved + 1 : halved;
-    exponent = -24;
-  }
-  // odd is at most 2^24 here, so the conversion and the scaling by a power of
-  // two below are exact.
-  return static_cast<float>(odd) * std::bit_cast<float>(static_cast<uint32_t>(exponent + 127) << 23);
+  // (2 * (w >> 9) + 1) * 2^-24: an odd integer below 2^24 times a power of two,
+  // so the conversion and the scaling are exact.
+  const uint32_t odd = 2 * (word >> 9) + 1;
+  return static_cast<float>(odd) * std::bit_cast<float>(static_cast<uint32_t>(-24 + 127) << 23);
 }
 
 float uniform_at(uint32_t seed, uint64_t row, uint64_t column) {

@@ -13,12 +13,10 @@ namespace rowjit::ir {
 // numbered as in the Random123 known-answer vectors.
 std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
 
-// Maps a random word to ((w >> 8) + 0.5) * 2^-24 rounded to the nearest float32
-// (ties to even), as the uniform op defines it. The result is at least 2^-25.
-// NOTE: docs/ir.md promises the open interval (0, 1), but (2^24 - 0.5) * 2^-24
-// is a tie that rounds to 1.0f, so the top 256 words give exactly 1.0 and the
-// range is (0, 1]. A range of (0, 1) in float32 needs fewer bits, for example
-// ((w >> 9) + 0.5) * 2^-23, which is exact.
+// Maps a random word to ((w >> 9) + 0.5) * 2^-23, as the uniform op defines it.
+// The value is exact in float32 and lies in [2^-24, 1 - 2^-24]: 23 random bits
+// keep it inside the open interval (0, 1), where 24 bits would round the top
+// words to 1.0.
 float uniform_from_word(uint32_t word);
 
 // The uniform(seed) element at (row, column): word 0 of Philox with counter
