@@ -378,7 +378,7 @@ class Parser {
     if (at_statement_end()) {
       take();
     } else if (!at_symbol("}")) {
-      return unexpected("a newline or ';' after the statement");
+      return unexpected("a newline, ';' or '}' after the statement");
     }
 
     if (names.size() == 1 && expr->values.size() <= 1) {

@@ -360,7 +360,7 @@ std::vector<MalformedCase> malformed_cases() {
       {"missing opening brace", "kernel f(x: f32[n]) -> (y: f32[n])\n  y = exp(x)\n}\n", StatusCode::kParseError,
        "line 2, column 3: expected '{', found 'y'"},
       {"two statements on a line", kernel_with(sig, "  y = exp(x) z = x\n"), StatusCode::kParseError,
-       "line 2, column 14: expected a newline or ';' after the statement, found 'z'"},
+       "line 2, column 14: expected a newline, ';' or '}' after the statement, found 'z'"},
       {"missing closing brace", "kernel f(x: f32[n]) -> (y: f32[n]) {\n  y = exp(x)\n", StatusCode::kParseError,
        "line 3, column 1: expected a statement or '}', found end of input"},
       {"zero length", "kernel f(x: f32[0]) -> (y: f32[n]) {\n  y = exp(x)\n}\n", StatusCode::kParseError,
