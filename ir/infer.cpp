@@ -1,5 +1,7 @@
 #include "ir/infer.h"
 
+#include "ir/printer.h"
+
 #include <cmath>
 #include <limits>
 #include <set>
@@ -51,7 +53,7 @@ Result<ElemType> common_elem(const Pipeline& p, const OpInfo& info, const std::v
   ElemType result = elem.value_or(ElemType::kF32);
   for (ValueId id : ids) {
     if (is_constant(p, id) && !constant_fits(p.value(id).constant, result)) {
-      return invalid(info, "literal " + std::to_string(p.value(id).constant) +
+      return invalid(info, "literal " + format_number(p.value(id).constant) +
                                " does not fit element type " + std::string(elem_type_name(result)));
     }
   }
@@ -99,6 +101,9 @@ Status require_shape(const Pipeline& p, const OpInfo& info, ValueId id, const Sh
 
 Result<int64_t> positive_int_attr(const Op& op, const OpInfo& info, const char* key) {
   auto value = attr_int(op, key);
+  if (!value && op.attrs.count(key)) {
+    return invalid(info, std::string("attribute '") + key + "' must be an integer literal, such as " + key + "=32");
+  }
   if (!value) return invalid(info, std::string("missing integer attribute '") + key + "'");
   if (*value <= 0) {
     return invalid(info, std::string("attribute '") + key + "' must be positive, got " + std::to_string(*value));
@@ -318,6 +323,8 @@ Status infer_result_types(const Pipeline& p, const Op& op, std::vector<ValueType
           return invalid(info, "k='" + *word + "' must name a scalar s32 parameter (param " + *word + ": s32)");
         }
         k_shape = Shape::fixed(*word);
+      } else if (op.attrs.count("k")) {
+        return invalid(info, "attribute 'k' must be an integer literal or the name of an s32 parameter");
       } else {
         return invalid(info, "missing attribute 'k' (an integer or the name of an s32 parameter)");
       }

@@ -1,0 +1,81 @@
+// A plan: how a pipeline is executed as sweeps over the row, and why. The
+// planner (ir/planner.h) makes it; the JIT lowers it; `rowjit plan` prints it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/pipeline.h"
+
+namespace rowjit::ir {
+
+// How the max + sum-of-exp core of a softmax-like pipeline is scheduled.
+enum class SoftmaxForm : uint8_t {
+  kNone,                // no softmax core in this pipeline
+  kThreePassRecompute,  // max; sum of exp; exp again and normalize
+  kThreePassReload,     // max; exp stored to the output and summed; reload and normalize
+  kTwoPassOnline,       // running max and rescaled sum in one sweep (Milakov and Gimelshein, 2018)
+  kTwoPassExtExp,       // (mantissa, exponent) sums without a max (Dukhan and Ablavatski, 2020)
+};
+
+std::string_view softmax_form_name(SoftmaxForm form);
+std::optional<SoftmaxForm> parse_softmax_form(std::string_view name);
+
+// The softmax core found in a pipeline:
+//   m = max(x); t = x - m [then * c or / c]; e = exp(t); s = sum(e)
+struct SoftmaxCore {
+  int max_op = -1;
+  int shift_op = -1;   // t = x - m
+  int scale_op = -1;   // optional: t' = t * c or t / c, with c a scalar
+  int exp_op = -1;
+  int sum_op = -1;
+  ValueId x = kNoValue;
+  ValueId scale = kNoValue;  // c, or kNoValue
+  bool scale_divides = false;
+  // y = e / s (or e * recip(s)) is the only use of e and s, and m has no other
+  // use: the pipeline is a plain softmax, so the extended-exponent form applies.
+  int normalize_op = -1;
+  bool plain_softmax = false;
+};
+
+// One loop over the row.
+struct Sweep {
+  std::vector<int> scalar_ops;     // per-row scalar ops evaluated once before the loop (log of a sum, ...)
+  std::vector<int> ops;            // ops evaluated per element, in program order (recomputed ones included)
+  std::vector<int> reductions;     // reductions that accumulate in this sweep and complete at its end
+  std::vector<ValueId> loads;      // inputs read
+  std::vector<ValueId> stores;     // outputs written
+  std::vector<ValueId> spills;     // values written to an output buffer for a later sweep to reload
+  std::vector<ValueId> reloads;    // values read back from where an earlier sweep spilled them
+  bool online_softmax = false;     // this sweep also computes the softmax core's sum (two-pass online)
+  bool extexp_sum = false;         // this sweep computes the extended-exponent sum
+  bool extexp_scale = false;       // this sweep writes y = exp(x) / sum from the extended-exponent sum
+};
+
+struct PlanChoices {
+  std::optional<SoftmaxForm> softmax_form;
+  std::optional<int> unroll;
+  std::optional<bool> nontemporal_stores;
+};
+
+struct Plan {
+  bool jit_supported = false;
+  std::string unsupported_reason;  // the op or feature that sends this pipeline to the interpreter
+
+  SoftmaxCore core;
+  SoftmaxForm softmax_form = SoftmaxForm::kNone;
+  std::vector<Sweep> sweeps;
+  std::vector<ValueId> spill_buffer;  // for each value id: the output whose buffer holds its spill, or kNoValue
+
+  int vector_bits = 0;
+  int unroll = 1;             // vectors per main-loop iteration, each with its own accumulators
+  bool nontemporal_stores = false;
+  int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
+  std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`
+
+  double bytes_per_element = 0;  // memory traffic per row element, all sweeps
+};
+
+}  // namespace rowjit::ir

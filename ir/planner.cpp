@@ -1,0 +1,380 @@
+#include "ir/planner.h"
+
+#include <algorithm>
+#include <set>
+
+namespace rowjit::ir {
+namespace {
+
+bool is_row_reduction(OpKind kind) { return op_info(kind).category == OpCategory::kRowReduction; }
+
+// Ops the JIT lowers today. Everything else runs on the interpreter.
+bool jit_lowers(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv:
+    case OpKind::kMinimum: case OpKind::kMaximum:
+    case OpKind::kLt: case OpKind::kLe: case OpKind::kGt: case OpKind::kGe: case OpKind::kEq: case OpKind::kNe:
+    case OpKind::kNeg: case OpKind::kAbs: case OpKind::kExp: case OpKind::kLog: case OpKind::kSqrt:
+    case OpKind::kRecip: case OpKind::kSigmoid: case OpKind::kTanh: case OpKind::kSelect:
+    case OpKind::kReduceMax: case OpKind::kReduceMin: case OpKind::kReduceSum: case OpKind::kReduceAbsMax:
+    case OpKind::kReduceMean:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Returns "" if the JIT can lower the pipeline, else the reason it cannot.
+std::string jit_unsupported_reason(const Pipeline& p) {
+  for (const Op& op : p.ops) {
+    if (!jit_lowers(op.kind)) return "op '" + std::string(op_info(op.kind).name) + "' has no JIT lowering yet";
+    for (ValueId r : op.results) {
+      const ValueType& t = p.value(r).type;
+      if (t.elem != ElemType::kF32 && t.elem != ElemType::kBool) {
+        return "value '" + p.display_name(r) + "' has element type " + std::string(elem_type_name(t.elem)) +
+               "; the JIT handles f32 only yet";
+      }
+      if (!t.shape.is_scalar() && t.shape.kind != Shape::Kind::kRow) {
+        return "value '" + p.display_name(r) + "' has shape " + t.shape.to_string() +
+               "; the JIT handles [n] and per-row scalars only yet";
+      }
+    }
+  }
+  for (ValueId id : p.inputs) {
+    const Value& v = p.value(id);
+    if (v.type.elem != ElemType::kF32) {
+      return std::string(v.kind == ValueKind::kParam ? "parameter '" : "input '") + v.name + "' has type " +
+             v.type.to_string() + "; the JIT handles f32 only yet";
+    }
+  }
+  return "";
+}
+
+std::vector<std::vector<int>> users_of(const Pipeline& p) {
+  std::vector<std::vector<int>> users(p.values.size());
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    for (ValueId v : p.ops[i].operands) users[static_cast<size_t>(v)].push_back(static_cast<int>(i));
+  }
+  return users;
+}
+
+bool is_output(const Pipeline& p, ValueId v) {
+  return std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end();
+}
+
+}  // namespace
+
+std::string_view softmax_form_name(SoftmaxForm form) {
+  switch (form) {
+    case SoftmaxForm::kNone: return "none";
+    case SoftmaxForm::kThreePassRecompute: return "three_pass_recompute";
+    case SoftmaxForm::kThreePassReload: return "three_pass_reload";
+    case SoftmaxForm::kTwoPassOnline: return "two_pass_online";
+    case SoftmaxForm::kTwoPassExtExp: return "two_pass_extexp";
+  }
+  return "?";
+}
+
+std::optional<SoftmaxForm> parse_softmax_form(std::string_view name) {
+  for (SoftmaxForm f : {SoftmaxForm::kThreePassRecompute, SoftmaxForm::kThreePassReload,
+                        SoftmaxForm::kTwoPassOnline, SoftmaxForm::kTwoPassExtExp}) {
+    if (softmax_form_name(f) == name) return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
+  auto users = users_of(p);
+  auto result_of = [&](int op) { return p.ops[static_cast<size_t>(op)].results[0]; };
+  auto single_user = [&](ValueId v, OpKind kind) -> int {
+    for (int u : users[static_cast<size_t>(v)]) {
+      if (p.ops[static_cast<size_t>(u)].kind == kind) return u;
+    }
+    return -1;
+  };
+
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    const Op& max_op = p.ops[i];
+    if (max_op.kind != OpKind::kReduceMax) continue;
+    ValueId x = max_op.operands[0];
+    ValueId m = max_op.results[0];
+    if (p.value(x).type.shape.kind != Shape::Kind::kRow) continue;
+
+    SoftmaxCore core;
+    core.max_op = static_cast<int>(i);
+    core.x = x;
+    for (int u : users[static_cast<size_t>(m)]) {
+      const Op& op = p.ops[static_cast<size_t>(u)];
+      if (op.kind == OpKind::kSub && op.operands[0] == x && op.operands[1] == m) core.shift_op = u;
+    }
+    if (core.shift_op < 0) continue;
+
+    ValueId t = result_of(core.shift_op);
+    ValueId exp_arg = t;
+    core.exp_op = single_user(t, OpKind::kExp);
+    if (core.exp_op < 0) {
+      for (int u : users[static_cast<size_t>(t)]) {
+        const Op& op = p.ops[static_cast<size_t>(u)];
+        bool scales = op.kind == OpKind::kMul || op.kind == OpKind::kDiv;
+        if (scales && op.operands[0] == t && p.value(op.operands[1]).type.shape.is_scalar()) {
+          core.scale_op = u;
+          core.scale = op.operands[1];
+          core.scale_divides = op.kind == OpKind::kDiv;
+          exp_arg = op.results[0];
+          core.exp_op = single_user(exp_arg, OpKind::kExp);
+          break;
+        }
+      }
+    }
+    if (core.exp_op < 0) continue;
+    ValueId e = result_of(core.exp_op);
+    core.sum_op = single_user(e, OpKind::kReduceSum);
+    if (core.sum_op < 0) continue;
+    ValueId s = result_of(core.sum_op);
+
+    // A plain softmax: y = e / s is the only use of e and s, m and t feed only
+    // the core, and there is no temperature.
+    int normalize = -1;
+    for (int u : users[static_cast<size_t>(e)]) {
+      const Op& op = p.ops[static_cast<size_t>(u)];
+      if (op.kind == OpKind::kDiv && op.operands[0] == e && op.operands[1] == s) normalize = u;
+    }
+    core.normalize_op = normalize;
+    core.plain_softmax = normalize >= 0 && core.scale_op < 0 && users[static_cast<size_t>(e)].size() == 2 &&
+                         users[static_cast<size_t>(s)].size() == 1 && users[static_cast<size_t>(m)].size() == 1 &&
+                         users[static_cast<size_t>(t)].size() == 1 && !is_output(p, e) && !is_output(p, s) &&
+                         !is_output(p, m) && !is_output(p, t);
+    return core;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Checks whether `form` can schedule `core`; returns "" or the reason it cannot.
+std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxForm form, const TargetDesc& target) {
+  auto users = users_of(p);
+  ValueId m = p.ops[static_cast<size_t>(core.max_op)].results[0];
+  switch (form) {
+    case SoftmaxForm::kNone:
+      return "the pipeline has a softmax core; pick one of its forms";
+    case SoftmaxForm::kThreePassRecompute:
+      return "";
+    case SoftmaxForm::kThreePassReload: {
+      if (core.normalize_op < 0) return "three_pass_reload needs y = e / sum(e)";
+      ValueId y = p.ops[static_cast<size_t>(core.normalize_op)].results[0];
+      if (!is_output(p, y)) return "three_pass_reload stores exp into the output y, but y = e / sum(e) is not an output";
+      return "";
+    }
+    case SoftmaxForm::kTwoPassOnline:
+      // The running max of the online form is exact, but it may drop a NaN
+      // that the sum still carries, so m may only feed the core and scalars.
+      for (int u : users[static_cast<size_t>(m)]) {
+        if (u != core.shift_op && !p.value(p.ops[static_cast<size_t>(u)].results[0]).type.shape.is_scalar()) {
+          return "two_pass_online needs max(x) to be used only by x - max(x) and per-row scalars";
+        }
+      }
+      if (is_output(p, m)) return "two_pass_online cannot output max(x) itself";
+      return "";
+    case SoftmaxForm::kTwoPassExtExp:
+      if (!core.plain_softmax) {
+        return "two_pass_extexp applies to y = exp(x - max(x)) / sum(...) alone: with a temperature, log or "
+               "other uses of the max or sum it loses accuracy";
+      }
+      if (target.vector_bits != 512) return "two_pass_extexp is lowered for AVX-512 only";
+      if (p.value(core.x).kind != ValueKind::kInput) return "two_pass_extexp needs max(x) of an input x";
+      return "";
+  }
+  return "unknown form";
+}
+
+}  // namespace
+
+Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
+  Plan plan;
+  plan.vector_bits = target.vector_bits;
+  plan.n_hint = n_hint;
+  plan.spill_buffer.assign(p.values.size(), kNoValue);
+
+  std::string reason = target.vector_bits == 0 ? "no AVX2 or AVX-512 target (ROWJIT_MAX_ISA=none or the CPU lacks them)"
+                                               : jit_unsupported_reason(p);
+  plan.jit_supported = reason.empty();
+  plan.unsupported_reason = reason;
+
+  // Softmax form.
+  auto core = find_softmax_core(p);
+  if (core) plan.core = *core;
+  int64_t row_bytes = n_hint * 4;
+  bool out_of_cache = n_hint > 0 && row_bytes * 2 > target.l2_bytes;
+  if (!core) {
+    if (choices.softmax_form && *choices.softmax_form != SoftmaxForm::kNone) {
+      return Status(StatusCode::kInvalidArgument, "cannot force softmax form '" +
+                                                      std::string(softmax_form_name(*choices.softmax_form)) +
+                                                      "': pipeline '" + p.name + "' has no max / exp / sum core");
+    }
+    plan.softmax_form = SoftmaxForm::kNone;
+  } else if (choices.softmax_form) {
+    std::string why = form_unusable(p, *core, *choices.softmax_form, target);
+    if (!why.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "cannot force softmax form '" + std::string(softmax_form_name(*choices.softmax_form)) + "': " + why);
+    }
+    plan.softmax_form = *choices.softmax_form;
+    plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": forced");
+  } else if (out_of_cache) {
+    bool extexp = form_unusable(p, *core, SoftmaxForm::kTwoPassExtExp, target).empty();
+    bool online = form_unusable(p, *core, SoftmaxForm::kTwoPassOnline, target).empty();
+    plan.softmax_form = extexp ? SoftmaxForm::kTwoPassExtExp
+                        : online ? SoftmaxForm::kTwoPassOnline : SoftmaxForm::kThreePassRecompute;
+    plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": a row of " +
+                           std::to_string(row_bytes) + " bytes read twice does not fit L2 (" +
+                           std::to_string(target.l2_bytes) + " bytes), so memory traffic decides");
+  } else {
+    bool reload = form_unusable(p, *core, SoftmaxForm::kThreePassReload, target).empty();
+    plan.softmax_form = reload ? SoftmaxForm::kThreePassReload : SoftmaxForm::kThreePassRecompute;
+    plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) +
+                           (n_hint > 0 ? ": the row fits in L2, so exp is the cost and is computed once"
+                                       : ": row length unknown, assuming it fits in cache") +
+                           (reload ? "" : " (reload does not apply: y = e / sum(e) is not an output)"));
+  }
+  SoftmaxForm form = plan.softmax_form;
+  bool two_pass = form == SoftmaxForm::kTwoPassOnline || form == SoftmaxForm::kTwoPassExtExp;
+
+  // Liveness: an op is live if a result is an output or feeds a live op.
+  std::vector<bool> live_value(p.values.size(), false);
+  for (ValueId v : p.outputs) live_value[static_cast<size_t>(v)] = true;
+  std::vector<bool> live_op(p.ops.size(), false);
+  for (size_t i = p.ops.size(); i-- > 0;) {
+    for (ValueId r : p.ops[i].results) live_op[i] = live_op[i] || live_value[static_cast<size_t>(r)];
+    if (live_op[i]) {
+      for (ValueId v : p.ops[i].operands) live_value[static_cast<size_t>(v)] = true;
+    }
+  }
+  // Ops that the extended-exponent sweeps replace.
+  std::set<int> replaced;
+  if (form == SoftmaxForm::kTwoPassExtExp) {
+    replaced = {core->max_op, core->shift_op, core->exp_op, core->sum_op};
+  }
+
+  // Sweep assignment: a vector value is usable in the sweep that computes it; a
+  // reduction result only in the next one. `avail` is that first sweep.
+  std::vector<int> avail(p.values.size(), 0);
+  std::vector<int> op_sweep(p.ops.size(), 0);
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    const Op& op = p.ops[i];
+    int s = 0;
+    for (ValueId v : op.operands) s = std::max(s, avail[static_cast<size_t>(v)]);
+    if (two_pass && static_cast<int>(i) == core->sum_op) s = op_sweep[static_cast<size_t>(core->max_op)];
+    if (form == SoftmaxForm::kTwoPassExtExp && static_cast<int>(i) == core->normalize_op) s = 1;
+    op_sweep[i] = s;
+    for (ValueId r : op.results) avail[static_cast<size_t>(r)] = is_row_reduction(op.kind) ? s + 1 : s;
+  }
+
+  int sweep_count = 0;
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    if (live_op[i]) sweep_count = std::max(sweep_count, op_sweep[i] + 1);
+  }
+  plan.sweeps.resize(static_cast<size_t>(sweep_count));
+
+  // Reload: the exp of the core is written into y's buffer in its sweep and
+  // read back by y's sweep.
+  ValueId spilled = kNoValue;
+  if (form == SoftmaxForm::kThreePassReload) {
+    spilled = p.ops[static_cast<size_t>(core->exp_op)].results[0];
+    plan.spill_buffer[static_cast<size_t>(spilled)] = p.ops[static_cast<size_t>(core->normalize_op)].results[0];
+  }
+
+  for (int s = 0; s < sweep_count; ++s) {
+    Sweep& sweep = plan.sweeps[static_cast<size_t>(s)];
+    std::set<int> body;
+    std::set<ValueId> reloads;
+    // Adds op i to this sweep's body, recomputing vector operands from earlier sweeps.
+    auto add_body = [&](auto&& self, int i) -> void {
+      if (!body.insert(i).second) return;
+      for (ValueId v : p.ops[static_cast<size_t>(i)].operands) {
+        const Value& val = p.value(v);
+        if (val.kind != ValueKind::kOpResult || val.type.shape.is_scalar()) continue;
+        if (avail[static_cast<size_t>(v)] == s) continue;
+        if (v == spilled) {
+          reloads.insert(v);
+          continue;
+        }
+        self(self, val.op);
+      }
+    };
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      if (!live_op[i] || op_sweep[i] != s || replaced.count(static_cast<int>(i))) continue;
+      const Op& op = p.ops[i];
+      bool scalar_result = p.value(op.results[0]).type.shape.is_scalar();
+      if (is_row_reduction(op.kind)) {
+        if (two_pass && static_cast<int>(i) == core->sum_op) continue;  // computed with the max
+        sweep.reductions.push_back(static_cast<int>(i));
+        ValueId operand = op.operands[0];
+        if (p.value(operand).kind == ValueKind::kOpResult && avail[static_cast<size_t>(operand)] == s) {
+          add_body(add_body, p.value(operand).op);
+        } else if (p.value(operand).kind == ValueKind::kOpResult) {
+          add_body(add_body, p.value(operand).op);
+        }
+      } else if (scalar_result) {
+        sweep.scalar_ops.push_back(static_cast<int>(i));
+      } else {
+        add_body(add_body, static_cast<int>(i));
+      }
+    }
+    sweep.ops.assign(body.begin(), body.end());  // std::set keeps program order
+    sweep.reloads.assign(reloads.begin(), reloads.end());
+    if (form == SoftmaxForm::kTwoPassOnline && s == op_sweep[static_cast<size_t>(core->max_op)]) {
+      sweep.online_softmax = true;
+    }
+    if (form == SoftmaxForm::kTwoPassExtExp) {
+      sweep.extexp_sum = s == 0;
+      sweep.extexp_scale = s == 1;
+    }
+
+    // Loads and stores of row tensors.
+    std::set<ValueId> loads;
+    auto note_operand = [&](ValueId v) {
+      const Value& val = p.value(v);
+      if ((val.kind == ValueKind::kInput || val.kind == ValueKind::kParam) && val.type.shape.kind == Shape::Kind::kRow) {
+        loads.insert(v);
+      }
+    };
+    for (int i : sweep.ops) {
+      for (ValueId v : p.ops[static_cast<size_t>(i)].operands) note_operand(v);
+    }
+    for (int i : sweep.reductions) note_operand(p.ops[static_cast<size_t>(i)].operands[0]);
+    if (sweep.online_softmax || sweep.extexp_sum || sweep.extexp_scale) note_operand(core->x);
+    sweep.loads.assign(loads.begin(), loads.end());
+    for (int i : sweep.ops) {
+      ValueId r = p.ops[static_cast<size_t>(i)].results[0];
+      if (op_sweep[static_cast<size_t>(i)] == s && is_output(p, r)) sweep.stores.push_back(r);
+      if (r == spilled && op_sweep[static_cast<size_t>(i)] == s) sweep.spills.push_back(r);
+    }
+  }
+
+  // Bytes moved per element, counting each [n] tensor read or written per sweep.
+  double bytes = 0;
+  for (const Sweep& sweep : plan.sweeps) {
+    bytes += 4.0 * static_cast<double>(sweep.loads.size() + sweep.reloads.size() + sweep.stores.size() +
+                                       sweep.spills.size());
+  }
+  plan.bytes_per_element = bytes;
+
+  plan.unroll = choices.unroll.value_or(4);
+  if (plan.unroll < 1 || plan.unroll > 8) {
+    return Status(StatusCode::kInvalidArgument,
+                  "unroll " + std::to_string(plan.unroll) + " is out of range; use 1 to 8 vectors per iteration");
+  }
+  plan.reasons.push_back("unroll " + std::to_string(plan.unroll) + (choices.unroll ? ": forced" :
+                         ": four independent accumulators hide the latency of max and add"));
+  // NOTE: non-temporal stores are not lowered yet; the plan records the
+  // request so that tuning and `rowjit plan` can show it.
+  plan.nontemporal_stores = false;
+  if (choices.nontemporal_stores.value_or(false)) {
+    plan.reasons.push_back("non-temporal stores requested but not lowered yet: regular stores are used");
+  }
+  if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
+  return plan;
+}
+
+}  // namespace rowjit::ir

@@ -1,0 +1,21 @@
+// Target description: what the planner needs to know about the machine. The
+// planner is target-independent; it reads only this.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rowjit::ir {
+
+struct TargetDesc {
+  std::string isa = "none";  // "avx512", "avx2" or "none" (interpreter)
+  int vector_bits = 0;       // 512, 256, or 0 for the interpreter
+  int vector_registers = 0;  // 32 zmm or 16 ymm
+  int64_t l1d_bytes = 32 * 1024;
+  int64_t l2_bytes = 1024 * 1024;
+  int64_t llc_bytes = 32 * 1024 * 1024;
+
+  int lanes() const { return vector_bits / 32; }
+};
+
+}  // namespace rowjit::ir

@@ -1,0 +1,47 @@
+// Lowering of a plan to machine code: the entry point of the JIT.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/pipeline.h"
+#include "ir/plan.h"
+#include "ir/status.h"
+#include "jit/exec_memory.h"
+#include "jit/kernel_abi.h"
+
+namespace rowjit::jit {
+
+// Where each signature entry lives in KernelArgs.
+struct KernelLayout {
+  std::vector<ir::ValueId> tensor_slots;  // value in data[i] / stride[i]
+  std::vector<ir::ValueId> scalar_slots;  // scalar parameter in scalars[i]
+};
+
+// A marker in the code: where a sweep, loop or IR op begins, for dumps.
+struct CodeMarker {
+  size_t offset = 0;
+  std::string text;
+};
+
+struct CompiledKernel {
+  ExecutableBuffer code;
+  std::vector<uint8_t> bytes;        // copy of the machine code, for dumps
+  size_t code_size = 0;              // bytes before the constant pool
+  std::vector<uint32_t> constants;   // constant pool, one 32-bit pattern per slot
+  std::vector<CodeMarker> markers;
+  KernelLayout layout;
+  std::string isa;                   // "avx512" or "avx2"
+  int unroll = 1;                    // unroll actually used (the plan's, reduced to fit the registers)
+
+  KernelFunction function() const { return reinterpret_cast<KernelFunction>(const_cast<void*>(code.entry())); }
+};
+
+// Emits, assembles and maps the kernel for `plan` (which must be jit_supported)
+// on `avx512` or AVX2. Fails with kUnsupported if the plan does not fit the
+// registers of the target, or kExecMemoryDenied if the system refuses
+// executable memory.
+Result<CompiledKernel> compile_kernel(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512);
+
+}  // namespace rowjit::jit

@@ -1,0 +1,242 @@
+// Row reductions: per-lane accumulators in the loop, float partial sums
+// flushed into double, and the horizontal reduction after the loop.
+#include <bit>
+#include <cfloat>
+#include <cmath>
+
+#include "jit/kernel_emitter.h"
+
+namespace rowjit::jit {
+
+using namespace Xbyak;
+using namespace Xbyak::util;
+using ir::OpKind;
+using ir::ValueId;
+
+namespace {
+
+bool is_sum(OpKind kind) { return kind == OpKind::kReduceSum || kind == OpKind::kReduceMean; }
+
+// The value a lane starts from, and that masked-off tail lanes contribute.
+float identity(OpKind kind) {
+  switch (kind) {
+    case OpKind::kReduceMax: return -INFINITY;
+    case OpKind::kReduceMin: return INFINITY;
+    default: return 0.0f;
+  }
+}
+
+constexpr int kMaxUnroll = 8;
+
+}  // namespace
+
+void KernelEmitter::prepare_frame_areas() {
+  int vector_bytes = target_.bytes();
+  for (const ir::Sweep& sweep : plan_.sweeps) {
+    for (int r : sweep.reductions) {
+      if (is_sum(p_.ops[static_cast<size_t>(r)].kind)) sum_area_[r] = frame_alloc(2 * vector_bytes, 64);
+    }
+    if (sweep.online_softmax && online_max_area_ < 0) {
+      online_max_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
+      online_sum_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
+    }
+    if (sweep.extexp_sum && extexp_mantissa_area_ < 0) {
+      extexp_mantissa_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
+      extexp_exponent_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
+      extexp_inv_offset_ = frame_alloc(4, 4);
+      extexp_exp_offset_ = frame_alloc(4, 4);
+    }
+  }
+}
+
+bool KernelEmitter::needs_flush() const {
+  for (const Reduction& r : reductions_) {
+    if (is_sum(r.kind)) return true;
+  }
+  return online_.has_value() || extexp_.has_value();
+}
+
+void KernelEmitter::init_reductions(const ir::Sweep& sweep) {
+  reductions_.clear();
+  online_.reset();
+  extexp_.reset();
+  for (int index : sweep.reductions) {
+    Reduction r;
+    r.op = index;
+    r.kind = p_.ops[static_cast<size_t>(index)].kind;
+    // The max of a softmax core needs no NaN tracking: a NaN that the max
+    // misses still reaches the sum through exp(x - max), and so every output.
+    bool feeds_core_only = index == plan_.core.max_op && plan_.softmax_form != ir::SoftmaxForm::kNone &&
+                           plan_.softmax_form != ir::SoftmaxForm::kTwoPassOnline;
+    r.track_nan = !is_sum(r.kind) && !feeds_core_only;
+    for (int lane = 0; lane < unroll_; ++lane) {
+      Xmm acc = take_register();
+      if (identity(r.kind) == 0.0f) vxorps(acc, acc, acc);
+      else vmovups(acc, pool_.vector(identity(r.kind)));
+      r.acc.push_back(acc);
+      if (r.track_nan) {
+        Xmm nan_acc = take_register();
+        vxorps(nan_acc, nan_acc, nan_acc);
+        r.nan_acc.push_back(nan_acc);
+      }
+    }
+    if (is_sum(r.kind)) {
+      vxorps(scratch_.vec[0], scratch_.vec[0], scratch_.vec[0]);
+      vmovups(ptr[rsp + sum_area_.at(index)], scratch_.vec[0]);
+      vmovups(ptr[rsp + sum_area_.at(index) + target_.bytes()], scratch_.vec[0]);
+    }
+    reductions_.push_back(std::move(r));
+  }
+}
+
+void KernelEmitter::accumulate_reduction(Reduction& r, const Xmm& value, const BodyMode& mode) {
+  const Xmm& acc = r.acc[static_cast<size_t>(mode.lane)];
+  const Xmm& s0 = scratch_.vec[0];
+  const Xmm& s1 = scratch_.vec[1];
+  Xmm v = value;
+  if (r.kind == OpKind::kReduceAbsMax) {
+    vandps(s0, value, pool_.vector_bits(0x7FFFFFFFu));
+    v = s0;
+  }
+
+  if (r.track_nan) {
+    const Xmm& nan_acc = r.nan_acc[static_cast<size_t>(mode.lane)];
+    if (target_.avx512) {
+      if (mode.masked) vcmpps(k2 | k1, v, v, 0x03);
+      else vcmpps(k2, v, v, 0x03);
+      vpternlogd(nan_acc | k2, nan_acc, nan_acc, 0xFF);
+    } else {
+      vcmpps(s1, v, v, 0x03);
+      if (mode.masked) vandps(s1, s1, tail_mask_);
+      vorps(nan_acc, nan_acc, s1);
+    }
+  }
+
+  if (mode.masked && !target_.avx512) {
+    // Masked-off lanes hold garbage computed from zeros: replace them with the
+    // identity of the reduction.
+    if (identity(r.kind) == 0.0f) {
+      vandps(s1, v, tail_mask_);
+    } else {
+      vmovups(s1, pool_.vector(identity(r.kind)));
+      vblendvps(s1, s1, v, tail_mask_);
+    }
+    v = s1;
+  }
+  Xmm target = mode.masked && target_.avx512 ? Xmm(acc | k1) : acc;
+  switch (r.kind) {
+    case OpKind::kReduceMax:
+    case OpKind::kReduceAbsMax: vmaxps(target, acc, v); break;
+    case OpKind::kReduceMin: vminps(target, acc, v); break;
+    default: vaddps(target, acc, v); break;
+  }
+}
+
+// Adds the float partial sums of every lane into the double sums in the frame
+// and clears them, so that no float sum grows past a few hundred terms.
+void KernelEmitter::flush_sums() {
+  const Xmm& lo = scratch_.vec[0];
+  const Xmm& hi = scratch_.vec[1];
+  const Xmm& half = scratch_.vec[2];
+  int vector_bytes = target_.bytes();
+  for (Reduction& r : reductions_) {
+    if (!is_sum(r.kind)) continue;
+    int area = sum_area_.at(r.op);
+    vmovupd(lo, ptr[rsp + area]);
+    vmovupd(hi, ptr[rsp + area + vector_bytes]);
+    for (const Xmm& acc : r.acc) {
+      // Low half of the lanes, then the high half, each widened to double.
+      if (target_.avx512) {
+        vcvtps2pd(half, Ymm(acc.getIdx()));
+        vaddpd(lo, lo, half);
+        vextractf32x8(Ymm(half.getIdx()), Zmm(acc.getIdx()), 1);
+        vcvtps2pd(half, Ymm(half.getIdx()));
+        vaddpd(hi, hi, half);
+      } else {
+        vcvtps2pd(half, Xmm(acc.getIdx()));
+        vaddpd(lo, lo, half);
+        vextractf128(Xmm(half.getIdx()), Ymm(acc.getIdx()), 1);
+        vcvtps2pd(half, Xmm(half.getIdx()));
+        vaddpd(hi, hi, half);
+      }
+      vxorps(acc, acc, acc);
+    }
+    vmovupd(ptr[rsp + area], lo);
+    vmovupd(ptr[rsp + area + vector_bytes], hi);
+  }
+}
+
+// Reduces the lanes of `v` into lane 0 with the operation of `kind`
+// (max, min, or add; kReduceSum with doubles = true adds doubles).
+void KernelEmitter::horizontal(const Xmm& v, OpKind kind, bool doubles) {
+  const Xmm& t = scratch_.vec[2];
+  auto combine = [&](const Xmm& a, const Xmm& b) {
+    if (doubles) {
+      vaddpd(a, a, b);
+      return;
+    }
+    switch (kind) {
+      case OpKind::kReduceMax:
+      case OpKind::kReduceAbsMax: vmaxps(a, a, b); break;
+      case OpKind::kReduceMin: vminps(a, a, b); break;
+      case OpKind::kLt: vorps(a, a, b); break;  // bitwise OR of NaN flags
+      default: vaddps(a, a, b); break;
+    }
+  };
+  if (target_.avx512) {
+    vextractf32x8(Ymm(t.getIdx()), Zmm(v.getIdx()), 1);
+    combine(Ymm(v.getIdx()), Ymm(t.getIdx()));
+  }
+  vextractf128(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+  if (doubles) {
+    vpermilpd(Xmm(t.getIdx()), Xmm(v.getIdx()), 1);
+    combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+    return;
+  }
+  vpermilps(Xmm(t.getIdx()), Xmm(v.getIdx()), 0x4E);
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+  vpermilps(Xmm(t.getIdx()), Xmm(v.getIdx()), 0xB1);
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+}
+
+void KernelEmitter::finish_reductions() {
+  const Xmm& s0 = scratch_.vec[0];
+  const Xmm& s1 = scratch_.vec[1];
+  int vector_bytes = target_.bytes();
+  for (Reduction& r : reductions_) {
+    ValueId result = p_.ops[static_cast<size_t>(r.op)].results[0];
+    if (is_sum(r.kind)) {
+      int area = sum_area_.at(r.op);
+      vmovupd(s0, ptr[rsp + area]);
+      vaddpd(s0, s0, ptr[rsp + area + vector_bytes]);
+      horizontal(s0, OpKind::kReduceSum, true);
+      if (r.kind == OpKind::kReduceMean) {
+        // mean = sum / n in double; an empty row gives 0 / 0 = NaN.
+        mov(rax, r9);
+        shr(rax, 2);
+        vcvtsi2sd(Xmm(s1.getIdx()), Xmm(s1.getIdx()), rax);
+        vdivsd(Xmm(s0.getIdx()), Xmm(s0.getIdx()), Xmm(s1.getIdx()));
+      }
+      vcvtsd2ss(Xmm(s0.getIdx()), Xmm(s0.getIdx()), Xmm(s0.getIdx()));
+      store_scalar_result(result, s0);
+      continue;
+    }
+    const Xmm& acc = r.acc[0];
+    for (size_t lane = 1; lane < r.acc.size(); ++lane) {
+      if (r.kind == OpKind::kReduceMin) vminps(acc, acc, r.acc[lane]);
+      else vmaxps(acc, acc, r.acc[lane]);
+    }
+    horizontal(acc, r.kind, false);
+    if (r.track_nan) {
+      const Xmm& nan_acc = r.nan_acc[0];
+      for (size_t lane = 1; lane < r.nan_acc.size(); ++lane) vorps(nan_acc, nan_acc, r.nan_acc[lane]);
+      horizontal(nan_acc, OpKind::kLt, false);
+      // An all-ones flag is a NaN bit pattern: OR-ing it in makes the result NaN.
+      vorps(Xmm(acc.getIdx()), Xmm(acc.getIdx()), Xmm(nan_acc.getIdx()));
+    }
+    store_scalar_result(result, acc);
+  }
+}
+
+}  // namespace rowjit::jit

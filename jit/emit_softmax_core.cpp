@@ -1,0 +1,374 @@
+// The two-pass forms of the softmax core: max and sum of exp in one sweep.
+//
+// Online normalizer ("Online normalizer calculation for softmax", Milakov and
+// Gimelshein, 2018): each lane keeps a running max m and a sum d of
+// exp((x - m) * c). For a new x, one of exp(x - m_new) and exp(m_old - m_new)
+// is exp(0) = 1, so a single exp of -|x - m| updates the pair:
+//   x > m:  d = d * exp((m - x) c) + 1,  m = x
+//   else:   d = d + exp((x - m) c)
+// The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
+// exp(-inf) = 0 instead of exp(-inf - -inf) = NaN.
+//
+// Extended exponent ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski,
+// 2020): exp(x) = p * 2^e with p in about [0.7, 1.42]; each lane keeps a
+// mantissa sum P and an exponent E, rescaled to the larger exponent with
+// vscalefps, so no max is needed and nothing overflows.
+//
+// Both keep float partial sums per lane and flush them every few iterations
+// into doubles in the frame, which holds the error of long rows near one
+// rounding.
+#include <cfloat>
+#include <cmath>
+
+#include "jit/kernel_emitter.h"
+
+namespace rowjit::jit {
+
+using namespace Xbyak;
+using namespace Xbyak::util;
+using ir::ValueId;
+
+void KernelEmitter::scale_exponent(const Xmm& v) {
+  if (plan_.core.scale == ir::kNoValue) return;
+  const Xmm& c = value_register(plan_.core.scale);
+  if (plan_.core.scale_divides) vdivps(v, v, c);
+  else vmulps(v, v, c);
+}
+
+// ---- online normalizer ---------------------------------------------------
+
+void KernelEmitter::init_online() {
+  OnlineState state;
+  int vector_bytes = target_.bytes();
+  vmovups(scratch_.vec[0], pool_.vector(-FLT_MAX));
+  vxorps(scratch_.vec[1], scratch_.vec[1], scratch_.vec[1]);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    Xmm m = take_register();
+    Xmm d = take_register();
+    vmovaps(m, scratch_.vec[0]);
+    vxorps(d, d, d);
+    state.max_acc.push_back(m);
+    state.sum_acc.push_back(d);
+    vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], scratch_.vec[0]);
+    vmovups(ptr[rsp + online_sum_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
+    vmovups(ptr[rsp + online_sum_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
+  }
+  state.temp0 = take_register();
+  state.temp1 = take_register();
+  online_ = state;
+}
+
+void KernelEmitter::accumulate_online(const Xmm& x, const BodyMode& mode) {
+  OnlineState& st = *online_;
+  const Xmm& m = st.max_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& d = st.sum_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& e = st.temp0;
+  const Xmm& fused = st.temp1;
+  MathEmitter mm = math();
+
+  // e = exp(-|x - m| * c)
+  vsubps(e, x, m);
+  vorps(e, e, pool_.vector_bits(0x80000000u));
+  scale_exponent(e);
+  emit_exp(mm, e, e, scratch_);
+  // fused = d * e + 1, the update when x is the new max.
+  vmovaps(fused, d);
+  vfmadd213ps(fused, e, pool_.vector(1.0f));
+
+  if (target_.avx512) {
+    if (mode.masked) {
+      vcmpps(k2 | k1, x, m, 0x1E);  // GT_OQ
+      vaddps(d | k1, d, e);
+      vmaxps(m | k1, m, x);
+    } else {
+      vcmpps(k2, x, m, 0x1E);
+      vaddps(d, d, e);
+      vmaxps(m, m, x);
+    }
+    vmovaps(d | k2, fused);
+  } else {
+    const Xmm& greater = scratch_.vec[0];
+    const Xmm& new_max = scratch_.vec[1];
+    vcmpps(greater, x, m, 0x1E);
+    vaddps(e, d, e);
+    vblendvps(e, e, fused, greater);
+    vmaxps(new_max, m, x);
+    if (mode.masked) {
+      vblendvps(d, d, e, tail_mask_);
+      vblendvps(m, m, new_max, tail_mask_);
+    } else {
+      vmovaps(d, e);
+      vmovaps(m, new_max);
+    }
+  }
+}
+
+// Folds each lane's float sum into its double sum, rescaled from the max of
+// the previous flush to the current one: D = D * exp((M_prev - m) c) + d.
+void KernelEmitter::flush_online() {
+  OnlineState& st = *online_;
+  int vector_bytes = target_.bytes();
+  const Xmm& f = st.temp0;
+  const Xmm& half = st.temp1;
+  const Xmm& acc = scratch_.vec[0];
+  MathEmitter mm = math();
+  for (int lane = 0; lane < unroll_; ++lane) {
+    const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
+    const Xmm& d = st.sum_acc[static_cast<size_t>(lane)];
+    int max_slot = online_max_area_ + lane * vector_bytes;
+    int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
+    vmovups(f, ptr[rsp + max_slot]);
+    vsubps(f, f, m);
+    scale_exponent(f);
+    emit_exp(mm, f, f, scratch_);
+    vmovups(ptr[rsp + max_slot], m);
+    for (int part = 0; part < 2; ++part) {
+      // Widen half of the lanes of f and d to double.
+      const Xmm& wide_f = scratch_.vec[1];
+      const Xmm& wide_d = scratch_.vec[2];
+      if (target_.avx512) {
+        if (part == 0) {
+          vcvtps2pd(wide_f, Ymm(f.getIdx()));
+          vcvtps2pd(wide_d, Ymm(d.getIdx()));
+        } else {
+          vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
+          vcvtps2pd(wide_f, Ymm(half.getIdx()));
+          vextractf32x8(Ymm(half.getIdx()), Zmm(d.getIdx()), 1);
+          vcvtps2pd(wide_d, Ymm(half.getIdx()));
+        }
+      } else {
+        if (part == 0) {
+          vcvtps2pd(wide_f, Xmm(f.getIdx()));
+          vcvtps2pd(wide_d, Xmm(d.getIdx()));
+        } else {
+          vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
+          vcvtps2pd(wide_f, Xmm(half.getIdx()));
+          vextractf128(Xmm(half.getIdx()), Ymm(d.getIdx()), 1);
+          vcvtps2pd(wide_d, Xmm(half.getIdx()));
+        }
+      }
+      int slot = sum_slot + part * vector_bytes;
+      vmovupd(acc, ptr[rsp + slot]);
+      vfmadd213pd(acc, wide_f, wide_d);
+      vmovupd(ptr[rsp + slot], acc);
+    }
+    vxorps(d, d, d);
+  }
+}
+
+void KernelEmitter::finish_online() {
+  OnlineState& st = *online_;
+  int vector_bytes = target_.bytes();
+  const Xmm& max_all = st.temp0;
+  const Xmm& f = st.temp1;
+  MathEmitter mm = math();
+  ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
+
+  // The row max: the max over the lanes' flushed maxima, broadcast.
+  vmovups(max_all, ptr[rsp + online_max_area_]);
+  for (int lane = 1; lane < unroll_; ++lane) vmaxps(max_all, max_all, ptr[rsp + online_max_area_ + lane * vector_bytes]);
+  horizontal(max_all, ir::OpKind::kReduceMax, false);
+  vbroadcastss(max_all, Xmm(max_all.getIdx()));
+
+  // The row sum: every lane's double sum rescaled to the row max. The double
+  // totals go to the lane areas of lane 0, which are no longer needed.
+  Xmm total_lo = st.max_acc[0];
+  Xmm total_hi = st.sum_acc[0];
+  vxorpd(total_lo, total_lo, total_lo);
+  vxorpd(total_hi, total_hi, total_hi);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    vmovups(f, ptr[rsp + online_max_area_ + lane * vector_bytes]);
+    vsubps(f, f, max_all);
+    scale_exponent(f);
+    emit_exp(mm, f, f, scratch_);
+    const Xmm& wide = scratch_.vec[0];
+    const Xmm& half = scratch_.vec[1];
+    int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
+    if (target_.avx512) {
+      vcvtps2pd(wide, Ymm(f.getIdx()));
+      vfmadd231pd(total_lo, wide, ptr[rsp + sum_slot]);
+      vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
+      vcvtps2pd(wide, Ymm(half.getIdx()));
+      vfmadd231pd(total_hi, wide, ptr[rsp + sum_slot + vector_bytes]);
+    } else {
+      vcvtps2pd(wide, Xmm(f.getIdx()));
+      vfmadd231pd(total_lo, wide, ptr[rsp + sum_slot]);
+      vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
+      vcvtps2pd(wide, Xmm(half.getIdx()));
+      vfmadd231pd(total_hi, wide, ptr[rsp + sum_slot + vector_bytes]);
+    }
+  }
+  vaddpd(total_lo, total_lo, total_hi);
+  horizontal(total_lo, ir::OpKind::kReduceSum, true);
+  Xmm sum(total_lo.getIdx());
+  Xmm row_max(max_all.getIdx());
+
+  // A zero sum means every element was -inf (or the row is empty): the
+  // reference gives max = -inf and sum = NaN (or 0 for an empty row).
+  Label done;
+  const Xmm zero(scratch_.vec[0].getIdx());
+  vxorpd(zero, zero, zero);
+  vucomisd(sum, zero);
+  jp(done, T_NEAR);
+  jne(done, T_NEAR);
+  mov(eax, 0xFF800000u);  // -inf
+  vmovd(row_max, eax);
+  test(r9, r9);
+  jz(done, T_NEAR);
+  mov(rax, 0x7FF8000000000000ull);  // double NaN
+  vmovq(sum, rax);
+  L(done);
+  vcvtsd2ss(sum, sum, sum);
+  store_scalar_result(m_value, row_max);
+  store_scalar_result(s_value, sum);
+}
+
+// ---- extended exponent (AVX-512) --------------------------------------------
+
+void KernelEmitter::init_extexp() {
+  ExtExpState state;
+  int vector_bytes = target_.bytes();
+  vmovups(scratch_.vec[0], pool_.vector(-FLT_MAX));
+  vxorps(scratch_.vec[1], scratch_.vec[1], scratch_.vec[1]);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    Xmm p = take_register();
+    Xmm e = take_register();
+    vxorps(p, p, p);
+    vmovaps(e, scratch_.vec[0]);
+    state.mantissa_acc.push_back(p);
+    state.exponent_acc.push_back(e);
+    vmovups(ptr[rsp + extexp_exponent_area_ + lane * vector_bytes], scratch_.vec[0]);
+    vmovups(ptr[rsp + extexp_mantissa_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
+    vmovups(ptr[rsp + extexp_mantissa_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
+  }
+  state.temp0 = take_register();
+  state.temp1 = take_register();
+  extexp_ = state;
+}
+
+void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
+  ExtExpState& st = *extexp_;
+  const Xmm& p_acc = st.mantissa_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& e_acc = st.exponent_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& p = st.temp0;
+  const Xmm& e = st.temp1;
+  MathEmitter mm = math();
+  emit_exp_parts(mm, p, e, x, scratch_);
+  const Xmm& e_max = scratch_.vec[0];
+  const Xmm& delta = scratch_.vec[1];
+  vmaxps(e_max, e_acc, e);
+  vsubps(e, e, e_max);
+  vscalefps(p, p, e);
+  vsubps(delta, e_acc, e_max);
+  if (mode.masked) {
+    vscalefps(p_acc | k1, p_acc, delta);
+    vaddps(p_acc | k1, p_acc, p);
+    vmovaps(e_acc | k1, e_max);
+  } else {
+    vscalefps(p_acc, p_acc, delta);
+    vaddps(p_acc, p_acc, p);
+    vmovaps(e_acc, e_max);
+  }
+}
+
+// Folds each lane's (P, E) into its double mantissa sum and float exponent in
+// the frame, at the larger of the two exponents.
+void KernelEmitter::flush_extexp() {
+  ExtExpState& st = *extexp_;
+  int vector_bytes = target_.bytes();
+  const Xmm& frame_e = st.temp0;
+  const Xmm& new_e = st.temp1;
+  for (int lane = 0; lane < unroll_; ++lane) {
+    const Xmm& p_acc = st.mantissa_acc[static_cast<size_t>(lane)];
+    const Xmm& e_acc = st.exponent_acc[static_cast<size_t>(lane)];
+    int e_slot = extexp_exponent_area_ + lane * vector_bytes;
+    int p_slot = extexp_mantissa_area_ + 2 * lane * vector_bytes;
+    vmovups(frame_e, ptr[rsp + e_slot]);
+    vmaxps(new_e, frame_e, e_acc);
+    vsubps(frame_e, frame_e, new_e);  // shift of the frame sum, <= 0
+    vsubps(e_acc, e_acc, new_e);      // shift of the lane sum, <= 0
+    vscalefps(p_acc, p_acc, e_acc);
+    vmovups(ptr[rsp + e_slot], new_e);
+    for (int part = 0; part < 2; ++part) {
+      const Xmm& wide_shift = scratch_.vec[0];
+      const Xmm& wide_p = scratch_.vec[1];
+      const Xmm& half = scratch_.vec[2];
+      if (part == 0) {
+        vcvtps2pd(wide_shift, Ymm(frame_e.getIdx()));
+        vcvtps2pd(wide_p, Ymm(p_acc.getIdx()));
+      } else {
+        vextractf32x8(Ymm(half.getIdx()), Zmm(frame_e.getIdx()), 1);
+        vcvtps2pd(wide_shift, Ymm(half.getIdx()));
+        vextractf32x8(Ymm(half.getIdx()), Zmm(p_acc.getIdx()), 1);
+        vcvtps2pd(wide_p, Ymm(half.getIdx()));
+      }
+      int slot = p_slot + part * vector_bytes;
+      vmovupd(half, ptr[rsp + slot]);
+      vscalefpd(half, half, wide_shift);
+      vaddpd(half, half, wide_p);
+      vmovupd(ptr[rsp + slot], half);
+    }
+    vxorps(p_acc, p_acc, p_acc);
+    vmovups(e_acc, pool_.vector(-FLT_MAX));
+  }
+}
+
+void KernelEmitter::finish_extexp() {
+  ExtExpState& st = *extexp_;
+  int vector_bytes = target_.bytes();
+  const Xmm& e_max = st.temp0;
+  const Xmm& shift = st.temp1;
+  vmovups(e_max, ptr[rsp + extexp_exponent_area_]);
+  for (int lane = 1; lane < unroll_; ++lane) {
+    vmaxps(e_max, e_max, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
+  }
+  horizontal(e_max, ir::OpKind::kReduceMax, false);
+  vbroadcastss(e_max, Xmm(e_max.getIdx()));
+
+  Xmm total_lo = st.mantissa_acc[0];
+  Xmm total_hi = st.exponent_acc[0];
+  vxorpd(total_lo, total_lo, total_lo);
+  vxorpd(total_hi, total_hi, total_hi);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    int p_slot = extexp_mantissa_area_ + 2 * lane * vector_bytes;
+    vmovups(shift, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
+    vsubps(shift, shift, e_max);
+    const Xmm& wide = scratch_.vec[0];
+    const Xmm& part_sum = scratch_.vec[1];
+    const Xmm& half = scratch_.vec[2];
+    vcvtps2pd(wide, Ymm(shift.getIdx()));
+    vmovupd(part_sum, ptr[rsp + p_slot]);
+    vscalefpd(part_sum, part_sum, wide);
+    vaddpd(total_lo, total_lo, part_sum);
+    vextractf32x8(Ymm(half.getIdx()), Zmm(shift.getIdx()), 1);
+    vcvtps2pd(wide, Ymm(half.getIdx()));
+    vmovupd(part_sum, ptr[rsp + p_slot + vector_bytes]);
+    vscalefpd(part_sum, part_sum, wide);
+    vaddpd(total_hi, total_hi, part_sum);
+  }
+  vaddpd(total_lo, total_lo, total_hi);
+  horizontal(total_lo, ir::OpKind::kReduceSum, true);
+  // inv = 1 / S as float; an all -inf row has S = 0, inv = inf, and the scale
+  // sweep then computes 0 * inf = NaN, as the reference does.
+  Xmm sum(total_lo.getIdx());
+  Xmm one(scratch_.vec[0].getIdx());
+  mov(rax, 0x3FF0000000000000ull);  // double 1.0
+  vmovq(one, rax);
+  vdivsd(one, one, sum);
+  vcvtsd2ss(one, one, one);
+  vmovss(dword[rsp + extexp_inv_offset_], one);
+  vmovss(dword[rsp + extexp_exp_offset_], Xmm(e_max.getIdx()));
+}
+
+void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
+  MathEmitter mm = math();
+  Xmm exponent = take_register();
+  emit_exp_parts(mm, dst, exponent, x, scratch_);
+  vmulps(dst, dst, extexp_inv_reg_);
+  vsubps(exponent, exponent, extexp_exp_reg_);
+  vscalefps(dst, dst, exponent);
+  free_register(exponent);
+}
+
+}  // namespace rowjit::jit

@@ -1,0 +1,415 @@
+// Frame, row loop, sweeps and loop skeleton of generated kernels.
+//
+// General-purpose registers:
+//   rdi  KernelArgs*            rsi  rows left
+//   r9   row length in bytes    r8   byte index within the row
+//   rax, rcx, rdx               temporaries
+//   r10, r11, rbx, rbp, r12..r15  row pointers of the tensors, one each
+// Vector registers: the top three are the math library's scratch; on AVX2 the
+// next one holds the tail mask. The rest hold accumulators, broadcast scalars
+// and the values of the loop body (see allocate_sweep_registers).
+#include "jit/kernel_emitter.h"
+
+#include <algorithm>
+#include <cfloat>
+
+namespace rowjit::jit {
+
+using namespace Xbyak;
+using namespace Xbyak::util;
+using ir::ValueId;
+
+namespace {
+
+const Reg64 kArgs = rdi;
+const Reg64 kRowsLeft = rsi;
+const Reg64 kRowBytes = r9;
+const Reg64 kIndex = r8;
+const Reg64 kTensorRegs[kMaxTensorSlots] = {r10, r11, rbx, rbp, r12, r13, r14, r15};
+
+// Main-loop iterations between two flushes of float partial sums into double.
+constexpr int kFlushInterval = 16;
+
+// MXCSR for kernels: round to nearest even, all exceptions masked, no flush to
+// zero and no denormals-are-zero, whatever the caller has set.
+constexpr uint32_t kKernelMxcsr = 0x1F80;
+
+}  // namespace
+
+KernelEmitter::KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target)
+    : CodeGenerator(64 * 1024, DontSetProtectRWE), p_(pipeline), plan_(plan), target_(target), pool_(target) {}
+
+void KernelEmitter::mark(const std::string& text) { markers_.push_back({getSize(), text}); }
+
+int KernelEmitter::frame_alloc(int bytes, int align) {
+  frame_bytes_ = (frame_bytes_ + align - 1) / align * align;
+  int offset = frame_bytes_;
+  frame_bytes_ += bytes;
+  return offset;
+}
+
+Address KernelEmitter::frame_slot(ValueId scalar) { return dword[rsp + frame_offset_.at(scalar)]; }
+
+Address KernelEmitter::row_element(ValueId tensor, const BodyMode& mode) {
+  return ptr[tensor_reg_.at(tensor) + kIndex + mode.byte_offset];
+}
+
+Status KernelEmitter::assign_slots() {
+  // Tensors: row inputs, per-row scalar inputs, vector parameters and outputs.
+  for (ValueId id : p_.inputs) {
+    const ir::Value& v = p_.value(id);
+    bool tensor = v.kind == ir::ValueKind::kInput || !v.type.shape.is_scalar();
+    if (tensor) {
+      layout_.tensor_slots.push_back(id);
+    } else {
+      scalar_param_slot_[id] = static_cast<int>(layout_.scalar_slots.size());
+      layout_.scalar_slots.push_back(id);
+    }
+  }
+  for (ValueId id : p_.outputs) layout_.tensor_slots.push_back(id);
+  if (layout_.tensor_slots.size() > static_cast<size_t>(kMaxTensorSlots)) {
+    return {StatusCode::kUnsupported, "pipeline '" + p_.name + "' has " +
+                                          std::to_string(layout_.tensor_slots.size()) +
+                                          " tensors; the JIT supports at most " + std::to_string(kMaxTensorSlots)};
+  }
+  if (layout_.scalar_slots.size() > static_cast<size_t>(kMaxScalarSlots)) {
+    return {StatusCode::kUnsupported, "pipeline '" + p_.name + "' has more than " +
+                                          std::to_string(kMaxScalarSlots) + " scalar parameters"};
+  }
+  for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) tensor_reg_[layout_.tensor_slots[i]] = kTensorRegs[i];
+
+  saved_mxcsr_offset_ = frame_alloc(4, 4);
+  flush_counter_offset_ = frame_alloc(4, 4);
+  for (size_t id = 0; id < p_.values.size(); ++id) {
+    const ir::Value& v = p_.value(static_cast<ValueId>(id));
+    if (v.kind == ir::ValueKind::kOpResult && v.type.shape.is_scalar()) {
+      frame_offset_[static_cast<ValueId>(id)] = frame_alloc(4, 4);
+    }
+  }
+  return Status::ok();
+}
+
+void KernelEmitter::emit_prologue() {
+  for (const Reg64& r : {rbx, rbp, r12, r13, r14, r15}) push(r);
+  // Six pushes leave rsp at 8 mod 16; the frame restores 16-byte alignment.
+  int frame = (frame_bytes_ + 15) / 16 * 16 + 8;
+  sub(rsp, frame);
+  stmxcsr(dword[rsp + saved_mxcsr_offset_]);
+  ldmxcsr(dword[rip + mxcsr_label_]);
+}
+
+void KernelEmitter::emit_epilogue() {
+  ldmxcsr(dword[rsp + saved_mxcsr_offset_]);
+  int frame = (frame_bytes_ + 15) / 16 * 16 + 8;
+  add(rsp, frame);
+  for (const Reg64& r : {r15, r14, r13, r12, rbp, rbx}) pop(r);
+  vzeroupper();
+  ret();
+}
+
+Status KernelEmitter::emit_kernel() {
+  ROWJIT_TRY(assign_slots());
+  // Frame areas of the sweeps are allocated before the prologue fixes the frame size.
+  prepare_frame_areas();
+
+  mark("prologue");
+  emit_prologue();
+  Label done;
+  mov(kRowsLeft, qword[kArgs + kArgsRowsOffset]);
+  test(kRowsLeft, kRowsLeft);
+  jle(done, T_NEAR);
+  mov(kRowBytes, qword[kArgs + kArgsNOffset]);
+  shl(kRowBytes, 2);
+  for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
+    mov(kTensorRegs[i], qword[kArgs + kArgsDataOffset + static_cast<int>(8 * i)]);
+  }
+
+  Label row_loop;
+  L(row_loop);
+  for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s)));
+  mark("next row");
+  for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
+    add(kTensorRegs[i], qword[kArgs + kArgsStrideOffset + static_cast<int>(8 * i)]);
+  }
+  dec(kRowsLeft);
+  jnz(row_loop, T_NEAR);
+
+  L(done);
+  mark("epilogue");
+  emit_epilogue();
+  code_size_ = getSize();
+
+  pool_.emit(*this);
+  align(16);
+  L(mxcsr_label_);
+  dd(kKernelMxcsr);
+  if (uses_mask_table_) {
+    align(32);
+    L(mask_table_);
+    for (int i = 0; i < 8; ++i) dd(0xFFFFFFFF);
+    for (int i = 0; i < 8; ++i) dd(0);
+  }
+  return error_;
+}
+
+// ---- register use -----------------------------------------------------------
+
+Xmm KernelEmitter::take_register() {
+  if (free_vregs_.empty()) {
+    if (error_.is_ok()) {
+      error_ = Status(StatusCode::kUnsupported, "out of vector registers at unroll " + std::to_string(unroll_));
+    }
+    return target_.vreg(0);
+  }
+  int index = free_vregs_.back();
+  free_vregs_.pop_back();
+  return target_.vreg(index);
+}
+
+void KernelEmitter::free_register(const Xmm& reg) { free_vregs_.push_back(reg.getIdx()); }
+
+Xmm KernelEmitter::value_register(ValueId value) const { return vreg_of_.at(value); }
+
+Status KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll) {
+  unroll_ = unroll;
+  vreg_of_.clear();
+  pinned_.clear();
+  last_use_.clear();
+  free_vregs_.clear();
+  int count = target_.register_count();
+  scratch_ = MathScratch{{target_.vreg(count - 1), target_.vreg(count - 2), target_.vreg(count - 3)}, {k2, k3}};
+  int first_reserved = count - 3;
+  if (!target_.avx512) {
+    tail_mask_ = target_.vreg(count - 4);
+    first_reserved = count - 4;
+  }
+  for (int i = first_reserved - 1; i >= 0; --i) free_vregs_.push_back(i);
+
+  // Positions of last use within the body: op i uses its operands at i; the
+  // accumulation after the ops counts as position ops.size().
+  int end = static_cast<int>(sweep.ops.size());
+  for (int i = 0; i < end; ++i) {
+    for (ValueId v : p_.ops[static_cast<size_t>(sweep.ops[static_cast<size_t>(i)])].operands) last_use_[v] = i;
+  }
+  for (int r : sweep.reductions) last_use_[p_.ops[static_cast<size_t>(r)].operands[0]] = end;
+  if (sweep.online_softmax || sweep.extexp_sum) last_use_[plan_.core.x] = end;
+  if (sweep.extexp_scale) last_use_[plan_.core.x] = end;
+  return Status::ok();
+}
+
+// ---- sweeps -----------------------------------------------------------------
+
+Status KernelEmitter::emit_sweep(int sweep_index) {
+  const ir::Sweep& sweep = plan_.sweeps[static_cast<size_t>(sweep_index)];
+  sweep_ = &sweep;
+  mark("sweep " + std::to_string(sweep_index));
+  ROWJIT_TRY(allocate_sweep_registers(sweep, plan_.unroll));
+  emit_scalar_ops(sweep);
+
+  bool has_loop = !sweep.ops.empty() || !sweep.reductions.empty() || sweep.online_softmax || sweep.extexp_sum;
+  if (!has_loop) return error_;
+  ROWJIT_TRY(allocate_sweep_registers(sweep, unroll_target_));
+
+  init_reductions(sweep);
+  if (sweep.online_softmax) init_online();
+  if (sweep.extexp_sum) init_extexp();
+
+  // Broadcast every scalar that the body reads into a register of its own.
+  std::set<ValueId> scalars;
+  for (int i : sweep.ops) {
+    for (ValueId v : p_.ops[static_cast<size_t>(i)].operands) {
+      if (p_.value(v).type.shape.is_scalar()) scalars.insert(v);
+    }
+  }
+  if ((sweep.online_softmax) && plan_.core.scale != ir::kNoValue) scalars.insert(plan_.core.scale);
+  for (ValueId v : scalars) {
+    Xmm reg = take_register();
+    load_scalar(reg, v);
+    vreg_of_[v] = reg;
+    pinned_.insert(v);
+  }
+  if (sweep.extexp_scale) {
+    extexp_inv_reg_ = take_register();
+    extexp_exp_reg_ = take_register();
+    vbroadcastss(extexp_inv_reg_, dword[rsp + extexp_inv_offset_]);
+    vbroadcastss(extexp_exp_reg_, dword[rsp + extexp_exp_offset_]);
+  }
+
+  emit_loops(sweep);
+
+  mark("sweep " + std::to_string(sweep_index) + " results");
+  finish_reductions();
+  if (sweep.online_softmax) finish_online();
+  if (sweep.extexp_sum) finish_extexp();
+  return error_;
+}
+
+void KernelEmitter::emit_tail_mask() {
+  mov(rcx, kRowBytes);
+  sub(rcx, kIndex);
+  if (target_.avx512) {
+    shr(rcx, 2);
+    mov(eax, 1);
+    shl(eax, cl);
+    dec(eax);
+    kmovw(k1, eax);
+  } else {
+    uses_mask_table_ = true;
+    lea(rax, ptr[rip + mask_table_]);
+    neg(rcx);
+    vmovdqu(tail_mask_, ptr[rax + rcx + 32]);
+  }
+}
+
+void KernelEmitter::emit_loops(const ir::Sweep& sweep) {
+  int vector_bytes = target_.bytes();
+  int step = unroll_ * vector_bytes;
+  bool flush = needs_flush();
+  Label main_loop, main_done, remainder_loop, tail, done;
+
+  xor_(kIndex, kIndex);
+  if (flush) mov(dword[rsp + flush_counter_offset_], kFlushInterval);
+
+  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration");
+  mov(rax, kRowBytes);
+  sub(rax, step);
+  cmp(kIndex, rax);
+  jg(main_done, T_NEAR);
+  L(main_loop);
+  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes, false});
+  add(kIndex, step);
+  if (flush) {
+    Label no_flush;
+    dec(dword[rsp + flush_counter_offset_]);
+    jnz(no_flush, T_NEAR);
+    emit_flush();
+    mov(dword[rsp + flush_counter_offset_], kFlushInterval);
+    L(no_flush);
+    mov(rax, kRowBytes);
+    sub(rax, step);
+  }
+  cmp(kIndex, rax);
+  jle(main_loop, T_NEAR);
+  L(main_done);
+
+  if (unroll_ > 1) {
+    mark("remainder loop: one vector per iteration");
+    mov(rax, kRowBytes);
+    sub(rax, vector_bytes);
+    L(remainder_loop);
+    cmp(kIndex, rax);
+    jg(tail, T_NEAR);
+    emit_body(sweep, BodyMode{0, 0, false});
+    add(kIndex, vector_bytes);
+    jmp(remainder_loop, T_NEAR);
+  }
+  L(tail);
+  mark("masked tail");
+  cmp(kIndex, kRowBytes);
+  jge(done, T_NEAR);
+  emit_tail_mask();
+  emit_body(sweep, BodyMode{0, 0, true});
+  L(done);
+  if (flush) emit_flush();
+}
+
+void KernelEmitter::emit_flush() {
+  flush_sums();
+  if (online_) flush_online();
+  if (extexp_) flush_extexp();
+}
+
+void KernelEmitter::load_row(const Xmm& dst, ValueId tensor, const BodyMode& mode) {
+  Address src = row_element(tensor, mode);
+  if (!mode.masked) {
+    vmovups(dst, src);
+  } else if (target_.avx512) {
+    vmovups(dst | k1 | T_z, src);
+  } else {
+    vmaskmovps(dst, tail_mask_, src);
+  }
+}
+
+void KernelEmitter::store_row(ValueId tensor, const Xmm& src, const BodyMode& mode) {
+  Address dst = row_element(tensor, mode);
+  if (!mode.masked) {
+    vmovups(dst, src);
+  } else if (target_.avx512) {
+    vmovups(dst | k1, src);
+  } else {
+    vmaskmovps(dst, tail_mask_, src);
+  }
+}
+
+void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
+  std::vector<ValueId> local;
+  auto release_if_dead = [&](ValueId v, int position) {
+    if (pinned_.count(v) || !vreg_of_.count(v)) return;
+    auto it = last_use_.find(v);
+    if (it == last_use_.end() || it->second <= position) {
+      free_register(vreg_of_.at(v));
+      vreg_of_.erase(v);
+    }
+  };
+
+  // Inputs of this sweep, and values an earlier sweep spilled.
+  for (ValueId v : sweep.loads) {
+    Xmm reg = take_register();
+    load_row(reg, v, mode);
+    vreg_of_[v] = reg;
+  }
+  for (ValueId v : sweep.reloads) {
+    Xmm reg = take_register();
+    load_row(reg, plan_.spill_buffer[static_cast<size_t>(v)], mode);
+    vreg_of_[v] = reg;
+  }
+
+  for (size_t position = 0; position < sweep.ops.size(); ++position) {
+    const ir::Op& op = p_.ops[static_cast<size_t>(sweep.ops[position])];
+    ValueId result = op.results[0];
+    if (mode.lane == 0 && !mode.masked) mark_op_once(sweep.ops[position]);
+    std::vector<Xmm> operands;
+    for (ValueId v : op.operands) operands.push_back(value_register(v));
+    for (ValueId v : op.operands) release_if_dead(v, static_cast<int>(position));
+    Xmm dst = take_register();
+    vreg_of_[result] = dst;
+    if (sweep.extexp_scale && sweep.ops[position] == plan_.core.normalize_op) {
+      emit_extexp_scale(dst, value_register(plan_.core.x));
+    } else {
+      emit_op(op, dst, operands);
+    }
+    if (std::find(sweep.stores.begin(), sweep.stores.end(), result) != sweep.stores.end()) {
+      store_row(result, dst, mode);
+    }
+    if (std::find(sweep.spills.begin(), sweep.spills.end(), result) != sweep.spills.end()) {
+      store_row(plan_.spill_buffer[static_cast<size_t>(result)], dst, mode);
+    }
+    release_if_dead(result, static_cast<int>(position));
+  }
+
+  int end = static_cast<int>(sweep.ops.size());
+  for (Reduction& r : reductions_) {
+    accumulate_reduction(r, value_register(p_.ops[static_cast<size_t>(r.op)].operands[0]), mode);
+  }
+  if (sweep.online_softmax) accumulate_online(value_register(plan_.core.x), mode);
+  if (sweep.extexp_sum) accumulate_extexp(value_register(plan_.core.x), mode);
+
+  // Everything the body loaded or computed dies here; pinned scalars stay.
+  std::vector<ValueId> leftovers;
+  for (const auto& [v, reg] : vreg_of_) {
+    if (!pinned_.count(v)) leftovers.push_back(v);
+  }
+  for (ValueId v : leftovers) {
+    free_register(vreg_of_.at(v));
+    vreg_of_.erase(v);
+  }
+  (void)end;
+}
+
+void KernelEmitter::mark_op_once(int op_index) {
+  if (marked_ops_.insert({sweep_, op_index}).second) {
+    mark("op: " + ir::print_op(p_, p_.ops[static_cast<size_t>(op_index)]));
+  }
+}
+
+}  // namespace rowjit::jit

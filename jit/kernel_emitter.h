@@ -1,0 +1,164 @@
+// KernelEmitter: turns a plan into x86 code with Xbyak. Private to jit/; the
+// public entry point is compile_kernel() in jit/compile.h. The methods are
+// split by concept over kernel_emitter.cpp (frame, rows, sweeps, loops),
+// emit_elementwise.cpp, emit_reductions.cpp and emit_softmax_core.cpp.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <xbyak/xbyak.h>
+
+#include "ir/pipeline.h"
+#include "ir/plan.h"
+#include "ir/status.h"
+#include "jit/compile.h"
+#include "jit/constant_pool.h"
+#include "jit/math.h"
+#include "jit/vector_target.h"
+#include "ir/printer.h"
+
+namespace rowjit::jit {
+
+// How a loop body is being emitted: an unrolled step of the main loop, a
+// single vector of the remainder loop, or the masked tail.
+struct BodyMode {
+  int lane = 0;          // unroll lane: selects the accumulators
+  int byte_offset = 0;   // added to the loop's byte index
+  bool masked = false;   // tail: only the first (n - i) elements are valid
+};
+
+class KernelEmitter : public Xbyak::CodeGenerator {
+ public:
+  KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target);
+
+  // Emits the whole kernel; fails if the plan does not fit the target.
+  Status emit_kernel();
+  // Vectors per main-loop iteration; compile_kernel lowers it when the
+  // registers run out.
+  void set_unroll(int unroll) { unroll_target_ = unroll; }
+
+  ConstantPool& pool() { return pool_; }
+  const KernelLayout& layout() const { return layout_; }
+  const std::vector<CodeMarker>& markers() const { return markers_; }
+  size_t code_size() const { return code_size_; }
+  int unroll() const { return unroll_; }
+
+ private:
+  // ---- kernel_emitter.cpp: frame, rows, sweeps, loops
+  Status assign_slots();
+  void emit_prologue();
+  void emit_epilogue();
+  Status emit_sweep(int sweep_index);
+  void emit_loops(const ir::Sweep& sweep);
+  void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
+  void emit_tail_mask();
+  void emit_flush();
+  void prepare_frame_areas();
+  void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);
+  void store_row(ir::ValueId tensor, const Xbyak::Xmm& src, const BodyMode& mode);
+  void mark(const std::string& text);
+  void mark_op_once(int op_index);
+  Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
+  Xbyak::Address frame_slot(ir::ValueId scalar);
+  int frame_alloc(int bytes, int align);
+
+  // ---- register use within a sweep
+  Status allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
+  Xbyak::Xmm take_register();
+  void free_register(const Xbyak::Xmm& reg);
+  Xbyak::Xmm value_register(ir::ValueId value) const;
+
+  // ---- emit_elementwise.cpp
+  void emit_op(const ir::Op& op, const Xbyak::Xmm& dst, const std::vector<Xbyak::Xmm>& operands);
+  void emit_scalar_ops(const ir::Sweep& sweep);
+  void load_scalar(const Xbyak::Xmm& dst, ir::ValueId value);
+  void store_scalar_result(ir::ValueId value, const Xbyak::Xmm& src);
+  MathEmitter math() { return MathEmitter{*this, pool_, target_}; }
+
+  // ---- emit_reductions.cpp
+  struct Reduction {
+    int op = -1;
+    ir::OpKind kind;
+    bool track_nan = false;
+    std::vector<Xbyak::Xmm> acc;      // one per unroll lane
+    std::vector<Xbyak::Xmm> nan_acc;  // one per unroll lane, when track_nan
+  };
+  void init_reductions(const ir::Sweep& sweep);
+  void accumulate_reduction(Reduction& r, const Xbyak::Xmm& value, const BodyMode& mode);
+  void flush_sums();
+  void finish_reductions();
+  void horizontal(const Xbyak::Xmm& v, ir::OpKind kind, bool doubles);
+  bool needs_flush() const;
+
+  // ---- emit_softmax_core.cpp: two-pass forms
+  struct OnlineState {
+    std::vector<Xbyak::Xmm> max_acc, sum_acc;  // per lane
+    Xbyak::Xmm temp0, temp1;
+  };
+  void init_online();
+  void accumulate_online(const Xbyak::Xmm& x, const BodyMode& mode);
+  void flush_online();
+  void finish_online();
+  void scale_exponent(const Xbyak::Xmm& v);  // v = v * c or v / c for the core's temperature
+
+  struct ExtExpState {
+    std::vector<Xbyak::Xmm> mantissa_acc, exponent_acc;  // per lane
+    Xbyak::Xmm temp0, temp1;
+  };
+  void init_extexp();
+  void accumulate_extexp(const Xbyak::Xmm& x, const BodyMode& mode);
+  void flush_extexp();
+  void finish_extexp();
+  void emit_extexp_scale(const Xbyak::Xmm& dst, const Xbyak::Xmm& x);
+
+  const ir::Pipeline& p_;
+  const ir::Plan& plan_;
+  VectorTarget target_;
+  ConstantPool pool_;
+  KernelLayout layout_;
+  std::vector<CodeMarker> markers_;
+  size_t code_size_ = 0;
+
+  // Registers with fixed roles (see kernel_emitter.cpp).
+  std::map<ir::ValueId, Xbyak::Reg64> tensor_reg_;
+  std::map<ir::ValueId, int> scalar_param_slot_;
+  std::map<ir::ValueId, int> frame_offset_;  // per-row scalar values
+  int frame_bytes_ = 0;
+  int flush_counter_offset_ = 0;
+  int saved_mxcsr_offset_ = 0;
+
+  // Per-sweep register state.
+  int unroll_ = 1;
+  std::vector<int> free_vregs_;
+  std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
+  std::set<ir::ValueId> pinned_;
+  std::map<ir::ValueId, int> last_use_;          // body position of each value's last use
+  MathScratch scratch_;
+  Xbyak::Xmm tail_mask_;                         // AVX2 tail mask (AVX-512 uses k1)
+  std::vector<Reduction> reductions_;
+  std::optional<OnlineState> online_;
+  std::optional<ExtExpState> extexp_;
+  Xbyak::Label mask_table_;
+  Xbyak::Label mxcsr_label_;
+  bool uses_mask_table_ = false;
+  const ir::Sweep* sweep_ = nullptr;
+  int unroll_target_ = 1;
+  Status error_;  // first failure while emitting (out of registers)
+  std::set<std::pair<const ir::Sweep*, int>> marked_ops_;
+
+  // Frame areas, allocated by prepare_frame_areas() before the prologue.
+  std::map<int, int> sum_area_;        // reduction op -> two vectors of doubles
+  int online_max_area_ = -1;           // per lane: max at the last flush
+  int online_sum_area_ = -1;           // per lane: two vectors of doubles
+  int extexp_mantissa_area_ = -1;      // per lane: two vectors of doubles
+  int extexp_exponent_area_ = -1;      // per lane: one vector of float exponents
+  int extexp_inv_offset_ = -1;         // 1 / mantissa of the sum, per row
+  int extexp_exp_offset_ = -1;         // exponent of the sum, per row
+  Xbyak::Xmm extexp_inv_reg_;
+  Xbyak::Xmm extexp_exp_reg_;
+};
+
+}  // namespace rowjit::jit
