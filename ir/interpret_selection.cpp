@@ -88,11 +88,12 @@ Status evaluate_gather(const Op& op, RowContext& context) {
   OperandReader index = read_operand(context, op, 1, ElemType::kS32);
   RowValues& out = context.result(op);
   auto length = static_cast<int64_t>(source.size());
+  bool indices_are_vector = !context.operand_value(op, 1).type.shape.is_scalar();
   for (size_t j = 0; j < out.size(); ++j) {
     auto i = static_cast<int64_t>(index[static_cast<int64_t>(j)]);
     if (i < 0 || i >= length) {
-      return out_of_range(context.row, "gather index " + std::to_string(i) + " (element " + std::to_string(j) +
-                                           " of the indices) is outside '" +
+      std::string position = indices_are_vector ? " (element " + std::to_string(j) + " of the indices)" : "";
+      return out_of_range(context.row, "gather index " + std::to_string(i) + position + " is outside '" +
                                            context.pipeline.display_name(op.operands[0]) + "' of length " +
                                            std::to_string(length) + "; valid indices are 0 to length - 1");
     }

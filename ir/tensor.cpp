@@ -1,20 +1,19 @@
 #include "ir/tensor.h"
 
+#include <charconv>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 namespace rowjit::ir {
 namespace {
 
 Status invalid_argument(const std::string& message) { return {StatusCode::kInvalidArgument, message}; }
 
-// Formats a double the way a user writes it: "0", "2.5", "3e+09", "nan".
+// Formats a double in its shortest round-trip form: "0", "2.5", "3e+09", "nan".
 std::string format_value(double value) {
-  std::ostringstream out;
-  out.precision(9);
-  out << value;
-  return out.str();
+  char buffer[32];
+  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, result.ptr);
 }
 
 bool is_scalar_param(const Value& v) { return v.kind == ValueKind::kParam && v.type.shape.is_scalar(); }
@@ -82,12 +81,12 @@ Status check_names(const Pipeline& pipeline, const RunArgs& args) {
   return Status::ok();
 }
 
-// The integer range of an integer element type.
-void integer_range(ElemType type, double& lo, double& hi) {
+// The range of an integer element type.
+void integer_range(ElemType type, int64_t& lo, int64_t& hi) {
   switch (type) {
     case ElemType::kS8: lo = -128; hi = 127; return;
     case ElemType::kU8: lo = 0; hi = 255; return;
-    default: lo = -2147483648.0; hi = 2147483647.0; return;
+    default: lo = -2147483648LL; hi = 2147483647LL; return;
   }
 }
 
@@ -100,15 +99,15 @@ Status check_scalar_param(const Pipeline& pipeline, const RunArgs& args, ValueId
   }
   std::string shown = "parameter '" + v.name + "' = " + format_value(*value);
   if (is_integer(v.type.elem)) {
-    double lo = 0;
-    double hi = 0;
+    int64_t lo = 0;
+    int64_t hi = 0;
     integer_range(v.type.elem, lo, hi);
     if (!std::isfinite(*value) || *value != std::floor(*value)) {
       return invalid_argument(shown + " must be an integer (" + std::string(elem_type_name(v.type.elem)) + ")");
     }
-    if (*value < lo || *value > hi) {
+    if (*value < static_cast<double>(lo) || *value > static_cast<double>(hi)) {
       return invalid_argument(shown + " is outside the " + std::string(elem_type_name(v.type.elem)) + " range [" +
-                              format_value(lo) + ", " + format_value(hi) + "]");
+                              std::to_string(lo) + ", " + std::to_string(hi) + "]");
     }
   } else if (!std::isfinite(*value)) {
     return invalid_argument(shown + " must be finite");
