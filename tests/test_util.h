@@ -103,7 +103,7 @@ class PipelineRun {
       const ir::Value& value = pipeline_.value(id);
       int64_t count = element_count(value.type.shape);
       int64_t row_bytes = row_storage_bytes(value.type.elem, count);
-      auto& buffer = buffers_[value.name];
+      auto& buffer = outputs_[value.name];
       buffer.assign(static_cast<size_t>(row_bytes * args_.rows), kSentinelByte);
       output_counts_[value.name] = count;
       args_.tensors[value.name] = {buffer.data(), value.type.elem, row_bytes};
@@ -114,11 +114,11 @@ class PipelineRun {
   // Elements per row of output `name` as allocated by run().
   int64_t count(const std::string& name) const { return output_counts_.at(name); }
 
-  const std::vector<uint8_t>& bytes(const std::string& name) const { return buffers_.at(name); }
+  const std::vector<uint8_t>& bytes(const std::string& name) const { return outputs_.at(name); }
 
   // Bytes of row `row` of output `name`.
   std::vector<uint8_t> row_bytes(const std::string& name, int64_t row) const {
-    const auto& buffer = buffers_.at(name);
+    const auto& buffer = outputs_.at(name);
     int64_t stride = args_.tensors.at(name).row_stride_bytes;
     auto begin = buffer.begin() + static_cast<std::ptrdiff_t>(row * stride);
     return {begin, begin + static_cast<std::ptrdiff_t>(stride)};
@@ -130,7 +130,7 @@ class PipelineRun {
 
   // True if no byte of any output differs from kSentinelByte.
   bool outputs_untouched() const {
-    for (const auto& [name, buffer] : buffers_) {
+    for (const auto& [name, buffer] : outputs_) {
       for (uint8_t byte : buffer) {
         if (byte != kSentinelByte) return false;
       }
@@ -140,7 +140,7 @@ class PipelineRun {
 
  private:
   PipelineRun& add_tensor(const std::string& name, ir::ElemType type, const void* data, size_t size) {
-    auto& buffer = buffers_[name];
+    auto& buffer = inputs_[name];
     buffer.resize(size);
     if (size > 0) std::memcpy(buffer.data(), data, size);
     int64_t rows = args_.rows > 0 ? args_.rows : 1;
@@ -165,7 +165,7 @@ class PipelineRun {
 
   template <typename T>
   std::vector<T> as(const std::string& name) const {
-    const auto& buffer = buffers_.at(name);
+    const auto& buffer = outputs_.at(name);
     std::vector<T> values(buffer.size() / sizeof(T));
     if (!values.empty()) std::memcpy(values.data(), buffer.data(), values.size() * sizeof(T));
     return values;
@@ -173,7 +173,8 @@ class PipelineRun {
 
   const ir::Pipeline& pipeline_;
   ir::RunArgs args_;
-  std::map<std::string, std::vector<uint8_t>> buffers_;
+  std::map<std::string, std::vector<uint8_t>> inputs_;
+  std::map<std::string, std::vector<uint8_t>> outputs_;
   std::map<std::string, int64_t> output_counts_;
 };
 
