@@ -1,0 +1,14 @@
+// Entry points of the rowjit subcommands. Each takes the arguments after its
+// name and returns the exit code: 0 on success, 1 when a file, the pipeline or
+// the run fails, 2 for a command-line error (see tools/command_error.h).
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace rowjit::cli {
+
+// `rowjit run`: runs a pipeline on .npy files (tools/cmd_run.cpp).
+int run_command(std::span<const std::string> args);
+
+}  // namespace rowjit::cli
