@@ -61,11 +61,15 @@ void print_run_help() {
   std::fputs(kRunHelpOutro, stdout);
 }
 
+// Counts above 2^40 cannot fit in memory as f32 rows, and the cap keeps the
+// size arithmetic of later steps far from int64_t overflow.
+constexpr int64_t kMaxCount = int64_t{1} << 40;
+
 CommandResult<int64_t> parse_count(const std::string& option, const std::string& text) {
   std::optional<int64_t> count = parse_integer(text);
-  if (!count || *count < 0) {
+  if (!count || *count < 0 || *count > kMaxCount) {
     return usage_error("invalid value for " + option, "'" + text + "'",
-                       "give a non-negative integer");
+                       "give an integer from 0 to 2^40");
   }
   return *count;
 }

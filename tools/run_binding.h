@@ -43,6 +43,7 @@ struct BoundRun {
 CommandStatus check_request_names(const ir::Pipeline& pipeline, const RunRequest& request);
 
 // Parses the --param values into args.scalars. Failures are usage errors.
+// This and the binders below expect names that check_request_names accepted.
 CommandStatus bind_params(const ir::Pipeline& pipeline, const RunRequest& request,
                           ir::RunArgs& args);
 

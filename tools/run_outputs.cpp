@@ -26,6 +26,17 @@ CommandStatus bind_outputs(const ir::Pipeline& pipeline, BoundRun& run) {
     if (stored_as_row_bytes(value.type.elem) || !value.type.shape.is_scalar()) {
       shape.push_back(file_row_length(value.type.elem, *elements));
     }
+    int64_t bytes = npy_item_size(*dtype);
+    for (int64_t dimension : shape) {
+      if (__builtin_mul_overflow(bytes, dimension, &bytes)) bytes = -1;
+      if (bytes < 0) break;
+    }
+    if (bytes < 0) {
+      return run_failure("output too large",
+                         value.name + " with " + std::to_string(run.args.rows) + " rows of " +
+                             std::to_string(*elements) + " elements",
+                         "run on fewer rows or shorter rows");
+    }
     NpyArray& array = run.outputs[value.name] = make_npy_array(*dtype, shape);
 
     ir::TensorRef ref;
