@@ -1,0 +1,148 @@
+// The planner's sweeps, softmax forms and reasons, checked on the example
+// pipelines without compiling anything.
+#include <gtest/gtest.h>
+
+#include "ir/planner.h"
+#include "tests/test_util.h"
+
+namespace rowjit::testing {
+namespace {
+
+ir::TargetDesc avx512_target() {
+  ir::TargetDesc target;
+  target.isa = "avx512";
+  target.vector_bits = 512;
+  target.vector_registers = 32;
+  target.l2_bytes = 1 << 20;
+  return target;
+}
+
+ir::Plan plan_for(const std::string& example, std::optional<ir::SoftmaxForm> form, int64_t n = 0,
+                  ir::TargetDesc target = avx512_target()) {
+  auto pipeline = parse_example(example);
+  EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  ir::PlanChoices choices;
+  choices.softmax_form = form;
+  auto plan = ir::make_plan(*pipeline, target, n, choices);
+  EXPECT_TRUE(plan.is_ok()) << plan.status().to_string();
+  return *plan;
+}
+
+TEST(Planner, FindsSoftmaxCore) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  auto core = ir::find_softmax_core(*pipeline);
+  ASSERT_TRUE(core.has_value());
+  EXPECT_TRUE(core->plain_softmax);
+  EXPECT_GE(core->normalize_op, 0);
+  EXPECT_EQ(core->scale, ir::kNoValue);
+}
+
+TEST(Planner, TemperatureIsNotPlainSoftmax) {
+  auto pipeline = parse_example("softmax_temperature");
+  ASSERT_TRUE(pipeline.is_ok());
+  auto core = ir::find_softmax_core(*pipeline);
+  ASSERT_TRUE(core.has_value());
+  EXPECT_NE(core->scale, ir::kNoValue);
+  EXPECT_TRUE(core->scale_divides);
+  EXPECT_FALSE(core->plain_softmax);
+}
+
+TEST(Planner, ThreePassRecomputeMovesSixteenBytes) {
+  ir::Plan plan = plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute);
+  ASSERT_EQ(plan.sweeps.size(), 3u);
+  EXPECT_EQ(plan.bytes_per_element, 16);  // x three times, y once
+  EXPECT_EQ(plan.sweeps[0].reductions.size(), 1u);
+  EXPECT_EQ(plan.sweeps[1].reductions.size(), 1u);
+  EXPECT_EQ(plan.sweeps[2].stores.size(), 1u);
+}
+
+TEST(Planner, ThreePassReloadSpillsExpIntoOutput) {
+  ir::Plan plan = plan_for("softmax", ir::SoftmaxForm::kThreePassReload);
+  ASSERT_EQ(plan.sweeps.size(), 3u);
+  EXPECT_EQ(plan.sweeps[1].spills.size(), 1u);
+  EXPECT_EQ(plan.sweeps[2].reloads.size(), 1u);
+  EXPECT_TRUE(plan.sweeps[2].loads.empty());  // x is not read again
+  EXPECT_EQ(plan.bytes_per_element, 20);
+}
+
+TEST(Planner, TwoPassFormsMoveTwelveBytes) {
+  for (auto form : {ir::SoftmaxForm::kTwoPassOnline, ir::SoftmaxForm::kTwoPassExtExp}) {
+    ir::Plan plan = plan_for("softmax", form);
+    ASSERT_EQ(plan.sweeps.size(), 2u) << ir::softmax_form_name(form);
+    EXPECT_EQ(plan.bytes_per_element, 12) << ir::softmax_form_name(form);  // x twice, y once
+  }
+}
+
+TEST(Planner, OnlineFormFusesSumIntoMaxSweep) {
+  ir::Plan plan = plan_for("log_softmax", ir::SoftmaxForm::kTwoPassOnline);
+  ASSERT_EQ(plan.sweeps.size(), 2u);
+  EXPECT_TRUE(plan.sweeps[0].online_softmax);
+  EXPECT_FALSE(plan.sweeps[1].scalar_ops.empty());  // log of the sum, once per row
+}
+
+TEST(Planner, ExtExpRejectedForLogSoftmax) {
+  auto pipeline = parse_example("log_softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  choices.softmax_form = ir::SoftmaxForm::kTwoPassExtExp;
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 0, choices);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_EQ(plan.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(plan.status().message().find("two_pass_extexp"), std::string::npos);
+}
+
+TEST(Planner, ExtExpNeedsAvx512) {
+  ir::TargetDesc avx2 = avx512_target();
+  avx2.isa = "avx2";
+  avx2.vector_bits = 256;
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  choices.softmax_form = ir::SoftmaxForm::kTwoPassExtExp;
+  EXPECT_FALSE(ir::make_plan(*pipeline, avx2, 0, choices).is_ok());
+}
+
+TEST(Planner, DefaultsDependOnRowSize) {
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassReload);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassExtExp);
+  EXPECT_EQ(plan_for("log_softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
+  EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassRecompute);
+}
+
+TEST(Planner, UnsupportedOpNamesIt) {
+  ir::Plan plan = plan_for("moe_topk_softmax", std::nullopt);
+  EXPECT_FALSE(plan.jit_supported);
+  EXPECT_NE(plan.unsupported_reason.find("'topk'"), std::string::npos) << plan.unsupported_reason;
+}
+
+TEST(Planner, NoTargetMeansInterpreter) {
+  ir::TargetDesc none;
+  ir::Plan plan = plan_for("softmax", std::nullopt, 0, none);
+  EXPECT_FALSE(plan.jit_supported);
+  EXPECT_NE(plan.unsupported_reason.find("ROWJIT_MAX_ISA"), std::string::npos);
+}
+
+TEST(Planner, ForcingFormWithoutCoreFails) {
+  auto pipeline = parse_example("stablemax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  choices.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 0, choices);
+  ASSERT_FALSE(plan.is_ok());
+  EXPECT_NE(plan.status().message().find("no max / exp / sum core"), std::string::npos);
+}
+
+TEST(Planner, PrintedPlanNamesSweepsAndReasons) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 4 << 20);
+  ASSERT_TRUE(plan.is_ok());
+  std::string text = ir::print_plan(*pipeline, *plan);
+  EXPECT_NE(text.find("sweep 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("12 bytes per element"), std::string::npos) << text;
+  EXPECT_NE(text.find("does not fit L2"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace rowjit::testing
