@@ -11,8 +11,10 @@ namespace rowjit::ir {
 
 // Runs `pipeline` on args.rows rows. Validates the arguments first; a run-time
 // domain error (label out of range, k > n, NaN into e2m1, n not a multiple of a
-// block format's 32) returns kOutOfRange naming the row and value. On error the
-// outputs may have been partly written.
+// block format's 32) returns kOutOfRange naming the row and value. Such errors
+// are found when the op runs on a row, so a call with rows = 0 reports none.
+// On error the rows before the failing one have been written. f32 arithmetic
+// follows IEEE rules with denormals kept, whatever the caller's MXCSR says.
 Status interpret(const Pipeline& pipeline, const RunArgs& args);
 
 }  // namespace rowjit::ir
