@@ -76,9 +76,8 @@ inline size_t round_magnitude(const SmallFloat& f, double magnitude) {
   return low % 2 == 0 ? low : high;
 }
 
-// Code of x. overflow_code is the magnitude code an overflow gives (the max
-// finite code when saturating, the inf or NaN code otherwise); nan_code the
-// code of a positive NaN.
+// Encodes x. An overflow gives overflow_code with the sign of x: the max finite
+// code when saturating, else the inf or NaN code. NaN gives nan_code with its sign.
 inline uint8_t encode(const SmallFloat& f, float x, uint8_t overflow_code, uint8_t nan_code) {
   uint8_t sign = std::signbit(x) ? f.sign_bit : 0;
   if (std::isnan(x)) return static_cast<uint8_t>(sign | nan_code);
