@@ -37,7 +37,7 @@ struct Expected {
   double tolerance = 0;
 };
 
-// Max of a row; NaN if any element is NaN, -inf for an empty row.
+// Max of a row: NaN if any element is NaN, -inf for an empty row.
 inline double row_max(const std::vector<double>& values) {
   double m = -kInf;
   for (double v : values) {
@@ -68,8 +68,8 @@ inline std::vector<int32_t> topk_indices(const std::vector<double>& values, size
 
 // Softmax of exact arguments a_j <= 0 (the row max already subtracted), where
 // the pipeline's computed arguments differ from a_j by at most arg_error[j].
-// Bound: e_j = exp(a_j) carries relative error arg_error[j] + u; the sum of the
-// e_j carries their p-weighted error plus u; the division adds u. So
+// Bound: e_j = exp(a_j) carries relative error arg_error[j] + u. The sum of the
+// e_j carries their p-weighted error plus u, and the division adds u. So
 // |y_j - p_j| <= (arg_error[j] + sum_i p_i arg_error[i] + 4u) * p_j.
 inline std::vector<Expected> softmax_from_arguments(const std::vector<double>& a, std::vector<double> arg_error) {
   std::vector<Expected> out(a.size());
@@ -124,9 +124,9 @@ inline double weighted_argument_error(const std::vector<double>& a, const std::v
   return weighted;
 }
 
-// y_j = a_j - log(sum exp(a)). Bound: a_j has error u|a_j|; the sum has relative
+// y_j = a_j - log(sum exp(a)). Bound: a_j has error u|a_j|, and the sum has relative
 // error sum_i p_i u|a_i| + 2u, which log turns into an absolute error, plus u
-// times |log sum|; the subtraction adds u|y_j|.
+// times |log sum|. The subtraction adds u|y_j|.
 inline std::vector<Expected> log_softmax(const std::vector<float>& x) {
   std::vector<double> a, error;
   shifted_arguments(widen(x), a, error);
@@ -296,8 +296,8 @@ inline std::vector<Expected> stablemax(const std::vector<float>& x) {
   return out;
 }
 
-// log(s_j / sum s): the ratio carries 6u relative, which log makes absolute;
-// log itself adds u|y|.
+// log(s_j / sum s): the ratio carries 6u relative, which log makes absolute,
+// and log itself adds u|y|.
 inline std::vector<Expected> log_stablemax(const std::vector<float>& x) {
   double total = 0;
   for (float v : x) total += stablemax_s(v);
@@ -364,7 +364,7 @@ inline Expected z_loss(const std::vector<float>& x, int32_t label, double a, dou
 }
 
 // (log sum exp x)^2. lse = max + log(sum exp(x - max)) carries the log-sum error
-// of log_softmax plus u|lse| for the addition; squaring doubles the relative
+// of log_softmax plus u|lse| for the addition. Squaring doubles the relative
 // error and adds u.
 inline Expected log_z_loss(const std::vector<float>& x) {
   std::vector<double> xs = widen(x);
@@ -384,7 +384,7 @@ inline Expected log_z_loss(const std::vector<float>& x) {
 
 // Philox4x32-10 as defined in "Parallel Random Numbers: As Easy as 1, 2, 3"
 // (Salmon, Moraes, Dror and Shaw, 2011): ten rounds, each two 32x32->64-bit
-// products whose high halves are xored with the other words and the key; the
+// products whose high halves are xored with the other words and the key. The
 // key is bumped by the Weyl constants between rounds.
 inline std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> c, std::array<uint32_t, 2> key) {
   for (int round = 0; round < 10; ++round) {
