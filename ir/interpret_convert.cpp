@@ -26,11 +26,19 @@ ConvertSpec convert_spec(const Op& op) {
 }
 
 double integer_min(ElemType type) {
-  return type == ElemType::kS8 ? -128.0 : type == ElemType::kU8 ? 0.0 : -2147483648.0;
+  switch (type) {
+    case ElemType::kS8: return -128.0;
+    case ElemType::kU8: return 0.0;
+    default: return -2147483648.0;
+  }
 }
 
 double integer_max(ElemType type) {
-  return type == ElemType::kS8 ? 127.0 : type == ElemType::kU8 ? 255.0 : 2147483647.0;
+  switch (type) {
+    case ElemType::kS8: return 127.0;
+    case ElemType::kU8: return 255.0;
+    default: return 2147483647.0;
+  }
 }
 
 // Converts one held element of type `from`. Returns nullopt for NaN into
@@ -45,8 +53,8 @@ std::optional<double> convert_element(double held, ElemType from, const ConvertS
     return static_cast<double>(convert_to_integer(held_to_f32(held, from), spec.to, spec.round));
   }
 
-  // NOTE: an integer source goes through f32 first (rounded to nearest even
-  // above 2^24), as a vector convert would; for bf16 and e8m0 targets this
+  // NOTE: an integer source is first rounded to f32 (exact below 2^24), as a
+  // vector convert would do. For bf16 and e8m0 targets this double rounding
   // can differ from rounding the integer once.
   float x = held_to_f32(held, from);
   switch (spec.to) {

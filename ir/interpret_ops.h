@@ -13,11 +13,11 @@
 
 namespace rowjit::ir::interpret_detail {
 
-// The elements of one IR value in the current row. Each double holds exactly:
-// the value of an f32, s32, s8 or u8 element (f32 values are always f32-exact,
-// because every op rounds its result to f32); 0 or 1 for bool; the bit pattern
-// of an f16, bf16, e4m3, e5m2, e2m1 or e8m0 element; or one byte of a packed
-// block format (q8_0, q4_0, mxfp4), which then has storage_bytes() elements.
+// The elements of one IR value in the current row, each stored exactly in a
+// double. An f32, s32, s8 or u8 element is stored as its value; f32 values
+// are always f32-exact, because every op rounds its result to f32. A bool is
+// 0 or 1. An f16, bf16, e4m3, e5m2, e2m1 or e8m0 element is its bit pattern.
+// A packed block format (q8_0, q4_0, mxfp4) has one element per byte.
 using RowValues = std::vector<double>;
 
 // Everything an op evaluator reads and writes while one row is processed.

@@ -20,7 +20,7 @@ using interpret_detail::RowValues;
 
 // Sets the SSE control register to IEEE defaults for the duration of a run:
 // round to nearest even, denormals kept (no flush to zero, no denormals read
-// as zero), as docs/ir.md requires whatever the caller's MXCSR says. The
+// as zero), as docs/ir.md requires whatever the caller's MXCSR mode. The
 // caller's register is restored afterwards.
 class IeeeFloatEnvironment {
  public:
@@ -85,8 +85,8 @@ void load_run_constants(const Pipeline& pipeline, const RunArgs& args, std::vect
     if (v.kind != ValueKind::kParam) continue;
     RowValues& buffer = values[static_cast<size_t>(id)];
     if (v.type.shape.is_scalar()) {
-      // NOTE: a scalar parameter of a narrow float type is encoded as
-      // convert(to=T) with its defaults would encode it, so it may round.
+      // NOTE: a scalar parameter of a narrow float type is rounded to that
+      // type as convert(to=T) with default attributes rounds, so it may change.
       buffer[0] = interpret_detail::held_literal(*scalar_param(pipeline, args, v.name), v.type.elem);
     } else if (args.rows > 0) {
       const TensorRef& ref = args.tensors.at(v.name);

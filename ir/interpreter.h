@@ -14,7 +14,7 @@ namespace rowjit::ir {
 // block format's 32) returns kOutOfRange naming the row and value. Such errors
 // are found when the op runs on a row, so a call with rows = 0 reports none.
 // On error the rows before the failing one have been written. f32 arithmetic
-// follows IEEE rules with denormals kept, whatever the caller's MXCSR says.
+// follows IEEE rules with denormals kept, whatever the caller's MXCSR mode.
 Status interpret(const Pipeline& pipeline, const RunArgs& args);
 
 }  // namespace rowjit::ir

@@ -51,8 +51,10 @@ std::string scalar_param_names(const Pipeline& pipeline) {
 // Describes a signature entry as declared: "input x: f32[n]", "param tau: f32".
 std::string declaration(const Pipeline& pipeline, ValueId id) {
   const Value& v = pipeline.value(id);
-  const char* role = v.kind == ValueKind::kParam ? "param" : v.kind == ValueKind::kInput ? "input" : "output";
-  return std::string(role) + " " + v.name + ": " + v.type.to_string();
+  std::string role = "output";
+  if (v.kind == ValueKind::kParam) role = "param";
+  if (v.kind == ValueKind::kInput) role = "input";
+  return role + " " + v.name + ": " + v.type.to_string();
 }
 
 Status check_names(const Pipeline& pipeline, const RunArgs& args) {
