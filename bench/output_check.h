@@ -1,0 +1,52 @@
+// The one check of each implementation's output against the double reference,
+// made before it is timed: a benchmark of a wrong kernel is worthless.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace rowjit::bench {
+
+// Tolerances. They are loose enough for float partial sums over 32M elements
+// (the peers keep their sums in float lanes, which drifts by about 1e-5
+// relative at that length) and tight enough to catch a missed tail, a wrong
+// max or a missing normalization, which are off by far more.
+//   softmax:      |y - ref| <= 1e-4 * |ref|
+//   log-softmax:  |y - ref| <= 1e-4 * max(1, |ref|)
+inline constexpr double kSoftmaxRelativeTolerance = 1e-4;
+inline constexpr double kLogSoftmaxTolerance = 1e-4;
+
+struct CheckResult {
+  bool ok = true;
+  double max_error = 0;  // the largest error, in the units the tolerance uses
+  std::string message;   // on failure: the first element out of tolerance
+};
+
+// Compares y with ref element by element. `log_form` selects the log-softmax
+// error measure; NaN in y where ref is finite fails.
+inline CheckResult check_output(const float* y, const std::vector<double>& ref, int64_t n, bool log_form) {
+  CheckResult result;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double got = static_cast<double>(y[i]);
+    double scale = log_form ? std::fmax(1.0, std::fabs(ref[i])) : std::fabs(ref[i]);
+    double error = std::fabs(got - ref[i]) / scale;
+    double tolerance = log_form ? kLogSoftmaxTolerance : kSoftmaxRelativeTolerance;
+    if (std::isnan(error) || error > tolerance) {
+      if (result.ok) {
+        char text[200];
+        std::snprintf(text, sizeof(text), "wrong output at row %lld column %lld: %.9g, expected %.9g (tolerance %g)",
+                      static_cast<long long>(static_cast<int64_t>(i) / n),
+                      static_cast<long long>(static_cast<int64_t>(i) % n), got, ref[i], tolerance);
+        result.message = text;
+      }
+      result.ok = false;
+    }
+    if (!std::isnan(error) && error > result.max_error) result.max_error = error;
+  }
+  return result;
+}
+
+}  // namespace rowjit::bench
