@@ -1,0 +1,38 @@
+// Pieces shared by the math emitters in jit/math_*.cpp; not part of the
+// lowering's interface (that is jit/math.h).
+#pragma once
+
+#include <cstdint>
+
+#include <xbyak/xbyak.h>
+
+#include "jit/math.h"
+
+namespace rowjit::jit::math_internal {
+
+// Bit patterns of float constants used by more than one emitter.
+inline constexpr uint32_t kSignMask = 0x80000000u;
+inline constexpr uint32_t kAbsMask = 0x7fffffffu;
+inline constexpr uint32_t kNegativeInfinityBits = 0xff800000u;
+
+// vcmpps predicates (Intel SDM, CMPPS imm8).
+inline constexpr uint8_t kCmpEqOrdered = 0x00;
+inline constexpr uint8_t kCmpLtOrdered = 0x01;
+inline constexpr uint8_t kCmpUnordered = 0x03;
+inline constexpr uint8_t kCmpNeqUnordered = 0x04;
+inline constexpr uint8_t kCmpNltUnordered = 0x05;
+inline constexpr uint8_t kCmpGeOrdered = 0x1d;
+
+// Rounding immediate of vroundps / vrndscaleps: round to nearest even, no
+// precision exception, independent of MXCSR.RC.
+inline constexpr uint8_t kRoundNearestEven = 0x08;
+
+inline bool same_register(const Xbyak::Xmm& a, const Xbyak::Xmm& b) { return a.getIdx() == b.getIdx(); }
+
+// Appends out = exp(in), with the accuracy and special values of emit_exp.
+// `out` must differ from `t0` and `t1`; `in` may be any of the three, because
+// it is read only before anything else is written. Writes out, t0 and t1.
+void emit_exp_into(MathEmitter& m, const Xbyak::Xmm& out, const Xbyak::Xmm& in, const Xbyak::Xmm& t0,
+                   const Xbyak::Xmm& t1);
+
+}  // namespace rowjit::jit::math_internal

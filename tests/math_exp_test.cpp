@@ -1,0 +1,326 @@
+// Tests of emit_exp, emit_exp_parts and emit_scale_by_pow2 against double
+// (or long double) references, on AVX2 and AVX-512.
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "jit/math.h"
+#include "tests/math_test_harness.h"
+
+namespace rowjit::jit::math_test {
+namespace {
+
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+double exp_reference(float x) { return std::exp(static_cast<double>(x)); }
+
+// Inputs around the edges of exp: where the result overflows, becomes
+// denormal and rounds to 0, and the clamp bounds of the emitter.
+std::vector<float> exp_special_values() {
+  std::vector<float> values = common_special_values();
+  const float edges[] = {
+      88.72283f,    // largest x with exp(x) <= FLT_MAX: 0x1.62e42ep+6
+      88.722839f,   // exp(x) rounds to inf from here on
+      -87.336548f,  // exp(x) about FLT_MIN
+      -103.27893f,  // exp(x) about the smallest denormal, 2^-149
+      -0x1.9fe368p+6f,  // -103.972076: exp(x) = 1.0000007 * 2^-150 rounds up to 2^-149
+      -0x1.9fe36ap+6f,  // -103.972084: exp(x) = 0.999993 * 2^-150 rounds to 0
+      -104.0f,      89.0f,   // clamp bounds of the emitter
+      0x1p-30f,     -0x1p-30f, 0.34657359f, -0.34657359f, 0.5f, -0.5f, 10.0f, -10.0f, 1e30f, -1e30f,
+  };
+  for (float edge : edges) {
+    values.push_back(edge);
+    values.push_back(next_up(edge));
+    values.push_back(next_down(edge));
+  }
+  return values;
+}
+
+void print_measure(const char* function, MathIsa isa, const char* inputs, const UlpSummary& summary) {
+  std::printf("[ measured ] %s %s over %s: %s\n", function, isa_name(isa), inputs, describe(summary).c_str());
+}
+
+class MathExp : public ::testing::TestWithParam<MathIsa> {};
+
+TEST_P(MathExp, StridedSample) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
+  ASSERT_TRUE(kernel.ok());
+  const UlpSummary summary = sweep(kernel, strided_sample(), exp_reference);
+  print_measure("exp", GetParam(), "every 4099th bit pattern", summary);
+  EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
+}
+
+TEST_P(MathExp, SpecialValues) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
+  ASSERT_TRUE(kernel.ok());
+  const std::vector<float> inputs = exp_special_values();
+  const std::vector<float> outputs = kernel.map(inputs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const float x = inputs[i];
+    const float y = outputs[i];
+    EXPECT_LE(ulp_error(y, exp_reference(x)), kExpMaxUlp) << "x = " << x << " (" << std::hexfloat << x << ")";
+    if (!std::isnan(x)) {
+      EXPECT_FALSE(std::signbit(y)) << "exp gave a negative sign for x = " << std::hexfloat << x;
+    }
+  }
+  EXPECT_EQ(kernel.map({kInfinity})[0], kInfinity);
+  EXPECT_EQ(kernel.map({-kInfinity})[0], 0.0f);
+  EXPECT_EQ(kernel.map({0.0f})[0], 1.0f);
+  EXPECT_EQ(kernel.map({-0.0f})[0], 1.0f);
+  EXPECT_TRUE(std::isnan(kernel.map({from_bits(0x7fc12345)})[0]));
+  EXPECT_TRUE(std::isnan(kernel.map({from_bits(0xff812345)})[0]));
+  // Overflow and the smallest denormal, from the thresholds in float.
+  EXPECT_EQ(kernel.map({88.722839f})[0], kInfinity);
+  // The floats on either side of ln(2^-150) = -103.9720771: half the
+  // smallest denormal rounds to even, 0.
+  EXPECT_EQ(kernel.map({-0x1.9fe368p+6f})[0], from_bits(0x00000001));
+  EXPECT_EQ(kernel.map({-0x1.9fe36ap+6f})[0], 0.0f);
+}
+
+TEST_P(MathExp, RegisterContract) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  expect_register_contract(GetParam(), 1, 1, unary_body(emit_exp), kDistinctLayout);
+  expect_register_contract(GetParam(), 1, 1, unary_body(emit_exp), aliased_layout(GetParam()));
+}
+
+TEST_P(MathExp, AliasedRegistersSameResults) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel distinct = unary_kernel(GetParam(), emit_exp, kDistinctLayout);
+  const MathKernel aliased = unary_kernel(GetParam(), emit_exp, aliased_layout(GetParam()));
+  const std::vector<float> inputs = exp_special_values();
+  const std::vector<float> expected = distinct.map(inputs);
+  const std::vector<float> actual = aliased.map(inputs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(to_bits(actual[i]), to_bits(expected[i])) << "x = " << std::hexfloat << inputs[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MathExp, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
+
+class MathExpLong : public ::testing::TestWithParam<MathIsa> {};
+
+TEST_P(MathExpLong, AllFloats) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
+  ASSERT_TRUE(kernel.ok());
+  const UlpSummary summary = sweep_all_floats(kernel, exp_reference);
+  print_measure("exp", GetParam(), "all 2^32 floats", summary);
+  EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MathExpLong, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
+
+// emit_exp_parts: outputs mantissa then exponent.
+MathBody exp_parts_body() {
+  return [](MathEmitter& m, const std::vector<Xbyak::Xmm>& outputs, const std::vector<Xbyak::Xmm>& inputs,
+            const MathScratch& scratch) { emit_exp_parts(m, outputs[0], outputs[1], inputs[0], scratch); };
+}
+
+struct ExpParts {
+  std::vector<float> mantissa;
+  std::vector<float> exponent;
+};
+
+ExpParts run_exp_parts(const MathKernel& kernel, std::vector<float> inputs) {
+  const size_t count = inputs.size();
+  inputs.resize((count + kernel.lanes() - 1) / kernel.lanes() * kernel.lanes(), 0.0f);
+  std::vector<float> out(2 * inputs.size());
+  kernel.run(inputs.data(), out.data(), static_cast<int64_t>(inputs.size()));
+  ExpParts parts;
+  parts.mantissa.assign(out.begin(), out.begin() + count);
+  parts.exponent.assign(out.begin() + inputs.size(), out.begin() + inputs.size() + count);
+  return parts;
+}
+
+// Below this magnitude the exponent is within 0.5 + 2^-5 + 2^-6 of x * log2(e):
+// 2^-5 for rounding the float product (below 2^20) and 2^19 * 1.93e-8 < 2^-6
+// for the error of log2(e) rounded to float. So |t| <= 0.379 and the mantissa
+// is in [e^-0.379, e^0.379] = [0.684, 1.461].
+constexpr float kExpPartsAccurateLimit = 0x1p19f;
+// From there to 2^22 the exponent can be off by up to 0.83, |t| grows to
+// 0.58 and the polynomial, fitted for |t| <= ln2 / 2, loses accuracy.
+constexpr float kExpPartsWideLimit = 0x1p22f;
+constexpr double kExpPartsWideMaxUlp = 1e9;
+
+class MathExpParts : public ::testing::TestWithParam<MathIsa> {};
+
+TEST_P(MathExpParts, StridedSample) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel(GetParam(), 1, 2, exp_parts_body());
+  ASSERT_TRUE(kernel.ok());
+  const std::vector<float> inputs = strided_sample();
+  const ExpParts parts = run_exp_parts(kernel, inputs);
+
+  UlpSummary accurate;  // |x| <= kExpPartsAccurateLimit
+  UlpSummary wide;      // kExpPartsAccurateLimit < |x| <= kExpPartsWideLimit
+  const long double kLog2eLong = 1.44269504088896340735992468100189214L;
+  const long double kLn2Long = 0.693147180559945309417232121458176568L;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const float x = inputs[i];
+    const float m = parts.mantissa[i];
+    const float e = parts.exponent[i];
+    if (std::isnan(x)) {
+      EXPECT_TRUE(std::isnan(m)) << std::hexfloat << x;
+      EXPECT_TRUE(std::isnan(e)) << std::hexfloat << x;
+      continue;
+    }
+    if (std::isinf(x)) continue;  // covered by SpecialValues
+    ASSERT_TRUE(std::isfinite(e)) << "x = " << std::hexfloat << x;
+    ASSERT_EQ(e, std::nearbyint(e)) << "x = " << std::hexfloat << x;
+    ASSERT_GE(m, 0.5f) << "x = " << std::hexfloat << x;
+    ASSERT_LE(m, 2.0f) << "x = " << std::hexfloat << x;
+    if (std::fabs(x) > kExpPartsWideLimit) continue;
+
+    // mantissa * 2^exponent = exp(x)  <=>  mantissa = exp(x - exponent * ln2).
+    const long double reference = std::exp(static_cast<long double>(x) - static_cast<long double>(e) * kLn2Long);
+    if (std::fabs(x) <= kExpPartsAccurateLimit) {
+      const long double y = static_cast<long double>(x) * kLog2eLong;
+      ASSERT_LE(std::fabs(static_cast<long double>(e) - y), 0.5L + 0x1p-5L + 0x1p-6L) << "x = " << std::hexfloat << x;
+      ASSERT_GE(m, 0.684f) << "x = " << std::hexfloat << x;
+      ASSERT_LE(m, 1.462f) << "x = " << std::hexfloat << x;
+      record(accurate, x, m, static_cast<double>(reference));
+    } else {
+      record(wide, x, m, static_cast<double>(reference));
+    }
+  }
+  print_measure("exp_parts mantissa", GetParam(), "the sample, |x| <= 2^19", accurate);
+  print_measure("exp_parts mantissa", GetParam(), "the sample, 2^19 < |x| <= 2^22", wide);
+  EXPECT_LE(accurate.max_ulp, kExpMaxUlp) << describe(accurate);
+  EXPECT_LE(wide.max_ulp, kExpPartsWideMaxUlp) << describe(wide);
+}
+
+TEST_P(MathExpParts, SpecialValues) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel(GetParam(), 1, 2, exp_parts_body());
+  ASSERT_TRUE(kernel.ok());
+  const ExpParts parts = run_exp_parts(
+      kernel, {-kInfinity, kInfinity, from_bits(0x7fc12345), from_bits(0xff812345), 0.0f, -FLT_MAX, FLT_MAX, -1e30f});
+
+  EXPECT_EQ(parts.mantissa[0], 0.0f);  // -inf
+  EXPECT_FALSE(std::signbit(parts.mantissa[0]));
+  EXPECT_EQ(parts.exponent[0], -FLT_MAX);
+  EXPECT_EQ(parts.exponent[1], FLT_MAX);  // +inf
+  EXPECT_GE(parts.mantissa[1], 0.5f);
+  EXPECT_LE(parts.mantissa[1], 2.0f);
+  EXPECT_TRUE(std::isnan(parts.mantissa[2]));
+  EXPECT_TRUE(std::isnan(parts.exponent[2]));
+  EXPECT_TRUE(std::isnan(parts.mantissa[3]));
+  EXPECT_TRUE(std::isnan(parts.exponent[3]));
+  EXPECT_EQ(parts.mantissa[4], 1.0f);  // exp(0) = 1 * 2^0
+  EXPECT_EQ(parts.exponent[4], 0.0f);
+  // Finite inputs beyond the exponent range get the clamped exponents and a
+  // mantissa that is positive: -inf has the lowest exponent but adds 0.
+  EXPECT_EQ(parts.exponent[5], -FLT_MAX);
+  EXPECT_GE(parts.mantissa[5], 0.5f);
+  EXPECT_EQ(parts.exponent[6], FLT_MAX);
+  EXPECT_GE(parts.mantissa[6], 0.5f);
+  EXPECT_GT(parts.exponent[7], -FLT_MAX);
+  EXPECT_LT(parts.exponent[7], -1e30f);
+}
+
+TEST_P(MathExpParts, RegisterContract) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  expect_register_contract(GetParam(), 1, 2, exp_parts_body(), kDistinctLayout);
+  expect_register_contract(GetParam(), 1, 2, exp_parts_body(), aliased_layout(GetParam()));
+  expect_register_contract(GetParam(), 1, 2, exp_parts_body(), kCrossAliasedLayout);
+}
+
+TEST_P(MathExpParts, AliasedRegistersSameResults) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const std::vector<float> inputs = exp_special_values();
+  const ExpParts expected = run_exp_parts(MathKernel(GetParam(), 1, 2, exp_parts_body()), inputs);
+  for (const RegisterLayout& layout : {aliased_layout(GetParam()), kCrossAliasedLayout}) {
+    const ExpParts actual = run_exp_parts(MathKernel(GetParam(), 1, 2, exp_parts_body(), layout), inputs);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_EQ(to_bits(actual.mantissa[i]), to_bits(expected.mantissa[i])) << "x = " << std::hexfloat << inputs[i];
+      EXPECT_EQ(to_bits(actual.exponent[i]), to_bits(expected.exponent[i])) << "x = " << std::hexfloat << inputs[i];
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MathExpParts, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
+
+// emit_scale_by_pow2: inputs src then exponent.
+MathBody scale_body() {
+  return [](MathEmitter& m, const std::vector<Xbyak::Xmm>& outputs, const std::vector<Xbyak::Xmm>& inputs,
+            const MathScratch& scratch) { emit_scale_by_pow2(m, outputs[0], inputs[0], inputs[1], scratch); };
+}
+
+std::vector<float> run_scale(const MathKernel& kernel, const std::vector<float>& src,
+                             const std::vector<float>& exponent) {
+  const size_t count = src.size();
+  const size_t padded = (count + kernel.lanes() - 1) / kernel.lanes() * kernel.lanes();
+  std::vector<float> in(2 * padded, 0.0f);
+  std::copy(src.begin(), src.end(), in.begin());
+  std::copy(exponent.begin(), exponent.end(), in.begin() + padded);
+  std::vector<float> out(padded);
+  kernel.run(in.data(), out.data(), static_cast<int64_t>(padded));
+  out.resize(count);
+  return out;
+}
+
+class MathScaleByPow2 : public ::testing::TestWithParam<MathIsa> {};
+
+// Every 65537th bit pattern times every integer exponent in [-330, 330]: the
+// result must be the correctly rounded 2^e * src, which ldexp gives exactly
+// in double and the conversion to float rounds once.
+TEST_P(MathScaleByPow2, CorrectlyRounded) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel(GetParam(), 2, 1, scale_body());
+  ASSERT_TRUE(kernel.ok());
+  std::vector<float> sources = common_special_values();
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 65537) {
+    sources.push_back(from_bits(static_cast<uint32_t>(bits)));
+  }
+  std::vector<float> src;
+  std::vector<float> exponent;
+  for (int e = -330; e <= 330; ++e) {
+    for (float s : sources) {
+      src.push_back(s);
+      exponent.push_back(static_cast<float>(e));
+    }
+  }
+  const std::vector<float> out = run_scale(kernel, src, exponent);
+  int mismatches = 0;
+  for (size_t i = 0; i < src.size() && mismatches < 10; ++i) {
+    const float expected = static_cast<float>(std::ldexp(static_cast<double>(src[i]), static_cast<int>(exponent[i])));
+    const bool same = std::isnan(expected) ? std::isnan(out[i]) : to_bits(out[i]) == to_bits(expected);
+    if (!same) ++mismatches;
+    EXPECT_TRUE(same) << std::hexfloat << "src = " << src[i] << ", exponent = " << exponent[i] << ": got " << out[i]
+                      << ", expected " << expected;
+  }
+}
+
+TEST_P(MathScaleByPow2, NanAndInfiniteExponents) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel(GetParam(), 2, 1, scale_body());
+  ASSERT_TRUE(kernel.ok());
+  const float nan = from_bits(0x7fc00000);
+  const std::vector<float> out = run_scale(kernel, {1.5f, 1.5f, 1.5f, -2.0f, nan, 1.0f, 0x1p-149f},
+                                           {nan, -kInfinity, kInfinity, -kInfinity, 3.0f, -1000.0f, 1000.0f});
+  EXPECT_TRUE(std::isnan(out[0]));
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[2], kInfinity);
+  EXPECT_EQ(to_bits(out[3]), to_bits(-0.0f));
+  EXPECT_TRUE(std::isnan(out[4]));
+  EXPECT_EQ(out[5], 0.0f);
+  EXPECT_EQ(out[6], kInfinity);
+}
+
+TEST_P(MathScaleByPow2, RegisterContract) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  expect_register_contract(GetParam(), 2, 1, scale_body(), kDistinctLayout);
+  expect_register_contract(GetParam(), 2, 1, scale_body(), aliased_layout(GetParam()));
+  expect_register_contract(GetParam(), 2, 1, scale_body(), kCrossAliasedLayout);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MathScaleByPow2, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
+
+}  // namespace
+}  // namespace rowjit::jit::math_test
