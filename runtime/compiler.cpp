@@ -1,11 +1,16 @@
 #include "runtime/compiler.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/planner.h"
+#include "ir/printer.h"
+#include "runtime/dump.h"
+#include "runtime/log.h"
+#include "runtime/perf_map.h"
 
 namespace rowjit {
 
@@ -36,15 +41,13 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
 
   std::shared_ptr<Kernel> kernel(new Kernel(pipeline, std::move(plan).value()));
   if (!kernel->plan_.jit_supported) {
-    std::fprintf(stderr, "rowjit: pipeline '%s' runs on the reference interpreter: %s\n", pipeline.name.c_str(),
-                 kernel->plan_.unsupported_reason.c_str());
+    log_line("pipeline '" + pipeline.name + "' runs on the reference interpreter: " + kernel->plan_.unsupported_reason);
     return std::shared_ptr<const Kernel>(kernel);
   }
   auto compiled = jit::compile_kernel(kernel->pipeline_, kernel->plan_, isa == Isa::kAvx512);
   if (!compiled) {
     if (compiled.status().code() != StatusCode::kUnsupported) return compiled.status();
-    std::fprintf(stderr, "rowjit: pipeline '%s' runs on the reference interpreter: %s\n", pipeline.name.c_str(),
-                 compiled.status().message().c_str());
+    log_line("pipeline '" + pipeline.name + "' runs on the reference interpreter: " + compiled.status().message());
     kernel->plan_.jit_supported = false;
     kernel->plan_.unsupported_reason = compiled.status().message();
     return std::shared_ptr<const Kernel>(kernel);
@@ -60,27 +63,131 @@ Result<std::shared_ptr<const Kernel>> compile_text(std::string_view text, const 
   return compile(*pipeline, options);
 }
 
+namespace {
+
+double elapsed_microseconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Formats the ROWJIT_VERBOSE line of one Compiler::compile call.
+std::string describe_compile(const KernelKey& key, const KernelCache::Lookup& lookup, double microseconds) {
+  char time[32];
+  std::snprintf(time, sizeof(time), "%.1f", microseconds);
+  std::string line = "compile pipeline=" + key.pipeline_name;
+  if (!lookup.kernel) {
+    return line + " isa=" + isa_name(key.isa) + " time_us=" + time + " cache=" + (lookup.hit ? "hit" : "miss") +
+           " failed: " + lookup.kernel.status().to_string();
+  }
+  const Kernel& kernel = **lookup.kernel;
+  const ir::Plan& plan = kernel.plan();
+  size_t code_bytes = kernel.compiled() ? kernel.compiled()->code.size() : 0;
+  return line + " kernel=" + kernel_label(key, plan.softmax_form) + " form=" +
+         std::string(ir::softmax_form_name(plan.softmax_form)) + " sweeps=" + std::to_string(plan.sweeps.size()) +
+         " isa=" + isa_name(kernel.isa()) + " code_bytes=" + std::to_string(code_bytes) + " time_us=" + time +
+         " cache=" + (lookup.hit ? "hit" : "miss");
+}
+
+}  // namespace
+
+Compiler::Compiler() : Compiler(env_knobs()) {}
+
+Compiler::Compiler(const RuntimeKnobs& knobs) : knobs_(knobs), cache_(knobs.cache_capacity) {}
+
+Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  // The ISA is fixed before the lookup, so that the kernel compiled on a miss
+  // is the one the key names even if the cap changes meanwhile.
+  CompileOptions resolved = options;
+  if (!resolved.isa) resolved.isa = host_isa();
+
+  KernelKey key;
+  key.pipeline_text = ir::print_pipeline(pipeline);
+  key.pipeline_name = pipeline.name;
+  key.isa = *resolved.isa;
+  key.size_class = row_size_class(resolved.n_hint, host_target(key.isa).l2_bytes);
+  key.choices = resolved.choices;
+
+  KernelCache::Lookup lookup = cache_.get_or_compile(key, [&]() -> KernelResult {
+    auto kernel = rowjit::compile(pipeline, resolved);
+    if (kernel) publish(**kernel, key);
+    return kernel;
+  });
+  if (knobs_.verbose) log_line(describe_compile(key, lookup, elapsed_microseconds(start)));
+  return std::move(lookup.kernel);
+}
+
+Result<std::shared_ptr<const Kernel>> Compiler::compile_text(std::string_view text, const CompileOptions& options) {
+  auto pipeline = ir::parse_pipeline(text);
+  if (!pipeline) return pipeline.status();
+  return compile(*pipeline, options);
+}
+
+void Compiler::publish(const Kernel& kernel, const KernelKey& key) {
+  std::string label = kernel_label(key, kernel.plan().softmax_form);
+  if (!knobs_.dump_dir.empty()) {
+    auto written = write_kernel_dump(knobs_.dump_dir, label, kernel);
+    if (!written && !dump_failure_logged_.exchange(true)) {
+      log_line("cannot write a kernel dump to ROWJIT_DUMP='" + knobs_.dump_dir + "': " + written.status().to_string() +
+               "; later dump failures of this compiler are not logged");
+    }
+  }
+  if (knobs_.perf_map && kernel.compiled() != nullptr) {
+    const jit::ExecutableBuffer& code = kernel.compiled()->code;
+    Status status = append_perf_map_line(perf_map_path(), code.entry(), code.size(), "rowjit:" + label);
+    if (!status && !perf_map_failure_logged_.exchange(true)) {
+      log_line(status.to_string() + "; later perf map failures of this compiler are not logged");
+    }
+  }
+}
+
+Compiler& default_compiler() {
+  static Compiler compiler;
+  return compiler;
+}
+
 Status Kernel::run(const ir::RunArgs& args) const {
   ROWJIT_TRY(ir::validate_run_args(pipeline_, args));
-  if (!compiled_) return ir::interpret(pipeline_, args);
+  return run_rows(args, 0, args.rows);
+}
 
+Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) const {
+  if (count <= 0) return Status::ok();
+  // A vector parameter is one row shared by all rows, so it never advances.
+  auto per_row = [this](const std::string& name) {
+    auto id = pipeline_.find_input(name);
+    return !id || pipeline_.value(*id).kind != ir::ValueKind::kParam;
+  };
+
+  if (!compiled_) {
+    if (first == 0 && count == args.rows) return ir::interpret(pipeline_, args);
+    ir::RunArgs part = args;
+    part.rows = count;
+    part.first_row = args.first_row + first;
+    for (auto& [name, tensor] : part.tensors) {
+      if (per_row(name)) tensor.data = static_cast<char*>(tensor.data) + first * tensor.row_stride_bytes;
+    }
+    return ir::interpret(pipeline_, part);
+  }
+
+  // NOTE: KernelArgs has no first_row, because the JIT lowers no generator op
+  // (uniform) yet; a JIT kernel with one will need it to split rows.
   jit::KernelArgs call;
-  call.rows = args.rows;
+  call.rows = count;
   call.n = args.n;
   const jit::KernelLayout& layout = compiled_->layout;
   for (size_t i = 0; i < layout.tensor_slots.size(); ++i) {
     const ir::Value& v = pipeline_.value(layout.tensor_slots[i]);
     const ir::TensorRef& tensor = args.tensors.at(v.name);
-    call.data[i] = tensor.data;
-    // A vector parameter is one row shared by all rows.
-    call.stride[i] = v.kind == ir::ValueKind::kParam ? 0 : tensor.row_stride_bytes;
+    bool advances = v.kind != ir::ValueKind::kParam;
+    call.data[i] = static_cast<const char*>(tensor.data) + (advances ? first * tensor.row_stride_bytes : 0);
+    call.stride[i] = advances ? tensor.row_stride_bytes : 0;
   }
   for (size_t i = 0; i < layout.scalar_slots.size(); ++i) {
     const ir::Value& v = pipeline_.value(layout.scalar_slots[i]);
     auto value = ir::scalar_param(pipeline_, args, v.name);
     call.scalars[i] = static_cast<float>(value.value_or(0.0));
   }
-  if (args.rows > 0) compiled_->function()(&call);
+  compiled_->function()(&call);
   return Status::ok();
 }
 

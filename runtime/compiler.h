@@ -1,9 +1,12 @@
 // Compiling pipelines into kernels and running them: the C++ entry point of
 // rowjit. A Kernel runs JIT machine code when the planner and the target allow
 // it, and the reference interpreter otherwise (logging once which op kept it
-// from the JIT).
+// from the JIT). A Compiler adds the thread-safe kernel cache and the
+// environment knobs; docs/embedding.md shows both in use.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -15,6 +18,9 @@
 #include "ir/tensor.h"
 #include "jit/compile.h"
 #include "runtime/cpu_features.h"
+#include "runtime/env_knobs.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/row_parallel.h"
 
 namespace rowjit {
 
@@ -28,11 +34,21 @@ struct CompileOptions {
   ir::PlanChoices choices;
 };
 
+// A compiled pipeline. Immutable once compiled, so any number of threads may
+// run one kernel at once. It owns its machine code, which stays mapped as long
+// as a shared_ptr to the kernel lives, whatever happens to the Compiler.
 class Kernel {
  public:
   // Runs the kernel on args.rows rows. The arguments are checked against the
   // pipeline's signature first; nothing is written when they are invalid.
+  // Zero rows are valid and write nothing.
   Status run(const ir::RunArgs& args) const;
+
+  // Runs the rows split into tasks on `parallel` (runtime/row_parallel.h),
+  // after checking the arguments once. Writes exactly what run(args) writes.
+  // When a task fails (the interpreter's out-of-range errors), the status of
+  // the first failed task is returned, and other tasks' rows may be written.
+  Status run(const ir::RunArgs& args, const ParallelFor& parallel) const;
 
   bool uses_jit() const { return compiled_.has_value(); }
   Isa isa() const { return uses_jit() ? isa_ : Isa::kNone; }
@@ -44,6 +60,10 @@ class Kernel {
  private:
   friend Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline&, const CompileOptions&);
   Kernel(ir::Pipeline pipeline, ir::Plan plan) : pipeline_(std::move(pipeline)), plan_(std::move(plan)) {}
+
+  // Runs `count` rows from row `first` of checked arguments: tensors advance
+  // by `first` row strides, and first_row by `first`.
+  Status run_rows(const ir::RunArgs& args, int64_t first, int64_t count) const;
 
   ir::Pipeline pipeline_;
   ir::Plan plan_;
@@ -61,5 +81,51 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
 
 // Parses pipeline text, then compiles it.
 Result<std::shared_ptr<const Kernel>> compile_text(std::string_view text, const CompileOptions& options = {});
+
+// A kernel compiler with a cache (runtime/kernel_cache.h documents the key).
+// Every member is thread-safe: one Compiler serves all the threads of an
+// engine, and concurrent requests of one key compile it once.
+//
+// On each new kernel it applies the knobs: a log line per call with
+// `verbose`, the annotated assembly in `dump_dir`, a perf map line with
+// `perf_map`. A failure to write a dump or a perf map line is logged once and
+// does not fail the compile.
+class Compiler {
+ public:
+  // A compiler with the knobs of the environment (runtime/env_knobs.h).
+  Compiler();
+  explicit Compiler(const RuntimeKnobs& knobs);
+  Compiler(const Compiler&) = delete;
+  Compiler& operator=(const Compiler&) = delete;
+
+  // Returns the cached kernel of (pipeline, options), compiling it on a miss.
+  // Errors are those of rowjit::compile() and are not cached.
+  Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, const CompileOptions& options = {});
+
+  // Parses pipeline text, then compiles it through the cache. Texts that
+  // differ only in comments and spacing share one kernel.
+  Result<std::shared_ptr<const Kernel>> compile_text(std::string_view text, const CompileOptions& options = {});
+
+  CacheStats cache_stats() const { return cache_.stats(); }
+  // Sets the number of kernels kept, evicting the least recently used ones
+  // past it. Kernels still held by callers stay valid.
+  void set_cache_capacity(std::size_t capacity) { cache_.set_capacity(capacity); }
+  // Drops every cached kernel; kernels still held by callers stay valid.
+  void clear_cache() { cache_.clear(); }
+  const RuntimeKnobs& knobs() const { return knobs_; }
+
+ private:
+  // Writes the dump and the perf map line of a new kernel.
+  void publish(const Kernel& kernel, const KernelKey& key);
+
+  RuntimeKnobs knobs_;
+  KernelCache cache_;
+  std::atomic<bool> dump_failure_logged_{false};
+  std::atomic<bool> perf_map_failure_logged_{false};
+};
+
+// Returns the process-wide Compiler, with the knobs of the environment,
+// created on the first call. Thread-safe.
+Compiler& default_compiler();
 
 }  // namespace rowjit

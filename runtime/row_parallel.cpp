@@ -1,0 +1,144 @@
+#include "runtime/row_parallel.h"
+
+#include <algorithm>
+#include <new>
+#include <string>
+
+#include "runtime/compiler.h"
+
+namespace rowjit {
+
+std::size_t row_task_count(std::int64_t rows, const ParallelFor& parallel) {
+  if (rows <= 0) return 0;
+  std::int64_t min_rows = std::max<std::int64_t>(parallel.min_rows_per_task, 1);
+  std::int64_t by_size = (rows + min_rows - 1) / min_rows;
+  std::int64_t max_tasks = parallel.function == nullptr ? 1 : static_cast<std::int64_t>(std::max<std::size_t>(parallel.max_tasks, 1));
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(std::min(by_size, max_tasks), 1, rows));
+}
+
+std::int64_t task_first_row(std::int64_t rows, std::size_t tasks, std::size_t index) {
+  // rows * index / tasks without overflow for any rows below 2^63 / tasks.
+  std::int64_t t = static_cast<std::int64_t>(tasks);
+  std::int64_t i = static_cast<std::int64_t>(index);
+  return (rows / t) * i + (rows % t) * i / t;
+}
+
+ThreadPool::ThreadPool(std::size_t workers) {
+  threads_.reserve(workers);
+  for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void ThreadPool::run_one(Loop& loop, std::unique_lock<std::mutex>& lock) {
+  std::size_t index = loop.next++;
+  if (loop.next == loop.tasks) {
+    // Every task is claimed: later workers must not see this loop again.
+    loops_.erase(std::find(loops_.begin(), loops_.end(), &loop));
+  }
+  lock.unlock();
+  loop.task(loop.context, index);
+  lock.lock();
+  if (++loop.done == loop.tasks) loop_done_.notify_all();
+}
+
+void ThreadPool::work() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    work_ready_.wait(lock, [this] { return stopping_ || !loops_.empty(); });
+    if (loops_.empty()) return;  // stopping, and nothing left to run
+    run_one(*loops_.front(), lock);
+  }
+}
+
+void ThreadPool::parallel_for(std::size_t tasks, ParallelTask task, void* task_context) {
+  if (tasks == 0) return;
+  Loop loop;
+  loop.task = task;
+  loop.context = task_context;
+  loop.tasks = tasks;
+
+  std::unique_lock<std::mutex> lock(mutex_);
+  loops_.push_back(&loop);
+  if (tasks > 1) work_ready_.notify_all();
+  // The caller works on its own loop too, so the loop finishes even when
+  // every worker is busy with other callers' loops.
+  while (loop.next < loop.tasks) run_one(loop, lock);
+  // `loop` lives on this stack: wait until no worker is still running one of
+  // its tasks. No worker can claim a new one, because the loop left loops_
+  // when its last task was claimed.
+  loop_done_.wait(lock, [&loop] { return loop.done == loop.tasks; });
+}
+
+namespace {
+
+void run_on_pool(void* pool, std::size_t tasks, ParallelTask task, void* task_context) {
+  static_cast<ThreadPool*>(pool)->parallel_for(tasks, task, task_context);
+}
+
+}  // namespace
+
+ParallelFor ThreadPool::hook() {
+  ParallelFor parallel;
+  parallel.function = run_on_pool;
+  parallel.context = this;
+  parallel.max_tasks = workers() + 1;
+  return parallel;
+}
+
+ThreadPool& default_thread_pool() {
+  static ThreadPool pool([] {
+    unsigned hardware = std::thread::hardware_concurrency();
+    return hardware > 1 ? static_cast<std::size_t>(hardware - 1) : std::size_t{0};
+  }());
+  return pool;
+}
+
+Status Kernel::run(const ir::RunArgs& args, const ParallelFor& parallel) const {
+  ROWJIT_TRY(ir::validate_run_args(pipeline_, args));
+  std::size_t tasks = row_task_count(args.rows, parallel);
+  if (tasks <= 1) return run_rows(args, 0, args.rows);
+
+  struct RowTasks {
+    const Kernel* kernel;
+    const ir::RunArgs* args;
+    std::size_t tasks;
+    std::vector<Status> statuses;  // one per task
+  };
+  RowTasks work{this, &args, tasks, std::vector<Status>(tasks)};
+
+  // A lambda in a member function may call the private run_rows().
+  ParallelTask run_task = [](void* context, std::size_t index) {
+    auto* work = static_cast<RowTasks*>(context);
+    std::int64_t begin = task_first_row(work->args->rows, work->tasks, index);
+    std::int64_t end = task_first_row(work->args->rows, work->tasks, index + 1);
+    // A task must not throw: the hook may be C code that cannot unwind.
+    const char* failure = nullptr;
+    try {
+      work->statuses[index] = work->kernel->run_rows(*work->args, begin, end - begin);
+      return;
+    } catch (const std::bad_alloc&) {
+      failure = "out of memory while running rows ";
+    } catch (...) {
+      failure = "unexpected exception while running rows ";
+    }
+    try {
+      work->statuses[index] =
+          Status(StatusCode::kInternal, failure + std::to_string(begin) + " to " + std::to_string(end - 1));
+    } catch (...) {
+      work->statuses[index] = Status(StatusCode::kInternal, "");
+    }
+  };
+  parallel.function(parallel.context, tasks, run_task, &work);
+  for (const Status& status : work.statuses) ROWJIT_TRY(status);
+  return Status::ok();
+}
+
+}  // namespace rowjit
