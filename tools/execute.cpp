@@ -2,20 +2,27 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
-#include "ir/interpreter.h"
+#include "runtime/compiler.h"
 
 namespace rowjit::cli {
 namespace {
 
-constexpr const char* kInterpreterNotice =
-    "rowjit: running on the reference interpreter (no JIT kernel for this pipeline yet)";
-
-void print_interpreter_notice_once() {
+void print_interpreter_notice_once(const std::string& reason) {
   static bool printed = false;
   if (printed) return;
   printed = true;
-  std::fprintf(stderr, "%s\n", kInterpreterNotice);
+  std::fprintf(stderr, "rowjit: running on the reference interpreter: %s\n", reason.c_str());
+}
+
+Engine engine_of(const Kernel& kernel) {
+  switch (kernel.isa()) {
+    case Isa::kAvx512: return Engine::kJitAvx512;
+    case Isa::kAvx2: return Engine::kJitAvx2;
+    case Isa::kNone: break;
+  }
+  return Engine::kInterpreter;
 }
 
 }  // namespace
@@ -23,22 +30,27 @@ void print_interpreter_notice_once() {
 std::string_view engine_name(Engine engine) {
   switch (engine) {
     case Engine::kInterpreter: return "interpreter";
+    case Engine::kJitAvx2: return "jit avx2";
+    case Engine::kJitAvx512: return "jit avx512";
   }
   return "unknown";
 }
 
 Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args) {
-  // TODO: compile a JIT kernel here once the runtime offers one, and fall back
-  // to the interpreter only for pipelines or CPUs it does not support.
-  print_interpreter_notice_once();
+  CompileOptions options;
+  options.n_hint = args.n;
+  Result<std::shared_ptr<const Kernel>> kernel = compile(pipeline, options);
+  if (!kernel) return kernel.status();
+  if (!(*kernel)->uses_jit()) print_interpreter_notice_once((*kernel)->plan().unsupported_reason);
 
+  // The time covers the run alone, not the compilation.
   auto start = std::chrono::steady_clock::now();
-  Status status = ir::interpret(pipeline, args);
+  Status status = (*kernel)->run(args);
   auto end = std::chrono::steady_clock::now();
   if (!status) return status;
 
   Execution execution;
-  execution.engine = Engine::kInterpreter;
+  execution.engine = engine_of(**kernel);
   execution.milliseconds = std::chrono::duration<double, std::milli>(end - start).count();
   return execution;
 }

@@ -11,9 +11,11 @@ namespace rowjit::cli {
 
 enum class Engine {
   kInterpreter,  // the reference interpreter of ir/interpreter.h
+  kJitAvx2,      // a JIT kernel for AVX2 + FMA
+  kJitAvx512,    // a JIT kernel for AVX-512
 };
 
-// Short name for the summary line: "interpreter".
+// Short name for the summary line: "interpreter", "jit avx2" or "jit avx512".
 std::string_view engine_name(Engine engine);
 
 struct Execution {
@@ -21,10 +23,12 @@ struct Execution {
   double milliseconds = 0;  // wall time of the run alone, without file I/O
 };
 
-// Runs `pipeline` on `args`. Every subcommand that runs a pipeline goes
-// through here, so that a JIT engine can replace the interpreter in one place.
-// Prints once per process to stderr which engine runs when it is not a JIT
-// kernel. On error the outputs may be partly written.
+// Compiles `pipeline` with rowjit::compile for rows of length args.n and runs
+// it on `args`: JIT machine code where the planner and the CPU allow it, the
+// reference interpreter otherwise. Every subcommand that runs a pipeline goes
+// through here. When the interpreter runs, prints once per process to stderr
+// which op or feature kept the pipeline from the JIT. On error the outputs may
+// be partly written.
 Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args);
 
 }  // namespace rowjit::cli
