@@ -24,6 +24,7 @@ std::string print_plan(const Pipeline& p, const Plan& plan) {
   else out << "  runs on: JIT, " << plan.vector_bits << "-bit vectors, unroll " << plan.unroll << "\n";
   out << "  softmax form: " << softmax_form_name(plan.softmax_form) << "\n";
   out << "  sweeps: " << plan.sweeps.size() << ", " << plan.bytes_per_element << " bytes per element\n";
+  out << "  stores: " << (plan.nontemporal_stores ? "non-temporal" : "regular") << "\n";
   for (size_t s = 0; s < plan.sweeps.size(); ++s) {
     const Sweep& sweep = plan.sweeps[s];
     out << "  sweep " << s;

@@ -10,5 +10,11 @@ namespace rowjit::cli {
 
 // `rowjit run`: runs a pipeline on .npy files (tools/cmd_run.cpp).
 int run_command(std::span<const std::string> args);
+// `rowjit dump`: prints the machine code of a pipeline's kernel (tools/cmd_dump.cpp).
+int dump_command(std::span<const std::string> args);
+// `rowjit plan`: prints the plan of a pipeline and its lowering (tools/cmd_plan.cpp).
+int plan_command(std::span<const std::string> args);
+// `rowjit cpu`: prints the detected CPU, OS state and ISA (tools/cmd_cpu.cpp).
+int cpu_command(std::span<const std::string> args);
 
 }  // namespace rowjit::cli

@@ -24,6 +24,9 @@ struct Command {
 // Each subcommand is one file tools/cmd_<name>.cpp and one line here.
 constexpr Command kCommands[] = {
     {"run", "run a pipeline on .npy files", run_command},
+    {"dump", "print the machine code of a pipeline's kernel", dump_command},
+    {"plan", "print how a pipeline is scheduled and lowered", plan_command},
+    {"cpu", "print the detected CPU features and the ISA in use", cpu_command},
 };
 
 std::vector<std::string> command_names() {

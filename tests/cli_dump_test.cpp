@@ -1,0 +1,567 @@
+// End-to-end tests of `rowjit dump`, `rowjit plan`, `rowjit cpu` and the JIT
+// engine of `rowjit run`: each test runs the built binary with std::system in
+// a clean environment and checks its exit code, its output and its messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ir/planner.h"
+#include "runtime/compiler.h"
+#include "runtime/cpu_features.h"
+#include "runtime/npy.h"
+#include "tests/json_testing.h"
+#include "tests/test_util.h"
+
+namespace rowjit::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSourceDir = ROWJIT_SOURCE_DIR;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
+  return count;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string source_path(const std::string& relative) { return kSourceDir + "/" + relative; }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+Isa best_host_isa() { return best_isa(host_cpu()); }
+
+const std::regex kOpmask(R"(\bk[0-7]\b)");
+
+class CliDumpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    folder_ = fs::path(::testing::TempDir()) /
+              ("rowjit_cli_dump_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(folder_);
+    fs::create_directories(folder_);
+  }
+  void TearDown() override { fs::remove_all(folder_); }
+
+  std::string path(const std::string& name) const { return (folder_ / name).string(); }
+
+  // Runs the rowjit binary with `args` from the source folder, with the
+  // rowjit environment variables unset except those in `env`.
+  CliResult run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
+    std::string command = "cd " + shell_quote(kSourceDir) +
+                          " && env -u ROWJIT_MAX_ISA -u ROWJIT_TUNING_FILE -u ROWJIT_VERBOSE -u ROWJIT_DUMP";
+    for (const auto& [name, value] : env) command += " " + name + "=" + shell_quote(value);
+    command += " " + shell_quote(ROWJIT_CLI_PATH);
+    for (const std::string& arg : args) command += " " + shell_quote(arg);
+    command += " >" + shell_quote(path("stdout.txt")) + " 2>" + shell_quote(path("stderr.txt"));
+
+    CliResult result;
+    int status = std::system(command.c_str());
+    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    result.out = read_file(path("stdout.txt"));
+    result.err = read_file(path("stderr.txt"));
+    fs::remove(path("stdout.txt"));
+    fs::remove(path("stderr.txt"));
+    return result;
+  }
+
+  void write_text(const std::string& name, const std::string& text) const {
+    std::ofstream out(path(name), std::ios::binary);
+    out << text;
+  }
+
+  fs::path folder_;
+};
+
+// "; sweep N: B code bytes, I instructions" lines of a text listing, as {N, I}.
+std::vector<std::pair<int, int>> text_sweep_counts(const std::string& listing) {
+  std::vector<std::pair<int, int>> counts;
+  std::regex line_pattern(R"(^; sweep (\d+): (\d+) code bytes, (\d+) instructions? \()");
+  for (const std::string& line : lines_of(listing)) {
+    std::smatch match;
+    if (std::regex_search(line, match, line_pattern)) counts.emplace_back(std::stoi(match[1]), std::stoi(match[3]));
+  }
+  return counts;
+}
+
+// Lines after "; masked tail" up to the next marker that is not an op.
+std::vector<std::string> masked_tail_lines(const std::string& listing) {
+  std::vector<std::string> result;
+  bool inside = false;
+  for (const std::string& line : lines_of(listing)) {
+    if (line == "; masked tail") {
+      inside = true;
+      continue;
+    }
+    if (!inside) continue;
+    if (line.starts_with("; ") && !line.starts_with("; op:")) break;
+    result.push_back(line);
+  }
+  return result;
+}
+
+// --- rowjit dump ---
+
+TEST_F(CliDumpTest, DumpHelpListsOptions) {
+  CliResult result = run({"dump", "--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* option : {"--isa ISA", "--n N", "--plan VARIANT", "--syntax SYNTAX", "--bytes", "--format FORMAT"}) {
+    EXPECT_TRUE(contains(result.out, option)) << option << "\n" << result.out;
+  }
+  EXPECT_TRUE(contains(result.out, "two_pass_extexp")) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpAvx512UsesZmmAndOpmaskTail) {
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx512"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "zmm")) << result.out;
+  std::vector<std::string> tail = masked_tail_lines(result.out);
+  ASSERT_FALSE(tail.empty()) << result.out;
+  bool masked = false;
+  for (const std::string& line : tail) masked = masked || std::regex_search(line, kOpmask);
+  EXPECT_TRUE(masked) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpExtExpHasVscalefps) {
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx512", "--plan", "two_pass_extexp"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "vscalefps")) << result.out;
+  EXPECT_TRUE(contains(result.out, "softmax form two_pass_extexp")) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpAvx2HasNoZmmOrOpmask) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "ymm")) << result.out;
+  EXPECT_FALSE(contains(result.out, "zmm")) << result.out;
+  EXPECT_FALSE(std::regex_search(result.out, kOpmask)) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpJsonCountsMatchText) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (best_host_isa() < isa) continue;
+    std::vector<std::string> args = {"dump", "examples/softmax.rj", "--isa", isa_name(isa), "--n", "100000"};
+    CliResult text = run(args);
+    args.insert(args.end(), {"--format", "json"});
+    CliResult json_result = run(args);
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    ASSERT_EQ(json_result.exit_code, 0) << json_result.err;
+
+    auto json = parse_json(json_result.out);
+    ASSERT_TRUE(json.has_value()) << json_result.out;
+    EXPECT_EQ(json->at("isa").string, isa_name(isa));
+    std::vector<std::pair<int, int>> counts = text_sweep_counts(text.out);
+    const auto& sweeps = json->at("sweeps").array;
+    ASSERT_FALSE(counts.empty()) << text.out;
+    ASSERT_EQ(sweeps.size(), counts.size());
+    for (size_t s = 0; s < sweeps.size(); ++s) {
+      EXPECT_EQ(sweeps[s].at("sweep").number, counts[s].first) << isa_name(isa);
+      EXPECT_EQ(sweeps[s].at("instructions").number, counts[s].second) << isa_name(isa);
+    }
+  }
+}
+
+TEST_F(CliDumpTest, DumpJsonBytesCoverCode) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto json = parse_json(result.out);
+  ASSERT_TRUE(json.has_value()) << result.out;
+  size_t hex_digits = 0;
+  for (const JsonValue& instruction : json->at("instructions").array) {
+    hex_digits += instruction.at("bytes").string.size();
+  }
+  EXPECT_EQ(static_cast<double>(hex_digits), 2 * json->at("code_bytes").number);
+}
+
+TEST_F(CliDumpTest, DumpBytesShowRet) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--bytes"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // ret is the one-byte opcode c3.
+  EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n[0-9a-f]{4}:  c3 +ret\n)"))) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpAttSyntax) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--syntax", "att"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "%ymm")) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpFollowsIsaCap) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj"}, {{"ROWJIT_MAX_ISA", "avx2"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "\n; avx2 kernel, unroll ")) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpRejectsUnknownIsa) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "sse"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: invalid value for --isa: 'sse'; give avx512 or avx2")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsUnknownVariant) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--plan", "fast"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err,
+                       "rowjit dump: unknown plan variant for --plan: 'fast'; give one of three_pass_recompute, "
+                       "three_pass_reload, two_pass_online and two_pass_extexp"))
+      << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsVariantForAvx2) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--plan", "two_pass_extexp"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: plan variant does not apply: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "AVX-512 only")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsVariantWithoutCore) {
+  CliResult result = run({"dump", "examples/stablemax.rj", "--plan", "two_pass_online"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: plan variant does not apply: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "has no max / exp / sum core")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpNamesOpWithoutLowering) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"dump", "examples/moe_topk_softmax.rj"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: no JIT kernel for this pipeline: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "'topk'")) << result.err;
+  EXPECT_TRUE(result.out.empty()) << result.out;
+}
+
+TEST_F(CliDumpTest, DumpWithoutJitIsa) {
+  CliResult result = run({"dump", "examples/softmax.rj"}, {{"ROWJIT_MAX_ISA", "none"}});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: no JIT instruction set on this machine: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "capped at none by ROWJIT_MAX_ISA")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsIsaHostLacks) {
+  if (best_host_isa() >= Isa::kAvx512) GTEST_SKIP() << "this machine supports every ISA the JIT targets";
+  CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx512"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: ISA not supported on this machine: avx512; ")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsBadFormat) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--format", "xml"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: invalid value for --format: 'xml'; give text or json")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsBadSyntax) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--syntax", "masm"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: invalid value for --syntax: 'masm'; give intel or att")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsBadN) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--n", "-5"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: invalid value for --n: '-5'")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpNeedsPipeline) {
+  CliResult result = run({"dump"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: missing argument: PIPELINE; ")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpMissingFile) {
+  CliResult result = run({"dump", path("absent.rj")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: pipeline file not found: " + path("absent.rj"))) << result.err;
+}
+
+// --- rowjit plan ---
+
+TEST_F(CliDumpTest, PlanHelpListsOptions) {
+  CliResult result = run({"plan", "--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* option : {"--n N", "--rows R", "--isa ISA", "--plan VARIANT"}) {
+    EXPECT_TRUE(contains(result.out, option)) << option << "\n" << result.out;
+  }
+}
+
+TEST_F(CliDumpTest, PlanMatchesMakePlan) {
+  Isa isa = best_host_isa();
+  if (isa < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+
+  struct Case {
+    int64_t n;
+    std::optional<ir::SoftmaxForm> form;
+  };
+  std::vector<Case> cases = {{1000, std::nullopt},
+                             {int64_t{4} << 20, std::nullopt},
+                             {1000, ir::SoftmaxForm::kThreePassRecompute},
+                             {1000, ir::SoftmaxForm::kTwoPassOnline}};
+  std::regex summary(R"(\n  sweeps: (\d+), ([0-9.]+) bytes per element\n)");
+  for (const Case& c : cases) {
+    ir::PlanChoices choices;
+    choices.softmax_form = c.form;
+    auto expected = ir::make_plan(*pipeline, host_target(isa), c.n, choices);
+    ASSERT_TRUE(expected.is_ok()) << expected.status().to_string();
+
+    std::vector<std::string> args = {"plan", "examples/softmax.rj", "--n", std::to_string(c.n), "--isa",
+                                     isa_name(isa)};
+    if (c.form) args.insert(args.end(), {"--plan", std::string(ir::softmax_form_name(*c.form))});
+    CliResult result = run(args);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(result.out, match, summary)) << result.out;
+    EXPECT_EQ(std::stoul(match[1]), expected->sweeps.size()) << "n = " << c.n;
+    EXPECT_EQ(std::stod(match[2]), expected->bytes_per_element) << "n = " << c.n;
+    EXPECT_TRUE(contains(result.out, "softmax form: " + std::string(ir::softmax_form_name(expected->softmax_form))))
+        << result.out;
+  }
+}
+
+TEST_F(CliDumpTest, PlanShowsLowering) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "4096", "--isa", "avx2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "\nlowering:\n  isa: avx2 (set by --isa)\n")) << result.out;
+  EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n  unroll: [1-8] vectors per main-loop iteration)")))
+      << result.out;
+  EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n  code: \d+ bytes, \d+ constants)"))) << result.out;
+}
+
+TEST_F(CliDumpTest, PlanTotalsTrafficForRows) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  choices.softmax_form = ir::SoftmaxForm::kThreePassRecompute;
+  auto expected = ir::make_plan(*pipeline, host_target(Isa::kAvx2), 1000, choices);
+  ASSERT_TRUE(expected.is_ok());
+
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "1000", "--rows", "8", "--isa", "avx2", "--plan",
+                          "three_pass_recompute"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  double row_bytes = expected->bytes_per_element * 1000;
+  char line[128];
+  std::snprintf(line, sizeof line, "memory traffic: %.0f bytes per row, %.0f bytes for 8 rows", row_bytes,
+                row_bytes * 8);
+  EXPECT_TRUE(contains(result.out, line)) << result.out;
+}
+
+TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {
+  CliResult result = run({"plan", "examples/moe_topk_softmax.rj", "--n", "64"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "runs on: reference interpreter")) << result.out;
+  EXPECT_TRUE(contains(result.out, "no machine code: the reference interpreter runs this pipeline")) << result.out;
+  EXPECT_TRUE(contains(result.out, "'topk'")) << result.out;
+}
+
+TEST_F(CliDumpTest, PlanNeedsN) {
+  CliResult result = run({"plan", "examples/softmax.rj"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit plan: missing option: --n; ")) << result.err;
+}
+
+TEST_F(CliDumpTest, PlanRejectsVariant) {
+  CliResult result = run({"plan", "examples/softmax_temperature.rj", "--n", "64", "--plan", "two_pass_extexp"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit plan: plan variant does not apply: ")) << result.err;
+}
+
+// --- rowjit cpu ---
+
+TEST_F(CliDumpTest, CpuHelp) {
+  CliResult result = run({"cpu", "--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "Usage: rowjit cpu")) << result.out;
+}
+
+TEST_F(CliDumpTest, CpuReportsHost) {
+  CliResult result = run({"cpu"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const CpuFeatures& cpu = host_cpu();
+  if (!cpu.vendor.empty()) {
+    EXPECT_TRUE(contains(result.out, "vendor: " + cpu.vendor + "\n")) << result.out;
+  }
+  EXPECT_TRUE(contains(result.out, "family " + std::to_string(cpu.family) + ", model " + std::to_string(cpu.model) +
+                                       ", stepping " + std::to_string(cpu.stepping) + "\n"))
+      << result.out;
+  EXPECT_TRUE(contains(result.out, std::string("best ISA: ") + isa_name(best_isa(cpu)) + "\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, std::string("ISA in use: ") + isa_name(best_isa(cpu)) + "\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "ISA cap: none (ROWJIT_MAX_ISA not set)\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "tuning file: none (ROWJIT_TUNING_FILE not set)\n")) << result.out;
+}
+
+TEST_F(CliDumpTest, CpuReportsXcr0) {
+  const CpuFeatures& cpu = host_cpu();
+  if (!cpu.osxsave) GTEST_SKIP() << "the OS has not enabled XSAVE, so XCR0 is not readable";
+  CliResult result = run({"cpu"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  char xcr0[64];
+  std::snprintf(xcr0, sizeof xcr0, "XCR0: 0x%016" PRIx64 " (", cpu.xcr0);
+  EXPECT_TRUE(contains(result.out, xcr0)) << result.out;
+  // Bits 1 and 2 of XCR0 are the xmm and upper-ymm state.
+  bool ymm = (cpu.xcr0 & 0x6) == 0x6;
+  EXPECT_TRUE(contains(result.out, std::string(", ymm ") + (ymm ? "yes" : "no"))) << result.out;
+}
+
+TEST_F(CliDumpTest, CpuReportsCap) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"cpu"}, {{"ROWJIT_MAX_ISA", "avx2"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "ISA cap: avx2 (ROWJIT_MAX_ISA=avx2)\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "ISA in use: avx2\n")) << result.out;
+}
+
+TEST_F(CliDumpTest, CpuReportsInvalidCap) {
+  CliResult result = run({"cpu"}, {{"ROWJIT_MAX_ISA", "sse9"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "ISA cap: none (ROWJIT_MAX_ISA='sse9' is invalid and ignored)\n")) << result.out;
+}
+
+TEST_F(CliDumpTest, CpuReportsTuningFile) {
+  std::string file = path("tuning.json");
+  CliResult result = run({"cpu"}, {{"ROWJIT_TUNING_FILE", file}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "tuning file: " + file + " (from ROWJIT_TUNING_FILE; file not found)\n"))
+      << result.out;
+}
+
+TEST_F(CliDumpTest, CpuRejectsArgument) {
+  CliResult result = run({"cpu", "extra"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit cpu: unexpected argument: 'extra'; rowjit cpu takes no arguments"))
+      << result.err;
+}
+
+// --- rowjit run on the JIT ---
+
+// Checks y against softmax of x computed in double, row by row.
+void expect_softmax(const NpyArray& logits, const NpyArray& probs) {
+  ASSERT_EQ(logits.shape.size(), 2u);
+  ASSERT_EQ(probs.shape, logits.shape);
+  int64_t rows = logits.shape[0];
+  int64_t n = logits.shape[1];
+  std::vector<float> x(static_cast<size_t>(rows * n));
+  std::vector<float> y(x.size());
+  std::memcpy(x.data(), logits.data.data(), x.size() * 4);
+  std::memcpy(y.data(), probs.data.data(), y.size() * 4);
+  for (int64_t row = 0; row < rows; ++row) {
+    double max = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) max = std::max(max, double{x[row * n + i]});
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += std::exp(double{x[row * n + i]} - max);
+    for (int64_t i = 0; i < n; ++i) {
+      double expected = std::exp(double{x[row * n + i]} - max) / sum;
+      // A few ulp of exp plus the rounding of the sum and the division.
+      EXPECT_NEAR(y[row * n + i], expected, 1e-5 * expected + 1e-30) << "row " << row << ", column " << i;
+    }
+  }
+}
+
+TEST_F(CliDumpTest, RunSoftmaxOnJit) {
+  Isa isa = best_host_isa();
+  if (isa < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  std::string output = path("probs.npy");
+  CliResult result = run({"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output", "y=" + output});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, std::string("[jit ") + isa_name(isa) + "]\n")) << result.out;
+  EXPECT_FALSE(contains(result.err, "running on the reference interpreter")) << result.err;
+
+  Result<NpyArray> logits = read_npy(source_path("examples/logits.npy"));
+  Result<NpyArray> probs = read_npy(output);
+  ASSERT_TRUE(logits.is_ok()) << logits.status().message();
+  ASSERT_TRUE(probs.is_ok()) << probs.status().message();
+  expect_softmax(*logits, *probs);
+}
+
+TEST_F(CliDumpTest, RunSoftmaxCappedAtAvx2) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  std::string output = path("probs.npy");
+  CliResult result = run({"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output", "y=" + output},
+                         {{"ROWJIT_MAX_ISA", "avx2"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "[jit avx2]\n")) << result.out;
+
+  Result<NpyArray> logits = read_npy(source_path("examples/logits.npy"));
+  Result<NpyArray> probs = read_npy(output);
+  ASSERT_TRUE(logits.is_ok()) << logits.status().message();
+  ASSERT_TRUE(probs.is_ok()) << probs.status().message();
+  expect_softmax(*logits, *probs);
+}
+
+TEST_F(CliDumpTest, RunInterpreterNoticeNamesOp) {
+  write_text("top2.rj", "kernel top2(x: f32[n]) -> (v: f32[2], i: s32[2]) {\n  v, i = topk(x, k=2)\n}\n");
+  std::string output = path("v.npy");
+  CliResult result = run({"run", path("top2.rj"), "--input", "x=examples/logits.npy", "--output", "v=" + output});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "[interpreter]\n")) << result.out;
+  EXPECT_EQ(count_of(result.err, "rowjit: running on the reference interpreter: "), 1u) << result.err;
+  EXPECT_TRUE(contains(result.err, "'topk'")) << result.err;
+}
+
+TEST_F(CliDumpTest, RunWithoutJitIsa) {
+  std::string output = path("probs.npy");
+  CliResult result = run({"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output", "y=" + output},
+                         {{"ROWJIT_MAX_ISA", "none"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "[interpreter]\n")) << result.out;
+  EXPECT_EQ(count_of(result.err, "rowjit: running on the reference interpreter: "), 1u) << result.err;
+
+  Result<NpyArray> logits = read_npy(source_path("examples/logits.npy"));
+  Result<NpyArray> probs = read_npy(output);
+  ASSERT_TRUE(logits.is_ok()) << logits.status().message();
+  ASSERT_TRUE(probs.is_ok()) << probs.status().message();
+  expect_softmax(*logits, *probs);
+}
+
+}  // namespace
+}  // namespace rowjit::testing

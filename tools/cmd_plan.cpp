@@ -1,0 +1,150 @@
+// `rowjit plan PIPELINE --n N [--rows R] [--isa ISA] [--plan VARIANT]`: prints
+// the planner's schedule of a pipeline and what the lowering made of it.
+#include <cstdio>
+#include <sstream>
+
+#include "ir/planner.h"
+#include "tools/args.h"
+#include "tools/commands.h"
+#include "tools/inspect_kernel.h"
+#include "tools/pipeline_file.h"
+
+namespace rowjit::cli {
+namespace {
+
+constexpr OptionSpec kPlanOptions[] = {
+    {"--n", "N", "row length in elements that the plan is chosen for (required; 0 means unknown)", false},
+    {"--rows", "R", "row count, for the total memory traffic of a call (the plan does not depend on it)", false},
+    {"--isa", "ISA",
+     "instruction set to plan for: avx512 or avx2 (default: the best this machine supports, after "
+     "ROWJIT_MAX_ISA)",
+     false},
+    {"--plan", "VARIANT",
+     "force the softmax form: three_pass_recompute, three_pass_reload, two_pass_online or two_pass_extexp "
+     "(default: the planner's choice)",
+     false},
+    {"--help", "", "print this help and exit", false},
+};
+
+constexpr const char* kPlanHelpIntro =
+    "Usage: rowjit plan PIPELINE --n N [--rows R] [--isa avx512|avx2] [--plan VARIANT]\n"
+    "\n"
+    "Prints how the runtime would execute the pipeline in the text file PIPELINE on rows\n"
+    "of N elements: the sweeps over the row, what each reads, writes and computes, the\n"
+    "bytes moved per element, the reason for each choice, and what the lowering to\n"
+    "machine code decided (ISA, unroll, code size).\n"
+    "\n"
+    "Example:\n"
+    "  rowjit plan examples/softmax.rj --n 1000000 --rows 64\n"
+    "\n"
+    "Options:\n";
+
+constexpr const char* kPlanHelpOutro =
+    "\n"
+    "Exit status: 0 on success, 1 when the file, the pipeline or the compilation fails\n"
+    "(an ISA this machine lacks), 2 for an invalid command line (unknown option or\n"
+    "value, missing --n, a --plan variant that does not apply).\n";
+
+void print_plan_help() {
+  std::fputs(kPlanHelpIntro, stdout);
+  std::fputs(format_options_help(kPlanOptions).c_str(), stdout);
+  std::fputs(kPlanHelpOutro, stdout);
+}
+
+CommandResult<KernelChoice> make_request(const ParsedArguments& parsed) {
+  CommandResult<KernelChoice> choice = read_kernel_choice(parsed, "plan");
+  if (!choice) return choice.error();
+  bool has_n = false;
+  for (const ParsedOption& option : parsed.options) has_n |= option.name == "--n";
+  if (!has_n) {
+    return usage_error("missing option", "--n", "give the row length, for example --n 4096 (0 for unknown)");
+  }
+  return choice;
+}
+
+// Describes what the lowering decided: the ISA, the unroll it used and the code size.
+std::string describe_lowering(const KernelChoice& choice, const InspectedKernel& inspected) {
+  std::ostringstream out;
+  out << "lowering:\n";
+  out << "  isa: " << isa_name(inspected.isa) << " (" << isa_origin(choice) << ")\n";
+  if (inspected.compile_error) {
+    out << "  " << inspected.compile_error->message << "\n";
+    return out.str();
+  }
+  const jit::CompiledKernel* compiled = inspected.compiled();
+  if (compiled == nullptr) {
+    out << "  no machine code: the reference interpreter runs this pipeline ("
+        << inspected.plan.unsupported_reason << ")\n";
+    return out.str();
+  }
+  out << "  unroll: " << compiled->unroll << " vectors per main-loop iteration, each reduction with "
+      << compiled->unroll << " accumulators";
+  if (compiled->unroll != inspected.plan.unroll) {
+    out << " (the plan's " << inspected.plan.unroll << " did not fit the vector registers)";
+  }
+  out << "\n";
+  out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
+      << " constants (rowjit dump lists them)\n";
+  return out.str();
+}
+
+// Formats a byte count in full, with MiB for large counts.
+std::string format_bytes(double bytes) {
+  char text[96];
+  if (bytes >= 1024.0 * 1024.0) {
+    std::snprintf(text, sizeof text, "%.0f bytes (%.1f MiB)", bytes, bytes / (1024.0 * 1024.0));
+  } else {
+    std::snprintf(text, sizeof text, "%.0f bytes", bytes);
+  }
+  return text;
+}
+
+// Describes the memory traffic: bytes per element times the row length, and
+// times the row count if given.
+std::string describe_traffic(const KernelChoice& choice, const ir::Plan& plan) {
+  if (plan.n_hint <= 0) return "";
+  double row_bytes = plan.bytes_per_element * static_cast<double>(plan.n_hint);
+  std::string text = "memory traffic: " + format_bytes(row_bytes) + " per row";
+  if (choice.rows) {
+    text += ", " + format_bytes(row_bytes * static_cast<double>(*choice.rows)) + " for " +
+            std::to_string(*choice.rows) + (*choice.rows == 1 ? " row" : " rows");
+  }
+  return text + "\n";
+}
+
+// Prints the plan, and returns the compile error, if any, after the plan is out.
+CommandStatus plan(const KernelChoice& choice) {
+  CommandResult<ir::Pipeline> pipeline = load_pipeline(choice.pipeline_path);
+  if (!pipeline) return pipeline.error();
+  CommandResult<InspectedKernel> inspected = inspect_kernel(*pipeline, choice);
+  if (!inspected) return inspected.error();
+  std::string text = ir::print_plan(*pipeline, inspected->plan) + describe_lowering(choice, *inspected) +
+                     describe_traffic(choice, inspected->plan);
+  std::fputs(text.c_str(), stdout);
+  if (inspected->compile_error) {
+    std::fflush(stdout);
+    return *inspected->compile_error;
+  }
+  return command_ok();
+}
+
+}  // namespace
+
+int plan_command(std::span<const std::string> args) {
+  CommandResult<ParsedArguments> parsed = parse_arguments(args, kPlanOptions);
+  if (!parsed) return report_error("plan", parsed.error());
+  for (const ParsedOption& option : parsed->options) {
+    if (option.name == "--help") {
+      print_plan_help();
+      return kExitSuccess;
+    }
+  }
+
+  CommandResult<KernelChoice> choice = make_request(*parsed);
+  if (!choice) return report_error("plan", choice.error());
+  CommandStatus printed = plan(*choice);
+  if (!printed) return report_error("plan", printed.error());
+  return kExitSuccess;
+}
+
+}  // namespace rowjit::cli
