@@ -38,6 +38,9 @@ struct SoftmaxCore {
   // use: the pipeline is a plain softmax, so the extended-exponent form applies.
   int normalize_op = -1;
   bool plain_softmax = false;
+  // max(x) feeds only t = x - m and is not an output: a NaN that the max
+  // misses still reaches every output through exp and the sum.
+  bool max_feeds_shift_only = false;
 };
 
 // One loop over the row.

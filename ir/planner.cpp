@@ -140,6 +140,7 @@ std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
       if (op.kind == OpKind::kDiv && op.operands[0] == e && op.operands[1] == s) normalize = u;
     }
     core.normalize_op = normalize;
+    core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m);
     core.plain_softmax = normalize >= 0 && core.scale_op < 0 && users[static_cast<size_t>(e)].size() == 2 &&
                          users[static_cast<size_t>(s)].size() == 1 && users[static_cast<size_t>(m)].size() == 1 &&
                          users[static_cast<size_t>(t)].size() == 1 && !is_output(p, e) && !is_output(p, s) &&

@@ -66,8 +66,8 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep) {
     r.kind = p_.ops[static_cast<size_t>(index)].kind;
     // The max of a softmax core needs no NaN tracking: a NaN that the max
     // misses still reaches the sum through exp(x - max), and so every output.
-    bool feeds_core_only = index == plan_.core.max_op && plan_.softmax_form != ir::SoftmaxForm::kNone &&
-                           plan_.softmax_form != ir::SoftmaxForm::kTwoPassOnline;
+    bool feeds_core_only = index == plan_.core.max_op && plan_.core.max_feeds_shift_only &&
+                           plan_.softmax_form != ir::SoftmaxForm::kNone;
     r.track_nan = !is_sum(r.kind) && !feeds_core_only;
     for (int lane = 0; lane < unroll_; ++lane) {
       Xmm acc = take_register();
@@ -187,7 +187,9 @@ void KernelEmitter::horizontal(const Xmm& v, OpKind kind, bool doubles) {
     vextractf32x8(Ymm(t.getIdx()), Zmm(v.getIdx()), 1);
     combine(Ymm(v.getIdx()), Ymm(t.getIdx()));
   }
-  vextractf128(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
+  // Registers 16-31 exist only in EVEX encodings, hence vextractf32x4 on AVX-512.
+  if (target_.avx512) vextractf32x4(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
+  else vextractf128(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
   combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
   if (doubles) {
     vpermilpd(Xmm(t.getIdx()), Xmm(v.getIdx()), 1);

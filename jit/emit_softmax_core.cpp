@@ -238,6 +238,9 @@ void KernelEmitter::init_extexp() {
     vmovaps(e, scratch_.vec[0]);
     state.mantissa_acc.push_back(p);
     state.exponent_acc.push_back(e);
+    Xmm input_max = take_register();
+    vmovups(input_max, pool_.vector(-INFINITY));
+    state.input_max.push_back(input_max);
     vmovups(ptr[rsp + extexp_exponent_area_ + lane * vector_bytes], scratch_.vec[0]);
     vmovups(ptr[rsp + extexp_mantissa_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
     vmovups(ptr[rsp + extexp_mantissa_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
@@ -261,14 +264,17 @@ void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
   vsubps(e, e, e_max);
   vscalefps(p, p, e);
   vsubps(delta, e_acc, e_max);
+  const Xmm& input_max = st.input_max[static_cast<size_t>(mode.lane)];
   if (mode.masked) {
     vscalefps(p_acc | k1, p_acc, delta);
     vaddps(p_acc | k1, p_acc, p);
     vmovaps(e_acc | k1, e_max);
+    vmaxps(input_max | k1, input_max, x);
   } else {
     vscalefps(p_acc, p_acc, delta);
     vaddps(p_acc, p_acc, p);
     vmovaps(e_acc, e_max);
+    vmaxps(input_max, input_max, x);
   }
 }
 
@@ -349,6 +355,21 @@ void KernelEmitter::finish_extexp() {
   }
   vaddpd(total_lo, total_lo, total_hi);
   horizontal(total_lo, ir::OpKind::kReduceSum, true);
+
+  // A +inf in the row makes the reference sum NaN (exp(inf - inf)), but its
+  // mantissa and exponent are finite: look for it in the max of the inputs.
+  const Xmm& input_max = st.input_max[0];
+  for (size_t lane = 1; lane < st.input_max.size(); ++lane) vmaxps(input_max, input_max, st.input_max[lane]);
+  horizontal(input_max, ir::OpKind::kReduceMax, false);
+  Label finite;
+  mov(eax, 0x7F800000u);  // +inf
+  vmovd(Xmm(scratch_.vec[0].getIdx()), eax);
+  vucomiss(Xmm(input_max.getIdx()), Xmm(scratch_.vec[0].getIdx()));
+  jne(finite, T_NEAR);
+  mov(rax, 0x7FF8000000000000ull);  // double NaN
+  vmovq(Xmm(total_lo.getIdx()), rax);
+  L(finite);
+
   // inv = 1 / S as float; an all -inf row has S = 0, inv = inf, and the scale
   // sweep then computes 0 * inf = NaN, as the reference does.
   Xmm sum(total_lo.getIdx());

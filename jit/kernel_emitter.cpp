@@ -368,16 +368,20 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
     const ir::Op& op = p_.ops[static_cast<size_t>(sweep.ops[position])];
     ValueId result = op.results[0];
     if (mode.lane == 0 && !mode.masked) mark_op_once(sweep.ops[position]);
-    std::vector<Xmm> operands;
-    for (ValueId v : op.operands) operands.push_back(value_register(v));
-    for (ValueId v : op.operands) release_if_dead(v, static_cast<int>(position));
-    Xmm dst = take_register();
-    vreg_of_[result] = dst;
     if (sweep.extexp_scale && sweep.ops[position] == plan_.core.normalize_op) {
+      // y = e / s from the extended-exponent sum: computed from x alone.
+      Xmm dst = take_register();
+      vreg_of_[result] = dst;
       emit_extexp_scale(dst, value_register(plan_.core.x));
     } else {
+      std::vector<Xmm> operands;
+      for (ValueId v : op.operands) operands.push_back(value_register(v));
+      for (ValueId v : op.operands) release_if_dead(v, static_cast<int>(position));
+      Xmm dst = take_register();
+      vreg_of_[result] = dst;
       emit_op(op, dst, operands);
     }
+    const Xmm dst = vreg_of_.at(result);
     if (std::find(sweep.stores.begin(), sweep.stores.end(), result) != sweep.stores.end()) {
       store_row(result, dst, mode);
     }

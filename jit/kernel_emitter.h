@@ -106,6 +106,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
 
   struct ExtExpState {
     std::vector<Xbyak::Xmm> mantissa_acc, exponent_acc;  // per lane
+    std::vector<Xbyak::Xmm> input_max;                   // per lane: max of x, to find +inf
     Xbyak::Xmm temp0, temp1;
   };
   void init_extexp();

@@ -76,6 +76,22 @@ class RowTensors {
     return args;
   }
 
+  // True if no element between the end of a row of output `name` and the
+  // start of the next row (and after the last row) was written.
+  bool padding_intact(const std::string& name) {
+    if (scalar_output_.at(name)) return true;
+    const std::vector<float>& buffer = buffers_.at(name);
+    for (int64_t r = 0; r < rows_; ++r) {
+      for (int64_t i = n_; i < stride_; ++i) {
+        if (buffer[static_cast<size_t>(offset_ + r * stride_ + i)] != -7.0f) return false;
+      }
+    }
+    for (size_t i = static_cast<size_t>(offset_ + rows_ * stride_); i < buffer.size(); ++i) {
+      if (buffer[i] != -7.0f) return false;
+    }
+    return true;
+  }
+
   int64_t rows() const { return rows_; }
   int64_t n() const { return n_; }
 
