@@ -1,0 +1,176 @@
+// Conventions of generated code: the System V callee-saved registers and the
+// caller's MXCSR survive a call, the kernel computes with its own MXCSR
+// (denormals kept even when the caller flushes them), executable memory
+// refused by the system is a clean error, and the ISA cap is honoured.
+#include <gtest/gtest.h>
+#include <xbyak/xbyak.h>
+#include <xmmintrin.h>
+
+#include <cmath>
+#include <vector>
+
+#include "jit/exec_memory.h"
+#include "tests/jit_testing.h"
+#include "tests/test_util.h"
+
+namespace rowjit::testing {
+namespace {
+
+// Calls `target(args)` after loading fixed patterns into rbx, rbp and
+// r12-r15, and returns the number of those registers that changed.
+class CalleeSavedCheck : public Xbyak::CodeGenerator {
+ public:
+  CalleeSavedCheck() : Xbyak::CodeGenerator(4096, Xbyak::DontSetProtectRWE) {
+    using namespace Xbyak::util;
+    const Xbyak::Reg64 saved[] = {rbx, rbp, r12, r13, r14, r15};
+    for (const auto& r : saved) push(r);
+    sub(rsp, 8);  // 16-byte alignment at the call
+    for (int i = 0; i < 6; ++i) mov(saved[i], 0x1111111111111111ull * static_cast<uint64_t>(i + 1));
+    // rdi = kernel args, rsi = kernel entry.
+    call(rsi);
+    xor_(eax, eax);
+    for (int i = 0; i < 6; ++i) {
+      mov(rcx, 0x1111111111111111ull * static_cast<uint64_t>(i + 1));
+      cmp(saved[i], rcx);
+      Xbyak::Label same;
+      je(same);
+      inc(eax);
+      L(same);
+    }
+    add(rsp, 8);
+    for (int i = 5; i >= 0; --i) pop(saved[i]);
+    ret();
+    ready(Xbyak::CodeArray::PROTECT_RW);
+  }
+};
+
+std::shared_ptr<const Kernel> compile_softmax(Isa isa, std::optional<ir::SoftmaxForm> form = std::nullopt) {
+  auto pipeline = parse_example("softmax");
+  EXPECT_TRUE(pipeline.is_ok());
+  CompileOptions options;
+  options.isa = isa;
+  options.choices.softmax_form = form;
+  auto kernel = compile(*pipeline, options);
+  EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+  return *kernel;
+}
+
+TEST(JitAbi, PreservesCalleeSavedRegisters) {
+  CalleeSavedCheck check;
+  auto buffer = jit::ExecutableBuffer::create(check.getCode(), check.getSize());
+  ASSERT_TRUE(buffer.is_ok());
+  auto call = reinterpret_cast<int (*)(const jit::KernelArgs*, const void*)>(const_cast<void*>(buffer->entry()));
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_softmax(isa);
+    ASSERT_TRUE(kernel->uses_jit());
+    std::vector<float> x(37, 1.0f), y(37);
+    jit::KernelArgs args;
+    args.rows = 1;
+    args.n = 37;
+    args.data[0] = x.data();
+    args.data[1] = y.data();
+    EXPECT_EQ(call(&args, kernel->compiled()->code.entry()), 0) << isa_name(isa);
+    EXPECT_FLOAT_EQ(y[0], 1.0f / 37.0f);
+  }
+}
+
+TEST(JitAbi, KeepsDenormalsWhenCallerFlushesThem) {
+  // The row [0, -88, -100]: exp(-100) = 3.7e-44 is denormal, and so is its
+  // softmax. With the caller's FTZ and DAZ in force it would become 0.
+  std::vector<float> x = {0.0f, -88.0f, -100.0f};
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_softmax(isa);
+    std::vector<float> y(3, -1.0f);
+    ir::RunArgs args;
+    args.n = 3;
+    args.tensors["x"] = {x.data(), ir::ElemType::kF32, 12};
+    args.tensors["y"] = {y.data(), ir::ElemType::kF32, 12};
+    const unsigned caller_mxcsr = _mm_getcsr();
+    _mm_setcsr(caller_mxcsr | 0x8040);  // FTZ | DAZ
+    Status ran = kernel->run(args);
+    const unsigned after = _mm_getcsr();
+    _mm_setcsr(caller_mxcsr);
+    ASSERT_TRUE(ran.is_ok());
+    EXPECT_EQ(after, caller_mxcsr | 0x8040) << "the kernel must restore the caller's MXCSR";
+    EXPECT_GT(y[2], 0.0f) << isa_name(isa) << ": denormal result flushed";
+    EXPECT_LT(y[2], 1.2e-38f);
+    EXPECT_NEAR(y[2], std::exp(-100.0) / (1 + std::exp(-88.0)), 3e-45);
+  }
+}
+
+TEST(JitAbi, RefusedExecutableMemoryIsAnError) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  CompileOptions options;
+  options.isa = Isa::kAvx2;
+  if (best_isa(host_cpu()) < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
+
+  // A system that refuses pages both writable and executable: rowjit never
+  // asks for them, so compiling still works and gives the right answer.
+  jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kDenyWriteExecTogether);
+  auto works = compile(*pipeline, options);
+  jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kNormal);
+  ASSERT_TRUE(works.is_ok()) << works.status().to_string();
+  std::vector<float> x = {1, 2, 3}, y(3);
+  ir::RunArgs args;
+  args.n = 3;
+  args.tensors["x"] = {x.data(), ir::ElemType::kF32, 12};
+  args.tensors["y"] = {y.data(), ir::ElemType::kF32, 12};
+  ASSERT_TRUE((*works)->run(args).is_ok());
+  EXPECT_NEAR(y[0], 0.09003057f, 4 * 7.5e-9);
+  EXPECT_NEAR(y[1], 0.24472848f, 4 * 1.5e-8);
+  EXPECT_NEAR(y[2], 0.66524094f, 4 * 6e-8);
+
+  // A system that refuses to make written pages executable: a clean error
+  // that names the interpreter fallback.
+  jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kDenyRwToRx);
+  auto refused = compile(*pipeline, options);
+  jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kNormal);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kExecMemoryDenied);
+  EXPECT_NE(refused.status().message().find("ROWJIT_MAX_ISA=none"), std::string::npos) << refused.status().message();
+}
+
+TEST(JitAbi, IsaCapSelectsAvx2) {
+  if (best_isa(host_cpu()) < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
+  set_isa_cap_for_testing(Isa::kAvx2);
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  auto capped = compile(*pipeline);
+  set_isa_cap_for_testing(Isa::kAvx512);
+  ASSERT_TRUE(capped.is_ok());
+  EXPECT_EQ((*capped)->isa(), Isa::kAvx2);
+  EXPECT_EQ((*capped)->compiled()->isa, "avx2");
+
+  set_isa_cap_for_testing(Isa::kNone);
+  auto interpreted = compile(*pipeline);
+  set_isa_cap_for_testing(Isa::kAvx512);
+  ASSERT_TRUE(interpreted.is_ok());
+  EXPECT_FALSE((*interpreted)->uses_jit());
+}
+
+TEST(JitAbi, IsasAgreeWithinFourUlp) {
+  std::vector<Isa> isas = runnable_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "needs both AVX2 and AVX-512";
+  std::vector<float> x(1000);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> logits(0, 3);
+  for (float& v : x) v = logits(rng);
+  std::vector<std::vector<float>> outputs;
+  for (Isa isa : isas) {
+    auto kernel = compile_softmax(isa, ir::SoftmaxForm::kThreePassReload);
+    std::vector<float> y(x.size());
+    ir::RunArgs args;
+    args.n = static_cast<int64_t>(x.size());
+    args.tensors["x"] = {x.data(), ir::ElemType::kF32, args.n * 4};
+    args.tensors["y"] = {y.data(), ir::ElemType::kF32, args.n * 4};
+    ASSERT_TRUE(kernel->run(args).is_ok());
+    outputs.push_back(y);
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_LE(ulp_distance(outputs[0][i], outputs[1][i]), 4u) << "element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace rowjit::testing
