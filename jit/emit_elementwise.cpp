@@ -1,5 +1,6 @@
 // Elementwise ops on vector registers, and the per-row scalar ops that run
 // once before a sweep's loop.
+#include <algorithm>
 #include <bit>
 #include <cfloat>
 
@@ -38,7 +39,15 @@ void KernelEmitter::emit_op(const ir::Op& op, const Xmm& dst, const std::vector<
     case OpKind::kAdd: vaddps(dst, in[0], in[1]); break;
     case OpKind::kSub: vsubps(dst, in[0], in[1]); break;
     case OpKind::kMul: vmulps(dst, in[0], in[1]); break;
-    case OpKind::kDiv: vdivps(dst, in[0], in[1]); break;
+    case OpKind::kDiv: {
+      auto reciprocal = reciprocal_of_.find(op.operands[1]);
+      int index = static_cast<int>(&op - p_.ops.data());
+      const auto& divides = plan_.reciprocal_divides;
+      bool by_reciprocal = std::find(divides.begin(), divides.end(), index) != divides.end();
+      if (by_reciprocal && reciprocal != reciprocal_of_.end()) vmulps(dst, in[0], reciprocal->second);
+      else vdivps(dst, in[0], in[1]);
+      break;
+    }
 
     case OpKind::kMinimum:
     case OpKind::kMaximum: {

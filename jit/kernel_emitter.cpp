@@ -173,6 +173,7 @@ Xmm KernelEmitter::value_register(ValueId value) const { return vreg_of_.at(valu
 Status KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll) {
   unroll_ = unroll;
   vreg_of_.clear();
+  reciprocal_of_.clear();
   pinned_.clear();
   last_use_.clear();
   free_vregs_.clear();
@@ -227,6 +228,18 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
     load_scalar(reg, v);
     vreg_of_[v] = reg;
     pinned_.insert(v);
+  }
+  // Reciprocals of per-row divisors, once per row instead of a division per vector.
+  for (int i : sweep.ops) {
+    const auto& divides = plan_.reciprocal_divides;
+    if (std::find(divides.begin(), divides.end(), i) == divides.end()) continue;
+    ValueId divisor = p_.ops[static_cast<size_t>(i)].operands[1];
+    if (reciprocal_of_.count(divisor)) continue;
+    Xmm reg = take_register();
+    load_scalar(reg, divisor);
+    vmovups(scratch_.vec[0], pool_.vector(1.0f));
+    vdivps(reg, scratch_.vec[0], reg);
+    reciprocal_of_[divisor] = reg;
   }
   if (sweep.extexp_scale) {
     extexp_inv_reg_ = take_register();

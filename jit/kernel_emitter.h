@@ -135,6 +135,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int unroll_ = 1;
   std::vector<int> free_vregs_;
   std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
+  std::map<ir::ValueId, Xbyak::Xmm> reciprocal_of_;  // 1 / s for the divisors in plan.reciprocal_divides
   std::set<ir::ValueId> pinned_;
   std::map<ir::ValueId, int> last_use_;          // body position of each value's last use
   MathScratch scratch_;
