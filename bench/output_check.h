@@ -10,14 +10,16 @@
 
 namespace rowjit::bench {
 
-// Tolerances. They are loose enough for float partial sums over 32M elements
-// (the peers keep their sums in float lanes, which drifts by about 1e-5
-// relative at that length) and tight enough to catch a missed tail, a wrong
-// max or a missing normalization, which are off by far more.
-//   softmax:      |y - ref| <= 1e-4 * |ref|
-//   log-softmax:  |y - ref| <= 1e-4 * max(1, |ref|)
-inline constexpr double kSoftmaxRelativeTolerance = 1e-4;
-inline constexpr double kLogSoftmaxTolerance = 1e-4;
+// Tolerances, as e in
+//   softmax:      |y - ref| <= e * |ref|
+//   log-softmax:  |y - ref| <= e * max(1, |ref|)
+// Implementations that keep the row sum in double (rowjit, the C++
+// baselines) are held to 1e-5; rowjit's own tests hold its kernels to 4e-6.
+// oneDNN and XNNPACK keep the sum in float lanes, which drifts by up to 6e-3
+// relative at 32M elements, so they are held to 1e-2. Both bounds are far
+// below what a missed tail, a wrong max or a missing normalization gives.
+inline constexpr double kDoubleSumTolerance = 1e-5;
+inline constexpr double kFloatSumTolerance = 1e-2;
 
 struct CheckResult {
   bool ok = true;
@@ -26,14 +28,14 @@ struct CheckResult {
 };
 
 // Compares y with ref element by element. `log_form` selects the log-softmax
-// error measure; NaN in y where ref is finite fails.
-inline CheckResult check_output(const float* y, const std::vector<double>& ref, int64_t n, bool log_form) {
+// error measure. NaN in y where ref is finite fails.
+inline CheckResult check_output(const float* y, const std::vector<double>& ref, int64_t n, bool log_form,
+                                double tolerance) {
   CheckResult result;
   for (size_t i = 0; i < ref.size(); ++i) {
     double got = static_cast<double>(y[i]);
     double scale = log_form ? std::fmax(1.0, std::fabs(ref[i])) : std::fabs(ref[i]);
     double error = std::fabs(got - ref[i]) / scale;
-    double tolerance = log_form ? kLogSoftmaxTolerance : kSoftmaxRelativeTolerance;
     if (std::isnan(error) || error > tolerance) {
       if (result.ok) {
         char text[200];

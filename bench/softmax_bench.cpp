@@ -55,6 +55,7 @@ struct Prepared {
   std::string label;                         // shown next to the time: the kernel actually used
   std::string error;                         // set when the implementation cannot run this shape
   bool produces_output = true;               // false for the bandwidth probes
+  double tolerance = kDoubleSumTolerance;    // of the output check (bench/output_check.h)
   bool checked = false;
   CheckResult check;
   std::shared_ptr<void> owner;               // keeps the compiled kernel or peer operator alive
@@ -91,7 +92,7 @@ void run_benchmark(benchmark::State& state, const std::string& name, Family fami
     if (impl.error.empty()) {
       bool log_form = family == Family::kLogSoftmax;
       impl.check = check_output(data.y(), log_form ? data.log_softmax_reference() : data.softmax_reference(),
-                                shape.n, log_form);
+                                shape.n, log_form, impl.tolerance);
       if (!impl.check.ok) impl.error = impl.check.message;
     }
     impl.checked = true;
@@ -194,6 +195,7 @@ Factory onednn_factory(Family family) {
     std::shared_ptr<OnednnSoftmax> op =
         OnednnSoftmax::create(family == Family::kLogSoftmax, shape.rows, shape.n, data.x(), data.y(), p.error);
     if (!op) return p;
+    p.tolerance = kFloatSumTolerance;
     OnednnSoftmax* raw = op.get();
     p.owner = op;
     p.label = raw->implementation();
@@ -218,6 +220,7 @@ Factory xnnpack_factory() {
     const Shape& shape = data.shape();
     std::shared_ptr<XnnpackSoftmax> op = XnnpackSoftmax::create(shape.rows, shape.n, data.x(), data.y(), p.error);
     if (!op) return p;
+    p.tolerance = kFloatSumTolerance;
     XnnpackSoftmax* raw = op.get();
     p.owner = op;
     p.run = [raw] { raw->run(); };
