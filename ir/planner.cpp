@@ -386,11 +386,22 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   }
   plan.reasons.push_back("unroll " + std::to_string(plan.unroll) + (choices.unroll ? ": forced" :
                          ": four independent accumulators hide the latency of max and add"));
-  // NOTE: non-temporal stores are not lowered yet; the plan records the
-  // request so that tuning and `rowjit plan` can show it.
-  plan.nontemporal_stores = false;
-  if (choices.nontemporal_stores.value_or(false)) {
-    plan.reasons.push_back("non-temporal stores requested but not lowered yet: regular stores are used");
+  // Non-temporal stores skip the read for ownership of each output line (a
+  // third less traffic for a two-pass softmax) but are several times slower
+  // when the row would have stayed in cache, so they go with rows whose
+  // tensors together exceed half the last-level cache.
+  int64_t row_tensors = 0;
+  for (ValueId v : p.inputs) row_tensors += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
+  for (ValueId v : p.outputs) row_tensors += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
+  int64_t working_set = n_hint * 4 * row_tensors;
+  bool large = n_hint > 0 && working_set > target.llc_bytes / 2;
+  plan.nontemporal_stores = choices.nontemporal_stores.value_or(large);
+  if (choices.nontemporal_stores) {
+    plan.reasons.push_back(std::string("non-temporal stores ") + (plan.nontemporal_stores ? "on" : "off") + ": forced");
+  } else if (large) {
+    plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
+                           " bytes) exceed half the last-level cache (" + std::to_string(target.llc_bytes) +
+                           " bytes); rows whose outputs are not aligned to the vector width use regular stores");
   }
   if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
   return plan;

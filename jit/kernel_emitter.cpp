@@ -248,7 +248,33 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
     vbroadcastss(extexp_exp_reg_, dword[rsp + extexp_exp_offset_]);
   }
 
-  emit_loops(sweep);
+  // Non-temporal stores need aligned addresses: rows whose output pointers are
+  // all aligned to the vector width take a copy of the loops that streams its
+  // stores; other rows take the regular copy.
+  bool reloaded_later = false;
+  for (size_t later = static_cast<size_t>(sweep_index) + 1; later < plan_.sweeps.size(); ++later) {
+    reloaded_later = reloaded_later || !plan_.sweeps[later].reloads.empty();
+  }
+  if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
+    Label regular, done;
+    xor_(eax, eax);
+    for (ValueId v : sweep.stores) {
+      mov(rcx, tensor_reg_.at(v));
+      or_(rax, rcx);
+    }
+    test(rax, target_.bytes() - 1);
+    jnz(regular, T_NEAR);
+    mark("loops with non-temporal stores (aligned rows)");
+    emit_loops(sweep, true);
+    sfence();
+    jmp(done, T_NEAR);
+    L(regular);
+    mark("loops with regular stores (unaligned rows)");
+    emit_loops(sweep, false);
+    L(done);
+  } else {
+    emit_loops(sweep, false);
+  }
 
   mark("sweep " + std::to_string(sweep_index) + " results");
   finish_reductions();
@@ -274,7 +300,7 @@ void KernelEmitter::emit_tail_mask() {
   }
 }
 
-void KernelEmitter::emit_loops(const ir::Sweep& sweep) {
+void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
   bool flush = needs_flush();
@@ -289,7 +315,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep) {
   cmp(kIndex, rax);
   jg(main_done, T_NEAR);
   L(main_loop);
-  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes, false});
+  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes, false, nontemporal});
   add(kIndex, step);
   if (flush) {
     Label no_flush;
@@ -312,7 +338,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep) {
     L(remainder_loop);
     cmp(kIndex, rax);
     jg(tail, T_NEAR);
-    emit_body(sweep, BodyMode{0, 0, false});
+    emit_body(sweep, BodyMode{0, 0, false, nontemporal});
     add(kIndex, vector_bytes);
     jmp(remainder_loop, T_NEAR);
   }
@@ -345,7 +371,9 @@ void KernelEmitter::load_row(const Xmm& dst, ValueId tensor, const BodyMode& mod
 
 void KernelEmitter::store_row(ValueId tensor, const Xmm& src, const BodyMode& mode) {
   Address dst = row_element(tensor, mode);
-  if (!mode.masked) {
+  if (!mode.masked && mode.nontemporal) {
+    vmovntps(dst, src);
+  } else if (!mode.masked) {
     vmovups(dst, src);
   } else if (target_.avx512) {
     vmovups(dst | k1, src);

@@ -28,6 +28,7 @@ struct BodyMode {
   int lane = 0;          // unroll lane: selects the accumulators
   int byte_offset = 0;   // added to the loop's byte index
   bool masked = false;   // tail: only the first (n - i) elements are valid
+  bool nontemporal = false;  // full-vector stores bypass the caches (aligned rows only)
 };
 
 class KernelEmitter : public Xbyak::CodeGenerator {
@@ -52,7 +53,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_prologue();
   void emit_epilogue();
   Status emit_sweep(int sweep_index);
-  void emit_loops(const ir::Sweep& sweep);
+  void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
   void emit_tail_mask();
   void emit_flush();

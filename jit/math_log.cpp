@@ -3,10 +3,11 @@
 // log(x) = e * ln2 + log1p(f) with x = 2^e * m, m in [sqrt(1/2), sqrt(2)) and
 // f = m - 1 in [-0.293, 0.415) (exact: m and 1 are within a factor 2):
 //   1. Reduction. AVX-512: vgetmantps gives m in [1, 2) and vgetexpps gives e,
-//      both exact for denormal x too; m >= sqrt(2) is halved and e raised by
-//      1. AVX2: a denormal x is first multiplied by 2^23 (exact) and e lowered
-//      by 23; then the bits of x minus the bits of sqrt(1/2), shifted right by
-//      23, give e, and their low 23 bits plus the bits of sqrt(1/2) give m.
+//      both exact for denormal x too. Where m >= sqrt(2), m is halved and e
+//      raised by 1. AVX2: a denormal x is first multiplied by 2^23 (exact) and
+//      e lowered by 23. Then d = bits(x) - bits(sqrt(1/2)) is split: d >> 23
+//      (arithmetic) is e, and the low 23 bits of d plus bits(sqrt(1/2)) are
+//      the bits of m.
 //   2. log1p(f) ~ f + f^2 * Q(f), Q of degree 8 in Horner form with FMAs.
 //   3. log(x) = e * kLn2Hi + (f + (f^2 * Q(f) + e * kLn2Lo)), the last sum
 //      an FMA. Adding the small terms to f first, and e * kLn2Hi last, keeps

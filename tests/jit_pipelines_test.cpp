@@ -8,6 +8,7 @@
 #include <random>
 
 #include "ir/planner.h"
+#include "jit/disassembler.h"
 #include "tests/jit_testing.h"
 #include "tests/test_util.h"
 
@@ -64,10 +65,11 @@ std::string form_name(const std::optional<ir::SoftmaxForm>& form) {
 // Compiles `pipeline` for `isa` with `form` forced; returns null (and records
 // nothing) when the form does not apply to the pipeline.
 std::shared_ptr<const Kernel> compile_for(const ir::Pipeline& pipeline, Isa isa,
-                                          const std::optional<ir::SoftmaxForm>& form) {
+                                          const std::optional<ir::SoftmaxForm>& form, bool nontemporal = false) {
   CompileOptions options;
   options.isa = isa;
   options.choices.softmax_form = form;
+  if (nontemporal) options.choices.nontemporal_stores = true;
   auto kernel = compile(pipeline, options);
   if (!kernel) {
     EXPECT_EQ(kernel.status().code(), StatusCode::kInvalidArgument) << kernel.status().to_string();
@@ -221,6 +223,39 @@ TEST_P(JitPipeline, RunsInPlace) {
             ASSERT_NEAR(got, want, c.tolerance.relative * std::fabs(want) + c.tolerance.absolute)
                 << c.name << " in place on " << isa_name(isa) << ", form " << form_name(form) << ", n = " << n;
           }
+        }
+      }
+    }
+  }
+}
+
+// Non-temporal stores: rows aligned to 64 bytes take the streaming loops,
+// misaligned rows the regular ones, and both must match the reference.
+TEST_P(JitPipeline, StreamsStoresOnAlignedRows) {
+  const JitCase& c = GetParam();
+  ir::Pipeline pipeline = load(c.name);
+  if (!pipeline.find_output("y")) GTEST_SKIP() << c.name << " writes only per-row scalars, which are never streamed";
+  std::mt19937 rng(31);
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      auto kernel = compile_for(pipeline, isa, form, true);
+      if (!kernel) continue;
+      ASSERT_TRUE(kernel->plan().nontemporal_stores);
+      std::string listing = jit::format_listing(*kernel->compiled(), {});
+      EXPECT_NE(listing.find("vmovntps"), std::string::npos) << c.name << " streams no store";
+      for (int64_t n : {1, 16, 45, 64, 100, 1000}) {
+        for (int64_t offset : {kAligned, int64_t{1}}) {
+          // A stride of a whole number of 64-byte lines keeps every row aligned.
+          int64_t padding = (16 - n % 16) % 16 + 16;
+          RowTensors jit(pipeline, 3, n, padding, offset);
+          RowTensors reference(pipeline, 3, n, padding, offset);
+          fill_random(pipeline, jit, rng);
+          copy_inputs(pipeline, jit, reference);
+          expect_matches_reference(*kernel, c, jit, reference,
+                                   std::string(c.name) + " with non-temporal stores on " + isa_name(isa) +
+                                       ", form " + form_name(form) + ", n = " + std::to_string(n) +
+                                       (offset == kAligned ? ", aligned" : ", misaligned"));
+          if (HasFailure()) return;
         }
       }
     }

@@ -39,25 +39,34 @@ struct Tolerance {
 // Rows of f32 data for every [n] input and output of a pipeline, with a row
 // stride of n + `padding` elements and the first element `offset` floats
 // past a 64-byte boundary, so that tests cover strides and misaligned rows.
+// An offset of kAligned puts every buffer on a 64-byte boundary.
+inline constexpr int64_t kAligned = -1;
 class RowTensors {
  public:
   RowTensors(const ir::Pipeline& pipeline, int64_t rows, int64_t n, int64_t padding, int64_t offset)
       : rows_(rows), n_(n), stride_(n + padding), offset_(offset) {
     for (ir::ValueId id : pipeline.inputs) {
       const ir::Value& v = pipeline.value(id);
-      if (v.kind == ir::ValueKind::kInput) buffers_[v.name].assign(static_cast<size_t>(rows * stride_ + offset + 16), 0.0f);
+      if (v.kind == ir::ValueKind::kInput) buffers_[v.name].assign(static_cast<size_t>(rows * stride_ + 32), 0.0f);
     }
     for (ir::ValueId id : pipeline.outputs) {
       const ir::Value& v = pipeline.value(id);
       int64_t per_row = v.type.shape.is_scalar() ? 1 : stride_;
-      buffers_[v.name].assign(static_cast<size_t>(rows * per_row + offset + 16), -7.0f);
+      buffers_[v.name].assign(static_cast<size_t>(rows * per_row + 32), -7.0f);
       scalar_output_[v.name] = v.type.shape.is_scalar();
     }
   }
 
   float* row(const std::string& name, int64_t r) {
     int64_t per_row = scalar_output_.count(name) && scalar_output_.at(name) ? 1 : stride_;
-    return buffers_.at(name).data() + offset_ + r * per_row;
+    return buffers_.at(name).data() + start(name) + r * per_row;
+  }
+
+  // Index of row 0 in the buffer: `offset` floats past the first 64-byte boundary.
+  int64_t start(const std::string& name) {
+    auto address = reinterpret_cast<uintptr_t>(buffers_.at(name).data());
+    int64_t to_boundary = static_cast<int64_t>(((64 - address % 64) % 64) / 4);
+    return to_boundary + (offset_ == kAligned ? 0 : offset_);
   }
 
   // Makes output `output` share the buffer of input `input` (in-place run).
@@ -70,7 +79,7 @@ class RowTensors {
     for (auto& [name, buffer] : buffers_) {
       std::string storage = aliases_.count(name) ? aliases_.at(name) : name;
       bool scalar = scalar_output_.count(name) && scalar_output_.at(name);
-      args.tensors[name] = ir::TensorRef{buffers_.at(storage).data() + offset_, ir::ElemType::kF32,
+      args.tensors[name] = ir::TensorRef{buffers_.at(storage).data() + start(storage), ir::ElemType::kF32,
                                          (scalar ? 1 : stride_) * 4};
     }
     return args;
@@ -81,12 +90,16 @@ class RowTensors {
   bool padding_intact(const std::string& name) {
     if (scalar_output_.at(name)) return true;
     const std::vector<float>& buffer = buffers_.at(name);
+    int64_t first = start(name);
+    for (int64_t i = 0; i < first; ++i) {
+      if (buffer[static_cast<size_t>(i)] != -7.0f) return false;
+    }
     for (int64_t r = 0; r < rows_; ++r) {
       for (int64_t i = n_; i < stride_; ++i) {
-        if (buffer[static_cast<size_t>(offset_ + r * stride_ + i)] != -7.0f) return false;
+        if (buffer[static_cast<size_t>(first + r * stride_ + i)] != -7.0f) return false;
       }
     }
-    for (size_t i = static_cast<size_t>(offset_ + rows_ * stride_); i < buffer.size(); ++i) {
+    for (size_t i = static_cast<size_t>(first + rows_ * stride_); i < buffer.size(); ++i) {
       if (buffer[i] != -7.0f) return false;
     }
     return true;
