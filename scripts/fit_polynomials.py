@@ -2,14 +2,12 @@
 """Fit the polynomial coefficients of the JIT math library (jit/math_*.cpp).
 
 Each polynomial is a weighted minimax fit of the relative error, found with the
-Remez exchange algorithm in double precision. The coefficients are then rounded
-to float one at a time, lowest degree first, and after each rounding the
-remaining coefficients are fitted again, so that the later ones absorb the
-rounding error of the earlier ones. The script prints the float coefficients as
-C++ hex-float literals and the max relative error of the rounded polynomial,
-evaluated in double on a dense grid: the approximation error alone, without the
-rounding of the float evaluation (the tests in tests/math_*_test.cpp measure
-that).
+Remez exchange algorithm in double precision. Its coefficients are then moved
+to float by a search over the neighbouring floats of each (see fit_rounded).
+The script prints the float coefficients as C++ hex-float literals and the max
+relative error of the float polynomial, evaluated in double on a dense grid.
+That is the approximation error alone: the tests in tests/math_*_test.cpp
+measure it together with the rounding of the float evaluation.
 
 Run: python3 scripts/fit_polynomials.py  (needs numpy; Debian: python3-numpy)
 """
@@ -28,9 +26,9 @@ def chebyshev_extrema(a, b, count):
     """Return `count` Chebyshev extrema mapped onto [a, b], in increasing order."""
     k = np.arange(count)
     nodes = -np.cos(np.pi * k / (count - 1))
-    # An odd count puts a node at the midpoint, where the relative error of
-    # exp and log is 0 for any coefficients; a node there makes the first
-    # linear system singular, so move it aside.
+    # An odd count puts a node at the midpoint. For exp that is t = 0, where
+    # the relative error is 0 for any coefficients, which makes the first
+    # linear system singular. Moving the node aside avoids that.
     nodes[np.abs(nodes) < 1e-12] = 1e-3
     return 0.5 * (a + b) + 0.5 * (b - a) * nodes
 
@@ -123,10 +121,10 @@ def relative_error(function, fixed, basis, coefficients, z):
 def fit_rounded(function, fixed_part, basis, a, b):
     """Fit in double with Remez, then move the coefficients to float.
 
-    Rounding each coefficient to the nearest float is not the best float
-    polynomial, so a coordinate search follows: each coefficient in turn moves
-    by 1 or 2 float steps up or down while that lowers the max relative error
-    on a grid. Returns the float32 coefficients, the max relative error of the
+    Rounding each coefficient to the nearest float does not give the best
+    float polynomial. So a coordinate search follows: each coefficient in turn
+    moves by 1 or 2 float steps up or down while that lowers the max relative
+    error on a grid. Returns the float32 coefficients, the max relative error of the
     float polynomial on a fine grid, and that of the double fit.
     """
     coefficients, double_error, _ = remez(function, fixed_part, basis, a, b)

@@ -49,7 +49,7 @@ class MathExp : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathExp, StridedSample) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep(kernel, strided_sample(), exp_reference);
   print_measure("exp", GetParam(), "every 4099th bit pattern", summary);
   EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
@@ -58,7 +58,7 @@ TEST_P(MathExp, StridedSample) {
 TEST_P(MathExp, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const std::vector<float> inputs = exp_special_values();
   const std::vector<float> outputs = kernel.map(inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -108,7 +108,7 @@ class MathExpLong : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathExpLong, AllFloats) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep_all_floats(kernel, exp_reference);
   print_measure("exp", GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
@@ -153,7 +153,7 @@ class MathExpParts : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathExpParts, StridedSample) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel(GetParam(), 1, 2, exp_parts_body());
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const std::vector<float> inputs = strided_sample();
   const ExpParts parts = run_exp_parts(kernel, inputs);
 
@@ -198,7 +198,7 @@ TEST_P(MathExpParts, StridedSample) {
 TEST_P(MathExpParts, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel(GetParam(), 1, 2, exp_parts_body());
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const ExpParts parts = run_exp_parts(
       kernel, {-kInfinity, kInfinity, from_bits(0x7fc12345), from_bits(0xff812345), 0.0f, -FLT_MAX, FLT_MAX, -1e30f});
 
@@ -273,7 +273,7 @@ class MathScaleByPow2 : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathScaleByPow2, CorrectlyRounded) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel(GetParam(), 2, 1, scale_body());
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   std::vector<float> sources = common_special_values();
   for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 65537) {
     sources.push_back(from_bits(static_cast<uint32_t>(bits)));
@@ -300,7 +300,7 @@ TEST_P(MathScaleByPow2, CorrectlyRounded) {
 TEST_P(MathScaleByPow2, NanAndInfiniteExponents) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel(GetParam(), 2, 1, scale_body());
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const float nan = from_bits(0x7fc00000);
   const std::vector<float> out = run_scale(kernel, {1.5f, 1.5f, 1.5f, -2.0f, nan, 1.0f, 0x1p-149f},
                                            {nan, -kInfinity, kInfinity, -kInfinity, 3.0f, -1000.0f, 1000.0f});

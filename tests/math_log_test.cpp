@@ -48,7 +48,7 @@ class MathLog : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathLog, StridedSample) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_log);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep(kernel, strided_sample(), log_reference);
   print_measure(GetParam(), "every 4099th bit pattern", summary);
   EXPECT_LE(summary.max_ulp, kLogMaxUlp) << describe(summary);
@@ -57,7 +57,7 @@ TEST_P(MathLog, StridedSample) {
 TEST_P(MathLog, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_log);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const std::vector<float> inputs = log_special_values();
   const std::vector<float> outputs = kernel.map(inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -104,7 +104,7 @@ class MathLogLong : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathLogLong, AllFloats) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_log);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep_all_floats(kernel, log_reference);
   print_measure(GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kLogMaxUlp) << describe(summary);

@@ -47,7 +47,7 @@ class MathSigmoid : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathSigmoid, StridedSample) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_sigmoid);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep(kernel, strided_sample(), sigmoid_reference);
   print_measure("sigmoid", GetParam(), "every 4099th bit pattern", summary);
   EXPECT_LE(summary.max_ulp, kSigmoidMaxUlp) << describe(summary);
@@ -56,7 +56,7 @@ TEST_P(MathSigmoid, StridedSample) {
 TEST_P(MathSigmoid, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_sigmoid);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const std::vector<float> inputs = sigmoid_tanh_special_values();
   const std::vector<float> outputs = kernel.map(inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -99,7 +99,7 @@ class MathTanh : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathTanh, StridedSample) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_tanh);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep(kernel, strided_sample(), tanh_reference);
   print_measure("tanh", GetParam(), "every 4099th bit pattern", summary);
   EXPECT_LE(summary.max_ulp, kTanhMaxUlp) << describe(summary);
@@ -108,7 +108,7 @@ TEST_P(MathTanh, StridedSample) {
 TEST_P(MathTanh, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_tanh);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const std::vector<float> inputs = sigmoid_tanh_special_values();
   const std::vector<float> outputs = kernel.map(inputs);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -131,7 +131,7 @@ TEST_P(MathTanh, SpecialValues) {
 TEST_P(MathTanh, OddSymmetry) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_tanh);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   std::vector<float> positive;
   for (uint32_t bits = 0; bits < 0x7f800000u; bits += 4099) positive.push_back(from_bits(bits));
   std::vector<float> negative(positive.size());
@@ -169,7 +169,7 @@ class MathSigmoidTanhLong : public ::testing::TestWithParam<MathIsa> {};
 TEST_P(MathSigmoidTanhLong, SigmoidAllFloats) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_sigmoid);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep_all_floats(kernel, sigmoid_reference);
   print_measure("sigmoid", GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kSigmoidMaxUlp) << describe(summary);
@@ -178,7 +178,7 @@ TEST_P(MathSigmoidTanhLong, SigmoidAllFloats) {
 TEST_P(MathSigmoidTanhLong, TanhAllFloats) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_tanh);
-  ASSERT_TRUE(kernel.ok());
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep_all_floats(kernel, tanh_reference);
   print_measure("tanh", GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kTanhMaxUlp) << describe(summary);

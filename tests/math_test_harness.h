@@ -7,9 +7,6 @@
 // n must be a multiple of the lane count (no tails).
 #pragma once
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -19,7 +16,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +23,7 @@
 #include <xbyak/xbyak.h>
 
 #include "jit/constant_pool.h"
+#include "jit/exec_memory.h"
 #include "jit/math.h"
 #include "jit/vector_target.h"
 
@@ -40,8 +37,8 @@ inline std::string isa_param_name(const ::testing::TestParamInfo<MathIsa>& info)
 
 // XCR0 (read with xgetbv) lists the register state the OS saves on context
 // switches; AVX needs bits 1-2 (XMM, YMM), AVX-512 also bits 5-7 (opmask,
-// upper halves of zmm0-15, zmm16-31). CPUID.1:ECX bit 27 (OSXSAVE) says that
-// xgetbv may be executed.
+// upper halves of zmm0-15, zmm16-31). CPUID.1:ECX bit 27 (OSXSAVE) tells
+// whether xgetbv may be executed.
 inline uint64_t read_xcr0() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
@@ -97,36 +94,6 @@ inline constexpr RegisterLayout kCrossAliasedLayout{{11, 1}, {1, 11}, {12, 8, 5}
 using MathBody = std::function<void(MathEmitter&, const std::vector<Xbyak::Xmm>& outputs,
                                     const std::vector<Xbyak::Xmm>& inputs, const MathScratch&)>;
 
-// Machine code copied into its own read-execute mapping.
-// NOTE: maps its pages here; switch to ExecutableBuffer (jit/exec_memory.h)
-// once jit/exec_memory.cpp is in the build.
-class ExecutablePages {
- public:
-  ExecutablePages(const uint8_t* code, size_t size) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    size_ = (size + page - 1) / page * page;
-    void* pages = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pages == MAP_FAILED) return;
-    std::memcpy(pages, code, size);
-    if (mprotect(pages, size_, PROT_READ | PROT_EXEC) != 0) {
-      munmap(pages, size_);
-      return;
-    }
-    entry_ = pages;
-  }
-  ~ExecutablePages() {
-    if (entry_ != nullptr) munmap(entry_, size_);
-  }
-  ExecutablePages(const ExecutablePages&) = delete;
-  ExecutablePages& operator=(const ExecutablePages&) = delete;
-
-  const void* entry() const { return entry_; }
-
- private:
-  void* entry_ = nullptr;
-  size_t size_ = 0;
-};
-
 inline VectorTarget target_of(MathIsa isa) { return VectorTarget{isa == MathIsa::kAvx512}; }
 
 inline MathScratch scratch_of(const VectorTarget& target, const RegisterLayout& layout) {
@@ -173,15 +140,23 @@ class MathKernel {
     code.ret();
     pool.emit(code);
 
-    pages_ = std::make_unique<ExecutablePages>(code.getCode(), code.getSize());
+    Result<ExecutableBuffer> buffer = ExecutableBuffer::create(code.getCode(), code.getSize());
+    if (buffer.is_ok()) {
+      buffer_ = std::move(buffer).value();
+    } else {
+      error_ = buffer.status().to_string();
+    }
   }
 
-  bool ok() const { return pages_ && pages_->entry() != nullptr; }
+  // False when the code could not be mapped executable; error() returns the
+  // reason.
+  bool ok() const { return !buffer_.empty(); }
+  const std::string& error() const { return error_; }
   int lanes() const { return target_.lanes(); }
 
   // Runs over n elements per array; n must be a multiple of lanes().
   void run(const float* in, float* out, int64_t n) const {
-    reinterpret_cast<Function>(const_cast<void*>(pages_->entry()))(in, out, n);
+    reinterpret_cast<Function>(const_cast<void*>(buffer_.entry()))(in, out, n);
   }
 
   // Convenience for one input and one output: pads to whole vectors with 0.
@@ -199,7 +174,8 @@ class MathKernel {
   VectorTarget target_;
   int inputs_;
   int outputs_;
-  std::unique_ptr<ExecutablePages> pages_;
+  ExecutableBuffer buffer_;
+  std::string error_;
 };
 
 // Registers after one run of a body on one vector, for the register contract
@@ -246,13 +222,13 @@ inline RegisterSnapshot run_with_sentinels(MathIsa isa, int inputs, int outputs,
   code.ret();
   pool.emit(code);
 
-  ExecutablePages pages(code.getCode(), code.getSize());
+  Result<ExecutableBuffer> buffer = ExecutableBuffer::create(code.getCode(), code.getSize());
   RegisterSnapshot snapshot;
-  if (pages.entry() == nullptr) return snapshot;
+  if (!buffer.is_ok()) return snapshot;
   std::vector<float> in(static_cast<size_t>(inputs) * target.lanes());
   std::copy(input_vector.begin(), input_vector.begin() + std::min(in.size(), input_vector.size()), in.begin());
   std::vector<uint32_t> out(static_cast<size_t>(registers) * target.lanes() + 8);
-  reinterpret_cast<MathKernel::Function>(const_cast<void*>(pages.entry()))(
+  reinterpret_cast<MathKernel::Function>(const_cast<void*>(buffer->entry()))(
       in.data(), reinterpret_cast<float*>(out.data()), 0);
   for (int reg = 0; reg < registers; ++reg) {
     snapshot.vectors.emplace_back(out.begin() + reg * target.lanes(), out.begin() + (reg + 1) * target.lanes());
@@ -294,10 +270,10 @@ inline void expect_register_contract(MathIsa isa, int inputs, int outputs, const
 // Error of `value` against the exact `reference` in float ulps at the
 // reference: |value - reference| / ulp, where ulp = 2^(floor(log2 |r|) - 23),
 // at least 2^-149 (the denormal spacing) and at most 2^104 (the spacing below
-// FLT_MAX). The reference is double; its rounding to float is the correctly
+// FLT_MAX). The reference is a double. Rounded to float, it is the correctly
 // rounded result unless the exact value lies within the double's own error
 // (about 2^-52 relative for std::exp, std::log, std::tanh) of a midpoint
-// between floats, and measuring against the double rather than that float
+// between floats. Measuring against the double rather than that float
 // changes the error by at most about 2^-28 ulp. An infinity counts as 2^128
 // when compared with a finite value; equal values (infinities included) are
 // 0. NaN against NaN is 0, NaN against a number or the reverse is infinite.
@@ -315,8 +291,9 @@ inline double ulp_error(float value, double reference) {
   return std::fabs(v - r) / ulp;
 }
 
-// Every 4099th float bit pattern (4099 is prime, so the sample steps through
-// all exponents and mantissa patterns): 1,047,823 inputs.
+// Every 4099th float bit pattern, 1,047,809 inputs: about 2046 in each
+// binade of each sign, at mantissa offsets that shift from one binade to the
+// next because 4099 does not divide 2^23.
 inline std::vector<float> strided_sample() {
   std::vector<float> inputs;
   constexpr uint64_t kStride = 4099;
