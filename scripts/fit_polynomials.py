@@ -9,7 +9,7 @@ relative error of the float polynomial, evaluated in double on a dense grid.
 That is the approximation error alone: the tests in tests/math_*_test.cpp
 measure it together with the rounding of the float evaluation.
 
-Run: python3 scripts/fit_polynomials.py  (needs numpy; Debian: python3-numpy)
+Run: scripts/fit_polynomials.py [--explore]  (needs numpy; Debian: python3-numpy)
 """
 
 import math
