@@ -1,13 +1,12 @@
 #include "runtime/dump.h"
 
-#include <cstdio>
-#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <system_error>
 
 #include "ir/planner.h"
 #include "ir/printer.h"
+#include "jit/disassembler.h"
 #include "runtime/atomic_file.h"
 #include "runtime/compiler.h"
 
@@ -20,36 +19,6 @@ std::string as_comment_lines(const std::string& text) {
   std::istringstream lines(text);
   std::string line;
   while (std::getline(lines, line)) out += "; " + line + "\n";
-  return out;
-}
-
-// Writes the machine code as hex, 16 bytes a line, with each emitter marker
-// as a comment line before the bytes at its offset, then the constant pool.
-std::string format_code_bytes(const jit::CompiledKernel& compiled) {
-  std::string out = "; " + std::to_string(compiled.code_size) + " code bytes, unroll " +
-                    std::to_string(compiled.unroll) + "\n";
-  size_t next_marker = 0;
-  size_t offset = 0;
-  char text[48];
-  while (offset < compiled.code_size) {
-    while (next_marker < compiled.markers.size() && compiled.markers[next_marker].offset <= offset) {
-      out += "; " + compiled.markers[next_marker++].text + "\n";
-    }
-    size_t end = std::min(offset + 16, compiled.code_size);
-    if (next_marker < compiled.markers.size()) end = std::min(end, compiled.markers[next_marker].offset);
-    std::snprintf(text, sizeof(text), "%04zx:", offset);
-    out += text;
-    for (; offset < end; ++offset) {
-      std::snprintf(text, sizeof(text), " %02x", compiled.bytes[offset]);
-      out += text;
-    }
-    out += "\n";
-  }
-  out += "; constant pool\n";
-  for (size_t slot = 0; slot < compiled.constants.size(); ++slot) {
-    std::snprintf(text, sizeof(text), "c%zu: 0x%08x\n", slot, compiled.constants[slot]);
-    out += text;
-  }
   return out;
 }
 
@@ -69,7 +38,10 @@ std::string format_kernel_dump(const std::string& label, const Kernel& kernel) {
     dump += "; no machine code: runs on the reference interpreter: " + kernel.plan().unsupported_reason + "\n";
     return dump;
   }
-  dump += format_code_bytes(*compiled);
+  jit::ListingOptions options;
+  options.show_bytes = true;
+  options.title = label;
+  dump += jit::format_listing(*compiled, options);
   return dump;
 }
 

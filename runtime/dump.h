@@ -11,9 +11,9 @@ namespace rowjit {
 class Kernel;
 
 // Formats the dump of `kernel`: its label, the pipeline text and the plan as
-// "; " comment lines, then the machine code in hex with the emitter's markers
-// and the constant pool. A kernel that runs on the interpreter gets the
-// reason instead of code.
+// "; " comment lines, then the listing of jit::format_listing() (Intel syntax,
+// with instruction bytes). A kernel that runs on the interpreter gets the
+// reason instead of a listing.
 std::string format_kernel_dump(const std::string& label, const Kernel& kernel);
 
 // Writes the dump to "<dir>/<label>.asm", creating `dir` if it is missing.

@@ -1,6 +1,6 @@
 /* The C interface of rowjit, for engines written in C or loading rowjit
- * through a foreign function interface. C99; every call returns a status and
- * never lets a C++ exception out.
+ * through a foreign function interface. The header is C99. Every call returns
+ * a status and never lets a C++ exception out.
  *
  * Handles and lifetimes:
  *   - A rowjit_compiler owns a kernel cache. Create one per engine and share
@@ -80,7 +80,7 @@ const char* rowjit_status_name(rowjit_status status);
  * without a trailing newline. */
 typedef void (*rowjit_log_fn)(void* context, const char* line);
 
-/* Routes log lines to `fn` instead of stderr; NULL restores stderr. The
+/* Routes log lines to `fn`, or back to stderr when `fn` is NULL. The
  * callback runs under a lock, on the thread that logs, and must not call
  * rowjit_set_log_callback(). */
 void rowjit_set_log_callback(rowjit_log_fn fn, void* context);
@@ -88,7 +88,7 @@ void rowjit_set_log_callback(rowjit_log_fn fn, void* context);
 /* ---- Compiler ---------------------------------------------------------- */
 
 typedef struct rowjit_compiler_options {
-  /* Kernels the cache keeps; least recently used ones are evicted past it.
+  /* Kernels the cache keeps. Past it, the least recently used are evicted.
    * -1: ROWJIT_CACHE_CAPACITY, or 1024 when it is unset. */
   int64_t cache_capacity;
 } rowjit_compiler_options;
@@ -108,7 +108,7 @@ typedef struct rowjit_cache_stats {
   uint64_t hits;             /* lookups served without compiling */
   uint64_t misses;           /* lookups that compiled */
   uint64_t evictions;        /* kernels dropped past the capacity */
-  uint64_t failed_compiles;  /* compiles that failed; failures are never cached */
+  uint64_t failed_compiles;  /* compiles that failed, which are never cached */
   uint64_t size;             /* kernels cached now, compiles in progress included */
   uint64_t capacity;
 } rowjit_cache_stats;
@@ -120,15 +120,15 @@ rowjit_status rowjit_compiler_set_cache_capacity(rowjit_compiler* compiler, uint
 
 typedef struct rowjit_compile_options {
   /* ISA to compile for. ROWJIT_ISA_HOST (the default) takes the host's best
-   * after ROWJIT_MAX_ISA; an ISA the host cannot run is an error. */
+   * after ROWJIT_MAX_ISA. An ISA the host cannot run is an error. */
   rowjit_isa isa;
   /* Typical row length, which picks the softmax form (0: unknown). Kernels
    * run on any row length. */
   int64_t n_hint;
   /* Forced softmax form: "three_pass_recompute", "three_pass_reload",
-   * "two_pass_online" or "two_pass_extexp"; NULL lets the planner choose. */
+   * "two_pass_online" or "two_pass_extexp". NULL lets the planner choose. */
   const char* softmax_form;
-  /* Forced unroll, 1 to 8 vectors per iteration; 0 lets the planner choose. */
+  /* Forced unroll, 1 to 8 vectors per iteration. 0 lets the planner choose. */
   int32_t unroll;
 } rowjit_compile_options;
 
@@ -141,7 +141,7 @@ void rowjit_compile_options_init(rowjit_compile_options* options);
 rowjit_status rowjit_compile(rowjit_compiler* compiler, const char* pipeline_text,
                              const rowjit_compile_options* options, rowjit_kernel** kernel);
 
-/* Adds a reference to `kernel`; each reference is released once. */
+/* Adds a reference to `kernel`, to be released once with rowjit_kernel_release(). */
 rowjit_status rowjit_kernel_retain(rowjit_kernel* kernel);
 
 /* Releases one reference. The kernel's memory is returned when the last
@@ -149,11 +149,11 @@ rowjit_status rowjit_kernel_retain(rowjit_kernel* kernel);
 void rowjit_kernel_release(rowjit_kernel* kernel);
 
 typedef struct rowjit_kernel_info {
-  int uses_jit;              /* 1: machine code; 0: the reference interpreter */
+  int uses_jit;              /* 1 for machine code, 0 for the reference interpreter */
   rowjit_isa isa;            /* ROWJIT_ISA_NONE for the interpreter */
-  const char* name;          /* the pipeline's name; valid while the kernel lives */
-  const char* softmax_form;  /* "none" or the planner's form; static storage */
-  size_t code_bytes;         /* machine code and constant pool; 0 for the interpreter */
+  const char* name;          /* the pipeline's name, valid while the kernel lives */
+  const char* softmax_form;  /* "none" or the planner's form, in static storage */
+  size_t code_bytes;         /* machine code and constant pool, 0 for the interpreter */
   size_t tensor_count;       /* inputs, vector parameters and outputs */
   size_t scalar_count;       /* scalar parameters */
 } rowjit_kernel_info;
