@@ -1,7 +1,7 @@
-/* A small inference engine in C that embeds rowjit the way a real one does:
- * it compiles its kernels once at start, then runs batches of rows on its own
- * threads, some of them split over its own parallel-for, and checks every
- * output row against a plain C reference.
+/* A small inference engine in C that embeds rowjit the way a real one does.
+ * It compiles its kernels once at start, then runs batches of rows on its own
+ * threads, some of them split over its own parallel-for. Every output row is
+ * checked against a plain C reference.
  *
  * Usage: engine_c EXAMPLES_DIR
  * EXAMPLES_DIR holds softmax.rj and log_softmax.rj. Exits 0 when every row
@@ -26,7 +26,7 @@ enum {
 };
 
 /* Softmax: relative error against the double reference. exp is within a few
- * ulp and the sum has n terms, so 1e-5 holds with room at these lengths.
+ * ulp and the sum has n terms, so 1e-5 leaves room at these lengths.
  * Log-softmax: error relative to 1 + |reference|, which is absolute near 0,
  * where the log of a sum near 1 has an absolute error of a few ulp of 1. */
 static const double kTolerance = 1e-5;
@@ -239,7 +239,7 @@ static void log_to_engine(void* context, const char* line) {
   fprintf(stderr, "engine log: %s\n", line);
 }
 
-/* A wrong dtype must be rejected with a message, never crash. */
+/* Returns 1 when a run with a wrong dtype fails with ROWJIT_INVALID_ARGUMENT. */
 static int check_rejects_wrong_dtype(void) {
   float x[4] = {0.0f, 1.0f, 2.0f, 3.0f};
   float y[4];
