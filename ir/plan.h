@@ -41,6 +41,9 @@ struct SoftmaxCore {
   // max(x) feeds only t = x - m and is not an output: a NaN that the max
   // misses still reaches every output through exp and the sum.
   bool max_feeds_shift_only = false;
+  // exp reads a value <= 0: no scale, or a positive literal, or a parameter
+  // bounded below by 0. The JIT then leaves out the overflow clamp of exp.
+  bool exp_input_nonpositive = false;
 };
 
 // One loop over the row.

@@ -141,6 +141,14 @@ std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
     }
     core.normalize_op = normalize;
     core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m);
+    if (core.scale == kNoValue) {
+      core.exp_input_nonpositive = true;
+    } else {
+      const Value& c = p.value(core.scale);
+      bool positive_literal = c.kind == ValueKind::kConstant && c.constant > 0;
+      bool bounded_param = c.kind == ValueKind::kParam && c.param_bound && c.param_bound->limit >= 0;
+      core.exp_input_nonpositive = positive_literal || bounded_param;
+    }
     core.plain_softmax = normalize >= 0 && core.scale_op < 0 && users[static_cast<size_t>(e)].size() == 2 &&
                          users[static_cast<size_t>(s)].size() == 1 && users[static_cast<size_t>(m)].size() == 1 &&
                          users[static_cast<size_t>(t)].size() == 1 && !is_output(p, e) && !is_output(p, s) &&

@@ -108,7 +108,14 @@ void KernelEmitter::emit_op(const ir::Op& op, const Xmm& dst, const std::vector<
       vmovups(s0, pool_.vector(1.0f));
       vdivps(dst, s0, in[0]);
       break;
-    case OpKind::kExp: emit_exp(m, dst, in[0], scratch_); break;
+    case OpKind::kExp:
+      // The core's exp reads x - max(x) <= 0 (or that over a positive temperature).
+      if (static_cast<int>(&op - p_.ops.data()) == plan_.core.exp_op && plan_.core.exp_input_nonpositive) {
+        emit_exp_nonpositive(m, dst, in[0], scratch_);
+      } else {
+        emit_exp(m, dst, in[0], scratch_);
+      }
+      break;
     case OpKind::kLog: emit_log(m, dst, in[0], scratch_); break;
     case OpKind::kSigmoid: emit_sigmoid(m, dst, in[0], scratch_); break;
     case OpKind::kTanh: emit_tanh(m, dst, in[0], scratch_); break;

@@ -28,6 +28,13 @@ using namespace Xbyak;
 using namespace Xbyak::util;
 using ir::ValueId;
 
+// exp of a value that is <= 0 whenever the temperature is positive.
+void KernelEmitter::emit_core_exp(const Xmm& v) {
+  MathEmitter mm = math();
+  if (plan_.core.exp_input_nonpositive) emit_exp_nonpositive(mm, v, v, scratch_);
+  else emit_exp(mm, v, v, scratch_);
+}
+
 void KernelEmitter::scale_exponent(const Xmm& v) {
   if (plan_.core.scale == ir::kNoValue) return;
   const Xmm& c = value_register(plan_.core.scale);
@@ -64,13 +71,12 @@ void KernelEmitter::accumulate_online(const Xmm& x, const BodyMode& mode) {
   const Xmm& d = st.sum_acc[static_cast<size_t>(mode.lane)];
   const Xmm& e = st.temp0;
   const Xmm& fused = st.temp1;
-  MathEmitter mm = math();
 
   // e = exp(-|x - m| * c)
   vsubps(e, x, m);
   vorps(e, e, pool_.vector_bits(0x80000000u));
   scale_exponent(e);
-  emit_exp(mm, e, e, scratch_);
+  emit_core_exp(e);
   // fused = d * e + 1, the update when x is the new max.
   vmovaps(fused, d);
   vfmadd213ps(fused, e, pool_.vector(1.0f));
@@ -111,7 +117,6 @@ void KernelEmitter::flush_online() {
   const Xmm& f = st.temp0;
   const Xmm& half = st.temp1;
   const Xmm& acc = scratch_.vec[0];
-  MathEmitter mm = math();
   for (int lane = 0; lane < unroll_; ++lane) {
     const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
     const Xmm& d = st.sum_acc[static_cast<size_t>(lane)];
@@ -120,7 +125,7 @@ void KernelEmitter::flush_online() {
     vmovups(f, ptr[rsp + max_slot]);
     vsubps(f, f, m);
     scale_exponent(f);
-    emit_exp(mm, f, f, scratch_);
+    emit_core_exp(f);
     vmovups(ptr[rsp + max_slot], m);
     for (int part = 0; part < 2; ++part) {
       // Widen half of the lanes of f and d to double.
@@ -161,7 +166,6 @@ void KernelEmitter::finish_online() {
   int vector_bytes = target_.bytes();
   const Xmm& max_all = st.temp0;
   const Xmm& f = st.temp1;
-  MathEmitter mm = math();
   ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
 
@@ -181,7 +185,7 @@ void KernelEmitter::finish_online() {
     vmovups(f, ptr[rsp + online_max_area_ + lane * vector_bytes]);
     vsubps(f, f, max_all);
     scale_exponent(f);
-    emit_exp(mm, f, f, scratch_);
+    emit_core_exp(f);
     const Xmm& wide = scratch_.vec[0];
     const Xmm& half = scratch_.vec[1];
     int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;

@@ -104,6 +104,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void flush_online();
   void finish_online();
   void scale_exponent(const Xbyak::Xmm& v);  // v = v * c or v / c for the core's temperature
+  void emit_core_exp(const Xbyak::Xmm& v);
 
   struct ExtExpState {
     std::vector<Xbyak::Xmm> mantissa_acc, exponent_acc;  // per lane

@@ -35,6 +35,11 @@ struct MathEmitter {
 // +0, exp(-inf) = +0, NaN stays NaN.
 void emit_exp(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
+// dst = exp(src) for src <= 0, -inf or NaN, as x - max(x) in a softmax is:
+// emit_exp without the clamp against overflow, with the same accuracy. A
+// positive src gives a wrong result.
+void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
+
 // The two parts of exp(src) = mantissa * 2^exponent used by the two-pass
 // softmax ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski, 2020):
 // exponent = round(src * log2(e)) as a float, mantissa = exp(src - exponent *

@@ -109,7 +109,7 @@ void emit_pow2_from_int(MathEmitter& m, const Xmm& k) {
 
 namespace math_internal {
 
-void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1) {
+void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1, bool nonpositive) {
   auto& code = m.code;
   const Xmm& t = t0;
   const Xmm& n = t1;
@@ -119,8 +119,10 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
   const Xmm& first_bound = same_register(in, t0) ? t1 : t0;
   code.vmovaps(first_bound, m.pool.vector(kExpInputMin));
   code.vmaxps(t, first_bound, in);
-  code.vmovaps(n, m.pool.vector(kExpInputMax));
-  code.vminps(t, n, t);
+  if (!nonpositive) {
+    code.vmovaps(n, m.pool.vector(kExpInputMax));
+    code.vminps(t, n, t);
+  }
 
   emit_exp_reduce(m, t, n);
   emit_exp_polynomial(m, out, t);
@@ -144,6 +146,10 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
 
 void emit_exp(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
   emit_exp_into(m, dst, src, scratch.vec[0], scratch.vec[1]);
+}
+
+void emit_exp_nonpositive(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
+  emit_exp_into(m, dst, src, scratch.vec[0], scratch.vec[1], true);
 }
 
 // exponent = round(x * log2(e)) clamped to [-FLT_MAX, FLT_MAX], so that it is

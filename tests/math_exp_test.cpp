@@ -55,6 +55,23 @@ TEST_P(MathExp, StridedSample) {
   EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
 }
 
+// The softmax variant: every non-positive float of the sample, -inf and NaN.
+TEST_P(MathExp, NonpositiveVariantMatchesOnItsDomain) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
+  std::vector<float> inputs;
+  for (float x : strided_sample()) {
+    if (!(x > 0.0f)) inputs.push_back(x);
+  }
+  inputs.push_back(-INFINITY);
+  inputs.push_back(-0.0f);
+  inputs.push_back(0.0f);
+  const UlpSummary summary = sweep(kernel, inputs, exp_reference);
+  print_measure("exp_nonpositive", GetParam(), "the non-positive sample", summary);
+  EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
+}
+
 TEST_P(MathExp, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
