@@ -126,12 +126,14 @@ Status to_run_args(const rowjit_run_args& in, rowjit::ir::RunArgs& out) {
   out.rows = in.rows;
   out.n = in.n;
   out.first_row = in.first_row;
+  // Messages are built only on failure: this runs on every call.
+  auto tensor_at = [](size_t i) { return "args.tensors[" + std::to_string(i) + "]"; };
+  auto scalar_at = [](size_t i) { return "args.scalars[" + std::to_string(i) + "]"; };
   for (size_t i = 0; i < in.tensor_count; ++i) {
     const rowjit_tensor& tensor = in.tensors[i];
-    std::string where = "args.tensors[" + std::to_string(i) + "]";
-    if (tensor.name == nullptr) return invalid(where + ".name is NULL");
+    if (tensor.name == nullptr) return invalid(tensor_at(i) + ".name is NULL");
     if (!is_storage_dtype(static_cast<int>(tensor.dtype))) {
-      return invalid(where + " ('" + tensor.name + "') has dtype " + std::to_string(static_cast<int>(tensor.dtype)) +
+      return invalid(tensor_at(i) + " ('" + tensor.name + "') has dtype " + std::to_string(static_cast<int>(tensor.dtype)) +
                      ", which is not a rowjit_dtype value");
     }
     rowjit::ir::TensorRef ref;
@@ -139,15 +141,14 @@ Status to_run_args(const rowjit_run_args& in, rowjit::ir::RunArgs& out) {
     ref.type = static_cast<rowjit::ir::ElemType>(tensor.dtype);
     ref.row_stride_bytes = tensor.row_stride_bytes;
     if (!out.tensors.emplace(tensor.name, ref).second) {
-      return invalid(where + " binds '" + tensor.name + "', which an earlier tensor binds already");
+      return invalid(tensor_at(i) + " binds '" + tensor.name + "', which an earlier tensor binds already");
     }
   }
   for (size_t i = 0; i < in.scalar_count; ++i) {
     const rowjit_scalar& scalar = in.scalars[i];
-    std::string where = "args.scalars[" + std::to_string(i) + "]";
-    if (scalar.name == nullptr) return invalid(where + ".name is NULL");
+    if (scalar.name == nullptr) return invalid(scalar_at(i) + ".name is NULL");
     if (!out.scalars.emplace(scalar.name, scalar.value).second) {
-      return invalid(where + " sets '" + scalar.name + "', which an earlier scalar sets already");
+      return invalid(scalar_at(i) + " sets '" + scalar.name + "', which an earlier scalar sets already");
     }
   }
   return Status::ok();

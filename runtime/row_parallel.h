@@ -22,10 +22,11 @@ namespace rowjit {
 using ParallelTask = void (*)(void* task_context, std::size_t index);
 
 // Runs task(task_context, i) once for every i in [0, tasks), in any order and
-// on any threads, and returns when every call has returned. Tasks never throw.
+// on any threads, and returns when every call has returned. The tasks that
+// rowjit passes catch every exception, so the hook need not.
 using ParallelForFunction = void (*)(void* context, std::size_t tasks, ParallelTask task, void* task_context);
 
-// How a call splits its rows.
+// The parallel-for hook of a split call and the bounds of its tasks.
 struct ParallelFor {
   ParallelForFunction function = nullptr;  // null: run every row on the calling thread
   void* context = nullptr;                 // passed to `function` unchanged

@@ -52,7 +52,7 @@ TEST(RowSizeClass, PowerOfTwoBuckets) {
 }
 
 TEST(RowSizeClass, L2BoundaryNotPowerOfTwo) {
-  // 1.25 MiB of L2 holds a row read twice up to 1310720 / 8 = 163840 floats.
+  // A row read twice fits in 1.25 MiB of L2 up to 1310720 / 8 = 163840 floats.
   const int64_t l2 = 1280 * 1024;
   EXPECT_FALSE(row_size_class(163840, l2).exceeds_l2);
   EXPECT_TRUE(row_size_class(163841, l2).exceeds_l2);
