@@ -1,10 +1,10 @@
 /* A small inference engine in C that embeds rowjit the way a real one does.
  * It compiles its kernels once at start, then runs batches of rows on its own
- * threads, some of them split over its own parallel-for. Every output row is
- * checked against a plain C reference.
+ * threads, some of them split over its own parallel-for or rowjit's pool.
+ * Every output row is checked against a plain C reference.
  *
  * Usage: engine_c EXAMPLES_DIR
- * EXAMPLES_DIR holds softmax.rj and log_softmax.rj. Exits 0 when every row
+ * EXAMPLES_DIR contains softmax.rj and log_softmax.rj. Exits 0 when every row
  * matches, 1 on a mismatch or a failed run, 2 when setup fails. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -174,6 +174,8 @@ static void* run_worker(void* argument) {
       parallel.max_tasks = 3;
       parallel.min_rows_per_task = 4;
       status = rowjit_kernel_run_parallel(kernels[kind], &args, &parallel);
+    } else if (batch % 3 == 1) {
+      status = rowjit_kernel_run_parallel(kernels[kind], &args, NULL); /* rowjit's built-in pool */
     } else {
       status = rowjit_kernel_run(kernels[kind], &args);
     }
