@@ -1,0 +1,185 @@
+// Keys of the tuning file and the runtime's lookup in it (runtime/tuning_file.h).
+#include <bit>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <set>
+
+#include "ir/printer.h"
+#include "runtime/log.h"
+#include "runtime/tuning_file.h"
+
+namespace rowjit {
+namespace {
+
+struct Feature {
+  const char* name;
+  bool CpuFeatures::*flag;
+};
+
+// The CPUID features that decide which code the JIT emits, named as in `rowjit cpu`.
+constexpr Feature kIdentityFeatures[] = {
+    {"avx", &CpuFeatures::avx},           {"avx2", &CpuFeatures::avx2},         {"fma", &CpuFeatures::fma},
+    {"f16c", &CpuFeatures::f16c},         {"bmi2", &CpuFeatures::bmi2},         {"avx512f", &CpuFeatures::avx512f},
+    {"avx512bw", &CpuFeatures::avx512bw}, {"avx512dq", &CpuFeatures::avx512dq}, {"avx512vl", &CpuFeatures::avx512vl},
+};
+
+// Returns the entry of `file` that tuned_choices() picks, or null.
+const TuningEntry* find_entry(const TuningFile& file, const CpuIdentity& cpu, uint64_t hash, Isa isa, int64_t n,
+                              int threads) {
+  int bucket = shape_bucket(n);
+  const TuningEntry* best = nullptr;
+  for (const TuningEntry& entry : file.entries) {
+    if (entry.pipeline_hash != hash || entry.isa != isa || entry.shape_bucket != bucket || !(entry.cpu == cpu)) {
+      continue;
+    }
+    if (best == nullptr) {
+      best = &entry;
+      continue;
+    }
+    int distance = std::abs(entry.threads - threads);
+    int best_distance = std::abs(best->threads - threads);
+    if (distance < best_distance || (distance == best_distance && entry.threads < best->threads)) best = &entry;
+  }
+  return best;
+}
+
+}  // namespace
+
+CpuIdentity cpu_identity(const CpuFeatures& features) {
+  CpuIdentity cpu;
+  cpu.vendor = features.vendor;
+  cpu.family = features.family;
+  cpu.model = features.model;
+  cpu.stepping = features.stepping;
+  for (const Feature& feature : kIdentityFeatures) {
+    if (features.*feature.flag) {
+      cpu.isa_set += feature.name;
+      cpu.isa_set += ' ';
+    }
+  }
+  cpu.isa_set += "/ ";
+  cpu.isa_set += isa_name(best_isa(features));
+  cpu.l1d_bytes = features.caches.l1d_bytes;
+  cpu.l2_bytes = features.caches.l2_bytes;
+  cpu.l3_bytes = features.caches.l3_bytes;
+  return cpu;
+}
+
+const CpuIdentity& host_cpu_identity() {
+  static const CpuIdentity identity = cpu_identity(host_cpu());
+  return identity;
+}
+
+std::string describe_cpu_identity(const CpuIdentity& cpu) {
+  return cpu.vendor + " family " + std::to_string(cpu.family) + " model " + std::to_string(cpu.model) + " stepping " +
+         std::to_string(cpu.stepping) + ", " + cpu.isa_set + ", L1d " + std::to_string(cpu.l1d_bytes) + " L2 " +
+         std::to_string(cpu.l2_bytes) + " L3 " + std::to_string(cpu.l3_bytes) + " bytes";
+}
+
+uint64_t fnv1a_64(std::string_view bytes) {
+  uint64_t hash = 14695981039346656037ull;  // offset basis
+  for (char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;  // FNV prime
+  }
+  return hash;
+}
+
+uint64_t pipeline_hash(const ir::Pipeline& pipeline) { return fnv1a_64(ir::print_pipeline(pipeline)); }
+
+int shape_bucket(int64_t n) {
+  if (n <= 0) return -1;
+  return static_cast<int>(std::bit_width(static_cast<uint64_t>(n - 1)));
+}
+
+std::optional<ir::PlanChoices> tuned_choices(const TuningFile& file, const CpuIdentity& cpu, uint64_t pipeline_hash,
+                                             Isa isa, int64_t n, int threads) {
+  const TuningEntry* entry = find_entry(file, cpu, pipeline_hash, isa, n, threads);
+  if (entry == nullptr) return std::nullopt;
+  return entry->choices;
+}
+
+std::optional<TuningFile> read_tuning_file_for_cpu(const std::string& path, const CpuIdentity& cpu,
+                                                   std::vector<std::string>& log_lines) {
+  const std::string ignoring = "ignoring tuning file " + path + " (" + kTuningFileVariable + "): ";
+  Result<TuningFile> file = load_tuning_file(path);
+  if (!file) {
+    log_lines.push_back(ignoring + file.status().message());
+    return std::nullopt;
+  }
+  if (file->schema_version != kTuningSchemaVersion) {
+    log_lines.push_back(ignoring + "its schema version is " + std::to_string(file->schema_version) +
+                        " and this rowjit reads version " + std::to_string(kTuningSchemaVersion) +
+                        "; run rowjit tune again to remake it");
+    return std::nullopt;
+  }
+
+  TuningFile mine;
+  size_t other_cpu = 0;
+  for (TuningEntry& entry : file->entries) {
+    if (entry.cpu == cpu) {
+      mine.entries.push_back(std::move(entry));
+    } else {
+      ++other_cpu;
+    }
+  }
+  if (other_cpu > 0) {
+    log_lines.push_back("tuning file " + path + ": ignoring " + std::to_string(other_cpu) + " of " +
+                        std::to_string(other_cpu + mine.entries.size()) +
+                        " entries, made on another CPU; this CPU is " + describe_cpu_identity(cpu));
+  }
+  return mine;
+}
+
+const TuningFile* process_tuning_file() {
+  static const std::optional<TuningFile> file = []() -> std::optional<TuningFile> {
+    const char* path = std::getenv(kTuningFileVariable);
+    if (path == nullptr || path[0] == '\0') return std::nullopt;
+    std::vector<std::string> log_lines;
+    std::optional<TuningFile> read = read_tuning_file_for_cpu(path, host_cpu_identity(), log_lines);
+    for (const std::string& line : log_lines) log_line(line);
+    return read;
+  }();
+  return file ? &*file : nullptr;
+}
+
+Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::TargetDesc& target, Isa isa,
+                                       int64_t n_hint, const ir::PlanChoices& forced, const TuningFile* file,
+                                       const CpuIdentity& cpu) {
+  std::optional<ir::PlanChoices> tuned;
+  if (file != nullptr && isa != Isa::kNone) {
+    tuned = tuned_choices(*file, cpu, pipeline_hash(pipeline), isa, n_hint, 1);
+  }
+  if (!tuned) return ir::make_plan(pipeline, target, n_hint, forced);
+
+  // A forced choice wins over a tuned one.
+  ir::PlanChoices choices = forced;
+  if (!choices.softmax_form) choices.softmax_form = tuned->softmax_form;
+  if (!choices.unroll) choices.unroll = tuned->unroll;
+  if (!choices.nontemporal_stores) choices.nontemporal_stores = tuned->nontemporal_stores;
+  Result<ir::Plan> plan = ir::make_plan(pipeline, target, n_hint, choices);
+  if (plan) {
+    plan->reasons.push_back("tuned choices from the tuning file (" + std::string(kTuningFileVariable) +
+                            ") for this CPU, ISA and row length bucket 2^" + std::to_string(shape_bucket(n_hint)));
+    return plan;
+  }
+
+  static std::mutex mutex;
+  static std::set<std::string> logged;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (logged.insert(pipeline.name).second) {
+      log_line("ignoring the tuned choices for pipeline '" + pipeline.name + "': " + plan.status().message() +
+               "; run rowjit tune again for this pipeline");
+    }
+  }
+  return ir::make_plan(pipeline, target, n_hint, forced);
+}
+
+Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::TargetDesc& target, Isa isa,
+                                       int64_t n_hint, const ir::PlanChoices& forced) {
+  return make_plan_with_tuning(pipeline, target, isa, n_hint, forced, process_tuning_file(), host_cpu_identity());
+}
+
+}  // namespace rowjit
