@@ -16,5 +16,7 @@ int dump_command(std::span<const std::string> args);
 int plan_command(std::span<const std::string> args);
 // `rowjit cpu`: prints the detected CPU, OS state and ISA (tools/cmd_cpu.cpp).
 int cpu_command(std::span<const std::string> args);
+// `rowjit tune`: measures a pipeline's plans and writes a tuning file (tools/cmd_tune.cpp).
+int tune_command(std::span<const std::string> args);
 
 }  // namespace rowjit::cli

@@ -27,6 +27,7 @@ constexpr Command kCommands[] = {
     {"dump", "print the machine code of a pipeline's kernel", dump_command},
     {"plan", "print how a pipeline is scheduled and lowered", plan_command},
     {"cpu", "print the detected CPU features and the ISA in use", cpu_command},
+    {"tune", "measure a pipeline's plans on this CPU and write a tuning file", tune_command},
 };
 
 std::vector<std::string> command_names() {
