@@ -60,8 +60,11 @@ Result<TuneWorkspace> TuneWorkspace::create(const ir::Pipeline& pipeline, int64_
     if (per_call && value.type.shape.is_scalar()) return Status::ok();
     Result<int64_t> length = ir::shape_length(pipeline, value.type.shape, args);
     if (!length) return length.status();
-    int64_t row_bytes = ir::storage_bytes(value.type.elem, *length);
-    tensors.push_back({&value, round_up(std::max<int64_t>(row_bytes, 1), kAlignment), per_call ? 1 : rows,
+    int64_t row_bytes = std::max<int64_t>(ir::storage_bytes(value.type.elem, *length), 1);
+    // Rows shorter than a cache line stay packed: padding them would multiply
+    // the memory of a call, and their stores are never non-temporal.
+    int64_t row_stride = row_bytes < kAlignment ? row_bytes : round_up(row_bytes, kAlignment);
+    tensors.push_back({&value, row_stride, per_call ? 1 : rows,
                        !is_output && value.type.elem == ir::ElemType::kF32});
     return Status::ok();
   };
@@ -80,13 +83,15 @@ Result<TuneWorkspace> TuneWorkspace::create(const ir::Pipeline& pipeline, int64_
   std::uniform_real_distribution<float> uniform(-8.0f, 8.0f);
   for (const Tensor& tensor : tensors) {
     size_t size = static_cast<size_t>(tensor.row_stride * tensor.row_count);
-    Buffer buffer(static_cast<std::byte*>(std::aligned_alloc(kAlignment, size)));
+    // aligned_alloc takes a multiple of the alignment.
+    size_t allocated = static_cast<size_t>(round_up(static_cast<int64_t>(size), kAlignment));
+    Buffer buffer(static_cast<std::byte*>(std::aligned_alloc(kAlignment, allocated)));
     if (!buffer) {
       return Status(StatusCode::kInvalidArgument,
-                    "cannot allocate " + std::to_string(size) + " bytes for '" + tensor.value->name +
+                    "cannot allocate " + std::to_string(allocated) + " bytes for '" + tensor.value->name +
                         "'; lower the row count or n");
     }
-    std::memset(buffer.get(), 0, size);
+    std::memset(buffer.get(), 0, allocated);
     if (tensor.random) {
       auto* values = reinterpret_cast<float*>(buffer.get());
       for (size_t i = 0; i < size / sizeof(float); ++i) values[i] = uniform(engine);

@@ -23,9 +23,10 @@ inline constexpr int64_t kMaxWorkspaceBytes = int64_t{4} << 30;
 class TuneWorkspace {
  public:
   // Allocates every input, vector parameter and output of `pipeline` for
-  // `rows` rows of length n, each row aligned to 64 bytes so that
-  // non-temporal stores apply. f32 inputs and vector parameters contain uniform
-  // random values in [-8, 8) from a fixed seed, and other types zeros.
+  // `rows` rows of length n. Rows of 64 bytes or more are aligned to 64
+  // bytes, so that non-temporal stores apply. f32 inputs and vector
+  // parameters contain uniform random values in [-8, 8) from a fixed seed,
+  // and other types zeros.
   // Scalar parameters come from `scalars`, else their defaults. Fails with
   // kInvalidArgument for a parameter without a value, a name in `scalars`
   // that is no scalar parameter, and a workspace above kMaxWorkspaceBytes.
@@ -33,6 +34,7 @@ class TuneWorkspace {
                                       const std::map<std::string, double>& scalars);
 
   const ir::RunArgs& args() const { return args_; }
+  // Bytes of all rows of all tensors, without the padding at the end of each buffer.
   int64_t bytes() const { return bytes_; }
 
  private:

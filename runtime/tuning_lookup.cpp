@@ -102,16 +102,16 @@ std::optional<ir::PlanChoices> tuned_choices(const TuningFile& file, const CpuId
 
 std::optional<TuningFile> read_tuning_file_for_cpu(const std::string& path, const CpuIdentity& cpu,
                                                    std::vector<std::string>& log_lines) {
-  const std::string ignoring = "ignoring tuning file " + path + " (" + kTuningFileVariable + "): ";
+  const std::string ignoring = std::string("ignoring ") + kTuningFileVariable + ": ";
   Result<TuningFile> file = load_tuning_file(path);
   if (!file) {
     log_lines.push_back(ignoring + file.status().message());
     return std::nullopt;
   }
   if (file->schema_version != kTuningSchemaVersion) {
-    log_lines.push_back(ignoring + "its schema version is " + std::to_string(file->schema_version) +
-                        " and this rowjit reads version " + std::to_string(kTuningSchemaVersion) +
-                        "; run rowjit tune again to remake it");
+    log_lines.push_back(ignoring + "tuning file " + path + " has schema version " +
+                        std::to_string(file->schema_version) + ", and this rowjit reads version " +
+                        std::to_string(kTuningSchemaVersion) + "; run rowjit tune again to remake it");
     return std::nullopt;
   }
 

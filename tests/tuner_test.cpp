@@ -92,6 +92,16 @@ TEST(TuneWorkspace, Layout) {
   }
 }
 
+TEST(TuneWorkspace, ShortRowsPacked) {
+  auto pipeline = ir::parse_pipeline(testing::kSoftmaxText);
+  ASSERT_TRUE(pipeline.is_ok());
+  auto workspace = TuneWorkspace::create(*pipeline, 3, 5, {});
+  ASSERT_TRUE(workspace.is_ok()) << workspace.status().to_string();
+  // 3 floats are 12 bytes, below one 64-byte line, so rows are not padded.
+  EXPECT_EQ(workspace->args().tensors.at("x").row_stride_bytes, 12);
+  EXPECT_EQ(workspace->bytes(), 2 * 5 * 12);
+}
+
 constexpr const char* kTemperatureText = R"(kernel softmax_tau(x: f32[n], param tau: f32 > 0) -> (y: f32[n]) {
   m = max(x)
   e = exp((x - m) / tau)
