@@ -48,7 +48,8 @@ class ShapeTuner {
   // errors (refused executable memory) are returned.
   Result<std::optional<Candidate>> compile_candidate(const Candidate& wanted);
 
-  // Compiles each of `wanted` and adds those that can run to `candidates`.
+  // Compiles each of `wanted` and adds those that can run to `candidates`,
+  // until the budget ends.
   Status compile_into(const std::vector<Candidate>& wanted, std::vector<Candidate>& candidates);
 
   // Measures `wanted` (duplicates dropped; the default first) within
@@ -115,6 +116,10 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
 
 Status ShapeTuner::compile_into(const std::vector<Candidate>& wanted, std::vector<Candidate>& candidates) {
   for (const Candidate& candidate : wanted) {
+    if (Clock::now() >= deadline_) {
+      result_.budget_exhausted = true;  // no time left to measure it anyway
+      break;
+    }
     report("compiling " + describe_candidate(candidate));
     auto compiled = compile_candidate(candidate);
     if (!compiled) return compiled.status();

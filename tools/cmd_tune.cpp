@@ -225,8 +225,9 @@ std::string format_timing(const Timing& timing) {
 }
 
 void print_shape(const ShapeResult& shape) {
-  std::printf("\nn = %lld, %lld rows per call; ns per element: median +- median absolute deviation (min..max)\n",
-              static_cast<long long>(shape.n), static_cast<long long>(shape.rows));
+  std::printf("\nn = %lld, %lld rows per call%s\n", static_cast<long long>(shape.n),
+              static_cast<long long>(shape.rows),
+              shape.candidates.empty() ? "" : "; ns per element: median +- median absolute deviation (min..max)");
   for (const CandidateResult& measured : shape.candidates) {
     const char* role = measured.candidate == shape.default_candidate ? "  [default]"
                        : measured.candidate == shape.tuned_candidate ? "  [tuned]"
