@@ -11,6 +11,7 @@
 #include "runtime/dump.h"
 #include "runtime/log.h"
 #include "runtime/perf_map.h"
+#include "runtime/tuning_file.h"
 
 namespace rowjit {
 
@@ -36,7 +37,8 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
     }
     isa = *options.isa;
   }
-  auto plan = ir::make_plan(pipeline, host_target(isa), options.n_hint, options.choices);
+  // Choices the caller leaves unset come from the tuning file, if any.
+  auto plan = make_plan_with_tuning(pipeline, host_target(isa), isa, options.n_hint, options.choices);
   if (!plan) return plan.status();
 
   std::shared_ptr<Kernel> kernel(new Kernel(pipeline, std::move(plan).value()));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/cpu_features.h"
+#include "runtime/tuning_file.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 
@@ -107,15 +108,18 @@ std::string describe_cap() {
   return std::string(isa_name(**cap)) + " (ROWJIT_MAX_ISA=" + value + ")";
 }
 
-// NOTE: the runtime does not read tuning files yet. This names the file that
-// ROWJIT_TUNING_FILE points at; once a tuning database exists, ask it for
-// the file it loaded.
+// Names the file that ROWJIT_TUNING_FILE points at and what the runtime made
+// of it: the number of entries for this CPU, or why it is not used (the
+// loader logs the reason on stderr).
 std::string describe_tuning_file() {
   const char* path = std::getenv("ROWJIT_TUNING_FILE");
   if (path == nullptr || *path == '\0') return "none (ROWJIT_TUNING_FILE not set)";
   std::error_code error;
-  bool exists = std::filesystem::exists(path, error);
-  return std::string(path) + " (from ROWJIT_TUNING_FILE" + (exists ? ")" : "; file not found)");
+  if (!std::filesystem::exists(path, error)) return std::string(path) + " (from ROWJIT_TUNING_FILE; file not found)";
+  const TuningFile* file = process_tuning_file();
+  if (file == nullptr) return std::string(path) + " (from ROWJIT_TUNING_FILE; not used, see the message above)";
+  return std::string(path) + " (from ROWJIT_TUNING_FILE; " + std::to_string(file->entries.size()) +
+         " entries for this CPU)";
 }
 
 std::string describe_cpu() {
