@@ -92,7 +92,7 @@ Status invalid(std::string message) { return Status(StatusCode::kInvalidArgument
 Status to_compile_options(const rowjit_compile_options& in, rowjit::CompileOptions& out) {
   if (in.isa != ROWJIT_ISA_HOST) {
     if (in.isa < ROWJIT_ISA_NONE || in.isa > ROWJIT_ISA_AVX512) {
-      return invalid("options.isa = " + std::to_string(static_cast<int>(in.isa)) +
+      return invalid("options.isa = " + std::to_string(in.isa) +
                      " is not an ISA; use ROWJIT_ISA_HOST, ROWJIT_ISA_NONE, ROWJIT_ISA_AVX2 or ROWJIT_ISA_AVX512");
     }
     out.isa = static_cast<rowjit::Isa>(in.isa);
@@ -132,8 +132,8 @@ Status to_run_args(const rowjit_run_args& in, rowjit::ir::RunArgs& out) {
   for (size_t i = 0; i < in.tensor_count; ++i) {
     const rowjit_tensor& tensor = in.tensors[i];
     if (tensor.name == nullptr) return invalid(tensor_at(i) + ".name is NULL");
-    if (!is_storage_dtype(static_cast<int>(tensor.dtype))) {
-      return invalid(tensor_at(i) + " ('" + tensor.name + "') has dtype " + std::to_string(static_cast<int>(tensor.dtype)) +
+    if (!is_storage_dtype(tensor.dtype)) {
+      return invalid(tensor_at(i) + " ('" + tensor.name + "') has dtype " + std::to_string(tensor.dtype) +
                      ", which is not a rowjit_dtype value");
     }
     rowjit::ir::TensorRef ref;
@@ -199,7 +199,7 @@ const char* rowjit_version(void) { return rowjit::version_string(); }
 
 const char* rowjit_last_error(void) { return last_error.c_str(); }
 
-const char* rowjit_status_name(rowjit_status status) {
+const char* rowjit_status_name(int status) {
   if (status < ROWJIT_OK || status > ROWJIT_INTERNAL) return "unknown status";
   return rowjit::status_code_name(static_cast<StatusCode>(status));
 }

@@ -73,8 +73,9 @@ const char* rowjit_version(void);
  * when none failed. Valid until the next failed call on this thread. */
 const char* rowjit_last_error(void);
 
-/* Returns the name of a status code, such as "invalid argument". */
-const char* rowjit_status_name(rowjit_status status);
+/* Returns the name of a status code, such as "invalid argument", or
+ * "unknown status" for a value that is not a rowjit_status. */
+const char* rowjit_status_name(int status);
 
 /* Receives each log line (compile summaries with ROWJIT_VERBOSE=1, warnings),
  * without a trailing newline. */
@@ -119,9 +120,11 @@ rowjit_status rowjit_compiler_cache_stats(const rowjit_compiler* compiler, rowji
 rowjit_status rowjit_compiler_set_cache_capacity(rowjit_compiler* compiler, uint64_t capacity);
 
 typedef struct rowjit_compile_options {
-  /* ISA to compile for. ROWJIT_ISA_HOST (the default) takes the host's best
-   * after ROWJIT_MAX_ISA. An ISA the host cannot run is an error. */
-  rowjit_isa isa;
+  /* A rowjit_isa value: the ISA to compile for. ROWJIT_ISA_HOST (the
+   * default) takes the host's best after ROWJIT_MAX_ISA. An ISA the host
+   * cannot run is an error. Input enums are int32_t fields, so that any value
+   * a caller passes can be checked without undefined behaviour in C++. */
+  int32_t isa;
   /* Typical row length, which picks the softmax form (0: unknown). Kernels
    * run on any row length. */
   int64_t n_hint;
@@ -167,7 +170,7 @@ rowjit_status rowjit_kernel_query(const rowjit_kernel* kernel, rowjit_kernel_inf
 typedef struct rowjit_tensor {
   const char* name;          /* the input, vector parameter or output it binds */
   void* data;                /* may be NULL only when rows is 0 */
-  rowjit_dtype dtype;        /* must equal the declared element type */
+  int32_t dtype;             /* a rowjit_dtype value, equal to the declared element type */
   int64_t row_stride_bytes;  /* at least one row; ignored for a vector parameter */
   /* Elements per row the buffer holds, checked against the declared shape
    * ([n], [n/B], [k] or 1 for a per-row scalar) when greater than 0. */

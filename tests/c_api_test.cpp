@@ -79,7 +79,7 @@ TEST(CApiBasics, VersionFormat) {
 TEST(CApiBasics, StatusNames) {
   EXPECT_STREQ(rowjit_status_name(ROWJIT_OK), "ok");
   EXPECT_STREQ(rowjit_status_name(ROWJIT_INVALID_ARGUMENT), "invalid argument");
-  EXPECT_STREQ(rowjit_status_name(static_cast<rowjit_status>(99)), "unknown status");
+  EXPECT_STREQ(rowjit_status_name(99), "unknown status");
 }
 
 TEST(CApiBasics, NullCompilerOutput) {
@@ -144,7 +144,7 @@ TEST_F(CApi, CompileBadOptions) {
   EXPECT_NE(last_error().find("four_pass"), std::string::npos);
 
   rowjit_compile_options_init(&options);
-  options.isa = static_cast<rowjit_isa>(7);
+  options.isa = 7;
   EXPECT_EQ(rowjit_compile(compiler_, kSoftmaxText, &options, &kernel), ROWJIT_INVALID_ARGUMENT);
 
   rowjit_compile_options_init(&options);
@@ -194,9 +194,9 @@ TEST_F(CApi, WrongDtype) {
 }
 
 TEST_F(CApi, DtypeOutsideEnum) {
-  tensors_[0].dtype = static_cast<rowjit_dtype>(10);  // bool is not a storage type
+  tensors_[0].dtype = 10;  // bool is not a storage type
   EXPECT_EQ(rowjit_kernel_run(kernel_, &args_), ROWJIT_INVALID_ARGUMENT);
-  tensors_[0].dtype = static_cast<rowjit_dtype>(-3);
+  tensors_[0].dtype = -3;
   EXPECT_EQ(rowjit_kernel_run(kernel_, &args_), ROWJIT_INVALID_ARGUMENT);
   EXPECT_TRUE(output_untouched());
 }
