@@ -15,6 +15,8 @@
 // the L2 size of the target. The power-of-two bucket keeps the key apart for
 // choices that depend on the row length more finely, and the L2 flag keeps it
 // exact at the L2 boundary, which need not be a power of two (1.25 MiB L2).
+// Tuning file entries (runtime/tuning_file.h) are keyed by the same bucket,
+// the pipeline and the ISA, so tuned choices never differ within one key.
 #pragma once
 
 #include <cstddef>
