@@ -112,6 +112,13 @@ TEST(Planner, DefaultsDependOnRowSize) {
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassRecompute);
 }
 
+TEST(Planner, ShortRowsUseOneVectorPerIteration) {
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 64).unroll, 1);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 128).unroll, 1);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 129).unroll, 4);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 0).unroll, 4);
+}
+
 TEST(Planner, UnsupportedOpNamesIt) {
   ir::Plan plan = plan_for("moe_topk_softmax", std::nullopt);
   EXPECT_FALSE(plan.jit_supported);
