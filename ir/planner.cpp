@@ -397,6 +397,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
 
   // Short rows (router logits) are dominated by the cost per row: measured at
   // n = 64 on AVX-512, one vector per iteration was 1.2x faster than four.
+  // NOTE: short rows are not kept in registers across sweeps yet: each sweep
+  // reloads x from L1, and each row pays its own loop setup and horizontal
+  // reductions.
   bool short_row = n_hint > 0 && target.vector_bits > 0 && n_hint <= 8 * target.lanes();
   plan.unroll = choices.unroll.value_or(short_row ? 1 : 4);
   if (plan.unroll < 1 || plan.unroll > 8) {
