@@ -102,6 +102,17 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
   CompileOptions resolved = options;
   if (!resolved.isa) resolved.isa = host_isa();
 
+  // The key holds the choices the planner makes for this row size, not only
+  // the forced ones: two row lengths in one size class can fall on either side
+  // of a cache threshold, and each must get the kernel planned for it.
+  auto planned = make_plan_with_tuning(pipeline, host_target(*resolved.isa), *resolved.isa, resolved.n_hint,
+                                       resolved.choices);
+  if (planned && planned->jit_supported) {
+    if (planned->softmax_form != ir::SoftmaxForm::kNone) resolved.choices.softmax_form = planned->softmax_form;
+    resolved.choices.unroll = planned->unroll;
+    resolved.choices.nontemporal_stores = planned->nontemporal_stores;
+  }
+
   KernelKey key;
   key.pipeline_text = ir::print_pipeline(pipeline);
   key.pipeline_name = pipeline.name;

@@ -6,17 +6,14 @@
 //     differ only in comments or spacing share a kernel, and two pipelines
 //     that differ in anything else, their name included, do not;
 //   - the ISA the kernel is compiled for, after the ROWJIT_MAX_ISA cap;
-//   - the forced plan choices (softmax form, unroll, non-temporal stores);
-//   - the size class of the row length hint n_hint.
+//   - the plan choices (softmax form, unroll, non-temporal stores), forced,
+//     tuned or made by the planner for n_hint: Compiler::compile plans before
+//     the lookup, so two hints share a kernel only when the planner would
+//     make the same choices for both;
+//   - the size class of the row length hint n_hint (a power-of-two bucket and
+//     whether 8 * n_hint bytes exceed L2), which keeps entries further apart.
 // Kernels are generic in the row length n, which is a run-time argument, so n
-// itself is not in the key. But the planner picks the softmax form by whether
-// a row read twice (8 * n_hint bytes) fits in L2, so the key has the size
-// class: n_hint rounded up to a power of two, plus whether 8 * n_hint exceeds
-// the L2 size of the target. The power-of-two bucket keeps the key apart for
-// choices that depend on the row length more finely, and the L2 flag keeps it
-// exact at the L2 boundary, which need not be a power of two (1.25 MiB L2).
-// Tuning file entries (runtime/tuning_file.h) are keyed by the same bucket,
-// the pipeline and the ISA, so tuned choices never differ within one key.
+// itself is not in the key.
 #pragma once
 
 #include <cstddef>

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ir/parser.h"
+#include "ir/planner.h"
 #include "runtime/compiler.h"
 #include "tests/runtime_testing.h"
 
@@ -272,6 +273,39 @@ TEST(CompilerCache, CapacityFromKnobs) {
   EXPECT_EQ(compiler.cache_stats().capacity, 3u);
   compiler.set_cache_capacity(5);
   EXPECT_EQ(compiler.cache_stats().capacity, 5u);
+}
+
+}  // namespace
+}  // namespace rowjit
+
+namespace rowjit {
+namespace {
+
+// Two row lengths on either side of the planner's out-of-cache threshold get
+// the kernel planned for each, whichever is compiled first.
+TEST(CompilerCache, HintsAcrossCacheThresholdGetTheirOwnPlans) {
+  if (host_isa() == Isa::kNone) GTEST_SKIP() << "no JIT ISA on this machine";
+  // Softmax of x plus a per-expert bias: three row tensors (x, b, y), so the
+  // threshold is rarely a power of two and both hints share a size class.
+  auto pipeline = ir::parse_pipeline("kernel biased(x: f32[n], param b: f32[n]) -> (y: f32[n]) {\n"
+                                     "  z = x + b\n  m = max(z)\n  e = exp(z - m)\n  y = e / sum(e)\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  // Out of cache above half the last-level cache: 12 bytes per element here.
+  const int64_t below = host_target(host_isa()).llc_bytes / 2 / 12;
+  const int64_t above = below + 1;
+  for (bool below_first : {true, false}) {
+    Compiler compiler(quiet_knobs());
+    std::vector<int64_t> order = below_first ? std::vector<int64_t>{below, above} : std::vector<int64_t>{above, below};
+    for (int64_t hint : order) {
+      CompileOptions options;
+      options.n_hint = hint;
+      auto kernel = compiler.compile(*pipeline, options);
+      ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+      auto expected = ir::make_plan(*pipeline, host_target(host_isa()), hint);
+      ASSERT_TRUE(expected.is_ok());
+      EXPECT_EQ((*kernel)->plan().softmax_form, expected->softmax_form) << "n_hint " << hint;
+    }
+  }
 }
 
 }  // namespace
