@@ -1,6 +1,7 @@
 #include "runtime/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,9 +22,41 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
   return {path.substr(0, slash + 1), path.substr(slash + 1)};
 }
 
+// Checks what already sits at `path`: nothing or a regular file is replaced,
+// and a symbolic link is followed to the file it names, which `final_path`
+// receives. Anything else (a device such as /dev/null, a FIFO, a socket) is
+// rejected, because renaming a file over it would replace the special file.
+Status resolve_target(const std::string& path, std::string& final_path) {
+  final_path = path;
+  struct stat info;
+  if (lstat(path.c_str(), &info) != 0) return Status::ok();  // nothing there yet
+  if (S_ISLNK(info.st_mode)) {
+    char* resolved = realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) {
+      return Status(StatusCode::kIoError, "invalid output path: '" + path +
+                                              "' is a symbolic link to a missing file; give the file path itself");
+    }
+    final_path = resolved;
+    free(resolved);
+    if (stat(final_path.c_str(), &info) != 0) return Status::ok();
+  }
+  if (!S_ISREG(info.st_mode)) {
+    const char* kind = S_ISDIR(info.st_mode)    ? "a folder"
+                       : S_ISCHR(info.st_mode)  ? "a character device"
+                       : S_ISBLK(info.st_mode)  ? "a block device"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                                                : "not a regular file";
+    return Status(StatusCode::kIoError, "invalid output path: '" + path + "' is " + kind +
+                                            "; rowjit writes outputs to regular files only");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
-Result<AtomicFile> AtomicFile::create(const std::string& path) {
+Result<AtomicFile> AtomicFile::create(const std::string& requested_path) {
+  std::string path;
+  ROWJIT_TRY(resolve_target(requested_path, path));
   auto [folder, name] = split_path(path);
   if (name.empty()) {
     return Status(StatusCode::kIoError,

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
@@ -366,13 +367,36 @@ TEST_F(NpyTest, AtomicFileDiscardsUncommitted) {
   EXPECT_TRUE(folder_entries().empty());
 }
 
-TEST_F(NpyTest, AtomicFileCommitOntoFolderFails) {
+TEST_F(NpyTest, AtomicFileRejectsFolder) {
   fs::create_directories(folder_ / "taken");
   Result<AtomicFile> file = AtomicFile::create(path("taken"));
-  ASSERT_TRUE(file.is_ok());
-  ASSERT_TRUE(file->write("x").is_ok());
-  EXPECT_FALSE(file->commit().is_ok());
+  ASSERT_FALSE(file.is_ok());
+  EXPECT_NE(file.status().message().find("is a folder"), std::string::npos) << file.status().message();
   EXPECT_EQ(folder_entries(), std::vector<std::string>{"taken"});
+}
+
+// Renaming a temporary file over a device or FIFO would replace it with a
+// regular file (as root, even /dev/null), so such paths are rejected.
+TEST_F(NpyTest, AtomicFileRejectsSpecialFiles) {
+  Result<AtomicFile> device = AtomicFile::create("/dev/null");
+  ASSERT_FALSE(device.is_ok());
+  EXPECT_NE(device.status().message().find("character device"), std::string::npos) << device.status().message();
+
+  ASSERT_EQ(mkfifo(path("pipe").c_str(), 0600), 0);
+  Result<AtomicFile> fifo = AtomicFile::create(path("pipe"));
+  ASSERT_FALSE(fifo.is_ok());
+  EXPECT_NE(fifo.status().message().find("FIFO"), std::string::npos) << fifo.status().message();
+  EXPECT_TRUE(fs::is_fifo(folder_ / "pipe"));
+}
+
+TEST_F(NpyTest, AtomicFileWritesThroughSymlink) {
+  ASSERT_TRUE(write_npy(path("target.npy"), make_npy_array(NpyDtype::kU8, {1})).is_ok());
+  fs::create_symlink(folder_ / "target.npy", folder_ / "link.npy");
+  ASSERT_TRUE(write_npy(path("link.npy"), make_npy_array(NpyDtype::kU8, {3})).is_ok());
+  EXPECT_TRUE(fs::is_symlink(folder_ / "link.npy"));
+  Result<NpyArray> read_back = read_npy(path("target.npy"));
+  ASSERT_TRUE(read_back.is_ok());
+  EXPECT_EQ(read_back->shape, std::vector<int64_t>{3});
 }
 
 }  // namespace
