@@ -114,9 +114,20 @@ Status check_scalar_param(const Pipeline& pipeline, const RunArgs& args, ValueId
   } else if (!std::isfinite(*value)) {
     return invalid_argument(shown + " must be finite");
   }
+  // An f32 parameter is checked as the float the kernel receives: 1e-50 rounds
+  // to 0 and 1e39 to inf, which would break the bound or finiteness.
+  double effective = *value;
+  if (v.type.elem == ElemType::kF32) {
+    effective = static_cast<double>(static_cast<float>(*value));
+    if (!std::isfinite(effective)) {
+      return invalid_argument(shown + " overflows f32 to " + format_value(effective) +
+                              "; use a value within +-3.4e38");
+    }
+    if (effective != *value) shown += " (" + format_value(effective) + " in f32)";
+  }
   if (v.param_bound) {
     bool strict = v.param_bound->relation == ParamBound::Relation::kGreater;
-    bool holds = strict ? *value > v.param_bound->limit : *value >= v.param_bound->limit;
+    bool holds = strict ? effective > v.param_bound->limit : effective >= v.param_bound->limit;
     if (!holds) {
       return invalid_argument(shown + " must be " + (strict ? "> " : ">= ") + format_value(v.param_bound->limit));
     }

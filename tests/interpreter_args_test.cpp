@@ -151,6 +151,14 @@ TEST_F(InterpreterArgs, BoundViolated) {
   EXPECT_EQ(rejection(), "parameter 'eps' = -0.5 must be >= 0");
 }
 
+// f32 parameters are checked after rounding to the f32 the kernel receives.
+TEST_F(InterpreterArgs, BoundCheckedInF32) {
+  args_.scalars["tau"] = 1e-50;
+  EXPECT_EQ(rejection(), "parameter 'tau' = 1e-50 (0 in f32) must be > 0");
+  args_.scalars["tau"] = 1e39;
+  EXPECT_EQ(rejection(), "parameter 'tau' = 1e+39 overflows f32 to inf; use a value within +-3.4e38");
+}
+
 TEST_F(InterpreterArgs, KParameterNotPositive) {
   args_.scalars["k"] = -1;
   EXPECT_EQ(rejection(), "parameter 'k' = -1 must be a positive integer, because it is the length of [k]");
