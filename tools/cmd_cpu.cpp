@@ -118,8 +118,9 @@ std::string describe_tuning_file() {
   if (!std::filesystem::exists(path, error)) return std::string(path) + " (from ROWJIT_TUNING_FILE; file not found)";
   const TuningFile* file = process_tuning_file();
   if (file == nullptr) return std::string(path) + " (from ROWJIT_TUNING_FILE; not used, see the message above)";
-  return std::string(path) + " (from ROWJIT_TUNING_FILE; " + std::to_string(file->entries.size()) +
-         " entries for this CPU)";
+  size_t count = file->entries.size();
+  return std::string(path) + " (from ROWJIT_TUNING_FILE; " + std::to_string(count) +
+         (count == 1 ? " entry" : " entries") + " for this CPU)";
 }
 
 std::string describe_cpu() {
