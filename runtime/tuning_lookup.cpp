@@ -160,6 +160,18 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
   if (!choices.nontemporal_stores) choices.nontemporal_stores = tuned->nontemporal_stores;
   Result<ir::Plan> plan = ir::make_plan(pipeline, target, n_hint, choices);
   if (plan) {
+    // make_plan calls every choice it was handed "forced"; name the tuned ones.
+    auto relabel = [&](const std::string& prefix, bool from_tuning) {
+      if (!from_tuning) return;
+      for (std::string& reason : plan->reasons) {
+        if (reason.rfind(prefix, 0) == 0 && reason.size() >= 8 && reason.compare(reason.size() - 8, 8, ": forced") == 0) {
+          reason.replace(reason.size() - 8, 8, ": tuned");
+        }
+      }
+    };
+    relabel("softmax form ", !forced.softmax_form);
+    relabel("unroll ", !forced.unroll);
+    relabel("non-temporal stores ", !forced.nontemporal_stores);
     plan->reasons.push_back("tuned choices from the tuning file (" + std::string(kTuningFileVariable) +
                             ") for this CPU, ISA and row length bucket 2^" + std::to_string(shape_bucket(n_hint)));
     return plan;
