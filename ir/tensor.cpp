@@ -166,6 +166,15 @@ Status check_tensor(const Pipeline& pipeline, const RunArgs& args, ValueId id) {
                             std::to_string(*length) + " x " + std::string(elem_type_name(v.type.elem)) +
                             "); pass a stride of at least " + std::to_string(row_bytes));
   }
+  // rows x stride must be an address range: a count that overflows it cannot
+  // describe real memory.
+  int64_t span = 0;
+  if (__builtin_mul_overflow(args.rows - 1, ref.row_stride_bytes, &span) ||
+      __builtin_add_overflow(span, row_bytes, &span)) {
+    return invalid_argument("tensor '" + v.name + "': " + std::to_string(args.rows) + " rows of stride " +
+                            std::to_string(ref.row_stride_bytes) +
+                            " bytes overflow the address space; check the row count");
+  }
   return Status::ok();
 }
 

@@ -159,6 +159,11 @@ TEST_F(InterpreterArgs, BoundCheckedInF32) {
   EXPECT_EQ(rejection(), "parameter 'tau' = 1e+39 overflows f32 to inf; use a value within +-3.4e38");
 }
 
+TEST_F(InterpreterArgs, RowCountOverflowingAddressSpace) {
+  args_.rows = std::numeric_limits<int64_t>::max();
+  EXPECT_NE(rejection().find("overflow the address space"), std::string::npos) << rejection();
+}
+
 TEST_F(InterpreterArgs, KParameterNotPositive) {
   args_.scalars["k"] = -1;
   EXPECT_EQ(rejection(), "parameter 'k' = -1 must be a positive integer, because it is the length of [k]");
