@@ -1,7 +1,7 @@
 // oneDNN softmax as a peer: dnnl::softmax_v2_forward on a (rows, n) f32
 // tensor, softmax over axis 1, with algorithm::softmax_accurate for softmax
-// and algorithm::softmax_log for log-softmax. The primitive is created once;
-// each run only executes it on the caller's buffers.
+// and algorithm::softmax_log for log-softmax. The primitive is created once,
+// and each run only executes it on the caller's buffers.
 //
 // oneDNN picks its kernel for the host's best ISA unless the environment sets
 // ONEDNN_MAX_CPU_ISA (for example AVX2) before the first primitive is made.
@@ -48,7 +48,7 @@ class OnednnSoftmax {
     stream_.wait();
   }
 
-  // The name of the kernel oneDNN chose, such as "jit:avx512_common".
+  // The name of the kernel oneDNN chose, such as "jit:avx512_core".
   const std::string& implementation() const { return implementation_; }
 
  private:

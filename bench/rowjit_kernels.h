@@ -1,7 +1,7 @@
-// rowjit kernels as the benchmark runs them: compiled once per variant and
-// shape, checked once through Kernel::run (which validates the arguments),
-// then timed through the raw machine-code entry with prepared KernelArgs, as
-// an engine that checks its tensors once per model would call it.
+// rowjit kernels as the benchmark runs them. Each is compiled once per variant
+// and shape and checked once through Kernel::run, which validates the
+// arguments. The timed calls go to the raw machine-code entry with prepared
+// KernelArgs, as an engine that checks its tensors once per model calls it.
 #pragma once
 
 #include <fstream>

@@ -1,8 +1,8 @@
 // Softmax and log-softmax: rowjit against oneDNN, XNNPACK, plain C++ and the
 // memory bandwidth of the machine, single-threaded, on the same buffers.
 //
-// Benchmarks are named FAMILY/IMPL/SHAPE: FAMILY is softmax or log_softmax,
-// SHAPE is n for one row or RxN for a batch, and IMPL is one of
+// Benchmarks are named FAMILY/IMPL/SHAPE. FAMILY is softmax or log_softmax.
+// SHAPE is n for one row or RxN for a batch. IMPL is one of:
 //   rowjit                       the planner's default for the row length
 //   rowjit_FORM                  a forced softmax form (three_pass_recompute, ...)
 //   rowjit_avx2, rowjit_avx2_FORM  the same, compiled for AVX2
@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -324,6 +325,12 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("l1d_l2_l3_bytes", std::to_string(cpu.caches.l1d_bytes) + " " +
                                                      std::to_string(cpu.caches.l2_bytes) + " " +
                                                      std::to_string(cpu.caches.l3_bytes));
+  // Environment variables that change the kernels measured: a tuning file
+  // replaces the planner's defaults, and the two caps lower the ISA.
+  for (const char* variable : {"ROWJIT_TUNING_FILE", "ROWJIT_MAX_ISA", "ONEDNN_MAX_CPU_ISA"}) {
+    const char* value = std::getenv(variable);
+    benchmark::AddCustomContext(variable, value != nullptr && *value != '\0' ? value : "unset");
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
