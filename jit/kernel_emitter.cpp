@@ -163,6 +163,7 @@ Xmm KernelEmitter::take_register() {
   }
   int index = free_vregs_.back();
   free_vregs_.pop_back();
+  min_free_ = std::min(min_free_, free_vregs_.size());
   return target_.vreg(index);
 }
 
@@ -248,6 +249,20 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
     vbroadcastss(extexp_exp_reg_, dword[rsp + extexp_exp_offset_]);
   }
 
+  // Constants that the first emission found in these loops, held in registers
+  // so that each use is not a load from the pool.
+  std::vector<Xmm> pinned_constants;
+  if (static_cast<size_t>(sweep_index) < pin_plan_.size()) {
+    for (uint32_t bits : pin_plan_[static_cast<size_t>(sweep_index)]) {
+      Xmm reg = take_register();
+      vmovups(reg, pool_.address_of(bits));
+      pool_.pin(bits, reg);
+      pinned_constants.push_back(reg);
+    }
+  }
+  pool_.reset_uses();
+  min_free_ = free_vregs_.size();
+
   // Non-temporal stores need aligned addresses: rows whose output pointers are
   // all aligned to the vector width take a copy of the loops that streams its
   // stores; other rows take the regular copy.
@@ -275,6 +290,15 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   } else {
     emit_loops(sweep, false);
   }
+
+  if (sweep_constant_uses_.size() <= static_cast<size_t>(sweep_index)) {
+    sweep_constant_uses_.resize(static_cast<size_t>(sweep_index) + 1);
+    sweep_min_free_.resize(static_cast<size_t>(sweep_index) + 1, 0);
+  }
+  sweep_constant_uses_[static_cast<size_t>(sweep_index)] = pool_.uses();
+  sweep_min_free_[static_cast<size_t>(sweep_index)] = static_cast<int>(min_free_);
+  pool_.unpin_all();
+  for (const Xmm& reg : pinned_constants) free_register(reg);
 
   mark("sweep " + std::to_string(sweep_index) + " results");
   finish_reductions();

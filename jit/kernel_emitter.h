@@ -41,6 +41,14 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // registers run out.
   void set_unroll(int unroll) { unroll_target_ = unroll; }
 
+  // Constants to hold in registers during each sweep's loops, chosen from a
+  // first emission of the same kernel (see compile_kernel).
+  void set_pinned_constants(std::vector<std::vector<uint32_t>> per_sweep) { pin_plan_ = std::move(per_sweep); }
+  // What that first emission observed per sweep: how often its loops use each
+  // constant, and the fewest vector registers free at any point of them.
+  const std::vector<std::map<uint32_t, int>>& sweep_constant_uses() const { return sweep_constant_uses_; }
+  const std::vector<int>& sweep_min_free_registers() const { return sweep_min_free_; }
+
   ConstantPool& pool() { return pool_; }
   const KernelLayout& layout() const { return layout_; }
   const std::vector<CodeMarker>& markers() const { return markers_; }
@@ -152,6 +160,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int unroll_target_ = 1;
   Status error_;  // first failure while emitting (out of registers)
   std::set<std::pair<const ir::Sweep*, int>> marked_ops_;
+  std::vector<std::vector<uint32_t>> pin_plan_;
+  std::vector<std::map<uint32_t, int>> sweep_constant_uses_;
+  std::vector<int> sweep_min_free_;
+  size_t min_free_ = 0;
 
   // Frame areas, allocated by prepare_frame_areas() before the prologue.
   std::map<int, int> sum_area_;        // reduction op -> two vectors of doubles

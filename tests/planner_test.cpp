@@ -107,7 +107,7 @@ TEST(Planner, ExtExpNeedsAvx512) {
 TEST(Planner, DefaultsDependOnRowSize) {
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassReload);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 256 << 10).softmax_form, ir::SoftmaxForm::kThreePassReload);
-  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassExtExp);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassRecompute);
 }
