@@ -9,6 +9,7 @@
 #include "tools/commands.h"
 #include "tools/execute.h"
 #include "tools/output_files.h"
+#include "tools/pipeline_file.h"
 #include "tools/run_binding.h"
 #include "tools/run_summary.h"
 
@@ -107,25 +108,6 @@ CommandResult<RunRequest> make_request(const ParsedArguments& parsed) {
   return request;
 }
 
-CommandResult<std::string> read_text_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    if (errno == ENOENT) return run_failure("pipeline file not found", path, "check the path");
-    return run_failure("cannot open pipeline file", path + " (" + std::strerror(errno) + ")",
-                       "check the path and the file's permissions");
-  }
-  std::string text;
-  char buffer[4096];
-  size_t count = 0;
-  while ((count = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, count);
-  bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) {
-    return run_failure("cannot read pipeline file", path, "check that it is a readable text file");
-  }
-  return text;
-}
-
 std::string run_failure_fix(StatusCode code) {
   switch (code) {
     case StatusCode::kOutOfRange: return "check the input values and parameters";
@@ -137,13 +119,8 @@ std::string run_failure_fix(StatusCode code) {
 
 // Runs the request and returns the summary line.
 CommandResult<std::string> run_request(const RunRequest& request) {
-  CommandResult<std::string> text = read_text_file(request.pipeline_path);
-  if (!text) return text.error();
-  Result<ir::Pipeline> pipeline = ir::parse_pipeline(*text);
-  if (!pipeline) {
-    return run_failure("invalid pipeline", request.pipeline_path + ": " + pipeline.status().message(),
-                       "fix the pipeline text, whose format docs/ir.md describes");
-  }
+  CommandResult<ir::Pipeline> pipeline = load_pipeline(request.pipeline_path);
+  if (!pipeline) return pipeline.error();
 
   ROWJIT_CLI_TRY(check_request_names(*pipeline, request));
   BoundRun run;
