@@ -1,10 +1,7 @@
 // `rowjit run PIPELINE --input NAME=FILE.npy ... --output NAME=FILE.npy ...`:
 // runs a pipeline on tensors stored in .npy files.
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
-#include "ir/parser.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/execute.h"
