@@ -11,7 +11,7 @@
 
 namespace rowjit::ir {
 
-// How the max + sum-of-exp core of a softmax-like pipeline is scheduled.
+// Schedule of the max + sum-of-exp core of a softmax-like pipeline.
 enum class SoftmaxForm : uint8_t {
   kNone,                // no softmax core in this pipeline
   kThreePassRecompute,  // max; sum of exp; exp again and normalize
@@ -73,7 +73,7 @@ struct Plan {
   SoftmaxCore core;
   SoftmaxForm softmax_form = SoftmaxForm::kNone;
   std::vector<Sweep> sweeps;
-  std::vector<ValueId> spill_buffer;  // for each value id: the output whose buffer holds its spill, or kNoValue
+  std::vector<ValueId> spill_buffer;  // for each value id: the output whose buffer receives its spill, or kNoValue
   // Divisions by a per-row scalar that write an output directly: lowered as a
   // multiplication by the reciprocal, computed once per row (at most 1.5 ulp
   // from the quotient instead of 0.5).

@@ -214,8 +214,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   auto core = find_softmax_core(p);
   if (core) plan.core = *core;
   // A row whose tensors stay in the last-level cache between sweeps costs its
-  // instructions, not its memory traffic (measured: three-pass reload beats
-  // both two-pass forms up to rows of a few MB on a 32 MB L3), so only rows
+  // instructions, not its memory traffic. Measured on a 32 MB L3, three-pass
+  // reload beats both two-pass forms up to rows of a few MB, so only rows
   // larger than half the LLC count as out of cache.
   int64_t row_bytes = n_hint * 4;
   int64_t row_tensor_count = 0;
@@ -413,8 +413,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                               : short_row    ? ": a row of at most 8 vectors costs its per-row overhead, not its loop"
                                              : ": four independent accumulators hide the latency of max and add";
   plan.reasons.push_back("unroll " + std::to_string(plan.unroll) + unroll_reason);
-  // Non-temporal stores skip the read for ownership of each output line (a
-  // third less traffic for a two-pass softmax) but are several times slower
+  // Non-temporal stores skip the read for ownership of each output line, a
+  // third less traffic for a two-pass softmax. They are several times slower
   // when the row would have stayed in cache, so they go with rows whose
   // tensors together exceed half the last-level cache.
   int64_t row_tensors = 0;

@@ -32,7 +32,8 @@ std::vector<std::vector<uint32_t>> choose_pinned_constants(const KernelEmitter& 
 
 Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll) {
   // A first emission finds which constants each sweep's loops use and how many
-  // registers they leave free; the kernel that runs holds those in registers.
+  // registers they leave free. The kernel that runs keeps those constants in
+  // registers.
   std::vector<std::vector<uint32_t>> pinned;
   try {
     KernelEmitter first(pipeline, plan, VectorTarget{avx512});

@@ -13,7 +13,7 @@
 
 namespace rowjit::jit {
 
-// Where each signature entry lives in KernelArgs.
+// Slots of the signature entries in KernelArgs.
 struct KernelLayout {
   std::vector<ir::ValueId> tensor_slots;  // value in data[i] / stride[i]
   std::vector<ir::ValueId> scalar_slots;  // scalar parameter in scalars[i]

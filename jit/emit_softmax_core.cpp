@@ -15,7 +15,7 @@
 // vscalefps, so no max is needed and nothing overflows.
 //
 // Both keep float partial sums per lane and flush them every few iterations
-// into doubles in the frame, which holds the error of long rows near one
+// into doubles in the frame, which keeps the error of long rows near one
 // rounding.
 #include <cfloat>
 #include <cmath>

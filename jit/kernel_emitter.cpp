@@ -5,8 +5,8 @@
 //   r9   row length in bytes    r8   byte index within the row
 //   rax, rcx, rdx               temporaries
 //   r10, r11, rbx, rbp, r12..r15  row pointers of the tensors, one each
-// Vector registers: the top three are the math library's scratch; on AVX2 the
-// next one holds the tail mask. The rest hold accumulators, broadcast scalars
+// Vector registers: the top three are the math library's scratch, and on AVX2
+// the next one contains the tail mask. The rest hold accumulators, broadcast scalars
 // and the values of the loop body (see allocate_sweep_registers).
 #include "jit/kernel_emitter.h"
 
@@ -263,9 +263,9 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   pool_.reset_uses();
   min_free_ = free_vregs_.size();
 
-  // Non-temporal stores need aligned addresses: rows whose output pointers are
+  // Non-temporal stores need aligned addresses. Rows whose output pointers are
   // all aligned to the vector width take a copy of the loops that streams its
-  // stores; other rows take the regular copy.
+  // stores, and other rows take the regular copy.
   bool reloaded_later = false;
   for (size_t later = static_cast<size_t>(sweep_index) + 1; later < plan_.sweeps.size(); ++later) {
     reloaded_later = reloaded_later || !plan_.sweeps[later].reloads.empty();

@@ -22,7 +22,7 @@
 
 namespace rowjit::jit {
 
-// How a loop body is being emitted: an unrolled step of the main loop, a
+// Mode of one emission of a loop body: an unrolled step of the main loop, a
 // single vector of the remainder loop, or the masked tail.
 struct BodyMode {
   int lane = 0;          // unroll lane: selects the accumulators

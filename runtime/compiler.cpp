@@ -18,8 +18,13 @@ namespace rowjit {
 ir::TargetDesc host_target(Isa isa) {
   ir::TargetDesc target;
   target.isa = isa_name(isa);
-  target.vector_bits = isa == Isa::kAvx512 ? 512 : isa == Isa::kAvx2 ? 256 : 0;
-  target.vector_registers = isa == Isa::kAvx512 ? 32 : isa == Isa::kAvx2 ? 16 : 0;
+  if (isa == Isa::kAvx512) {
+    target.vector_bits = 512;
+    target.vector_registers = 32;
+  } else if (isa == Isa::kAvx2) {
+    target.vector_bits = 256;
+    target.vector_registers = 16;
+  }
   const CacheSizes& caches = host_cpu().caches;
   if (caches.l1d_bytes > 0) target.l1d_bytes = static_cast<int64_t>(caches.l1d_bytes);
   if (caches.l2_bytes > 0) target.l2_bytes = static_cast<int64_t>(caches.l2_bytes);
@@ -102,9 +107,9 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
   CompileOptions resolved = options;
   if (!resolved.isa) resolved.isa = host_isa();
 
-  // The key holds the choices the planner makes for this row size, not only
-  // the forced ones: two row lengths in one size class can fall on either side
-  // of a cache threshold, and each must get the kernel planned for it.
+  // The key contains the choices the planner makes for this row size, not
+  // only the forced ones. Two row lengths in one size class can fall on either
+  // side of a cache threshold, and each must get the kernel planned for it.
   auto planned = make_plan_with_tuning(pipeline, host_target(*resolved.isa), *resolved.isa, resolved.n_hint,
                                        resolved.choices);
   if (planned && planned->jit_supported) {

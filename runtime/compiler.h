@@ -76,7 +76,8 @@ ir::TargetDesc host_target(Isa isa);
 
 // Plans and compiles `pipeline`. Fails on invalid options (an ISA the host
 // lacks, a forced plan that does not apply) or when the system refuses
-// executable memory; a pipeline the JIT cannot lower is not an error.
+// executable memory. A pipeline the JIT cannot lower is not an error: its
+// kernel runs on the interpreter.
 Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, const CompileOptions& options = {});
 
 // Parses pipeline text, then compiles it.

@@ -1,7 +1,7 @@
-// Conventions of generated code: the System V callee-saved registers and the
-// caller's MXCSR survive a call, the kernel computes with its own MXCSR
-// (denormals kept even when the caller flushes them), executable memory
-// refused by the system is a clean error, and the ISA cap is honoured.
+// Conventions of generated code. The System V callee-saved registers and the
+// caller's MXCSR survive a call. The kernel computes with its own MXCSR, so
+// denormals are kept even when the caller flushes them. Executable memory that
+// the system refuses is a clean error, and the ISA cap is honoured.
 #include <gtest/gtest.h>
 #include <xbyak/xbyak.h>
 #include <xmmintrin.h>
@@ -106,7 +106,7 @@ TEST(JitAbi, RefusedExecutableMemoryIsAnError) {
   if (best_isa(host_cpu()) < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
 
   // A system that refuses pages both writable and executable: rowjit never
-  // asks for them, so compiling still works and gives the right answer.
+  // maps such pages, so compiling still works and gives the right answer.
   jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kDenyWriteExecTogether);
   auto works = compile(*pipeline, options);
   jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kNormal);

@@ -1,7 +1,7 @@
 // Every JIT-compiled pipeline against the reference interpreter, on AVX-512
-// and AVX2, with every softmax form forced, on every row length from 1 to 300
-// (all tails of 8- and 16-lane vectors and of the unrolled main loop), with a
-// row stride larger than n and rows that start off a 64-byte boundary.
+// and AVX2, with every softmax form forced. Row lengths run from 1 to 300, which
+// covers all tails of 8- and 16-lane vectors and of the unrolled main loop. Rows
+// have a stride larger than n and start off a 64-byte boundary.
 #include <gtest/gtest.h>
 
 #include <cmath>
