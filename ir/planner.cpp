@@ -230,10 +230,10 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     }
     plan.softmax_form = SoftmaxForm::kNone;
   } else if (choices.softmax_form) {
-    std::string why = form_unusable(p, *core, *choices.softmax_form, target);
-    if (!why.empty()) {
+    std::string rejection = form_unusable(p, *core, *choices.softmax_form, target);
+    if (!rejection.empty()) {
       return Status(StatusCode::kInvalidArgument,
-                    "cannot force softmax form '" + std::string(softmax_form_name(*choices.softmax_form)) + "': " + why);
+                    "cannot force softmax form '" + std::string(softmax_form_name(*choices.softmax_form)) + "': " + rejection);
     }
     plan.softmax_form = *choices.softmax_form;
     plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": forced");

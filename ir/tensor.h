@@ -28,7 +28,7 @@ struct RunArgs {
   std::map<std::string, double> scalars;     // scalar parameters, by name
 };
 
-// Number of elements a value of `shape` holds in one row, given the row length
+// Number of elements in one row of a value of `shape`, given the row length
 // and the scalar parameters (for [k] shapes). Fails if a [k] parameter is
 // missing or not positive.
 Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const RunArgs& args);

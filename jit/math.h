@@ -3,9 +3,9 @@
 // against the correctly rounded result, measured over every float32 input by
 // the tests in tests/math_*_test.cpp, and its special values.
 //
-// Register contract: `dst` may equal `src`; the function writes `dst` and the
-// registers in `scratch`, and nothing else (no general-purpose register, no
-// memory but the constant pool). Opmask k1 is reserved for tails and never
+// Register contract: `dst` may equal `src`. The function writes `dst` and the
+// registers in `scratch` and nothing else: no general-purpose register, and no
+// memory but the constant pool. Opmask k1 is reserved for tails and never
 // touched here.
 #pragma once
 

@@ -106,7 +106,7 @@ TEST(JitAbi, RefusedExecutableMemoryIsAnError) {
   if (best_isa(host_cpu()) < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
 
   // A system that refuses pages both writable and executable: rowjit never
-  // maps such pages, so compiling still works and gives the right answer.
+  // maps such pages, so compiling still works and the softmax is right.
   jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kDenyWriteExecTogether);
   auto works = compile(*pipeline, options);
   jit::set_exec_memory_policy_for_testing(jit::ExecMemoryPolicy::kNormal);
