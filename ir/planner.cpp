@@ -384,13 +384,14 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // where the quotient feeds a conversion (quantizers are bit-exact) or another
   // op (exp of a quotient would magnify the extra rounding).
   bool converts = std::any_of(p.ops.begin(), p.ops.end(), [](const Op& op) { return op.kind == OpKind::kConvert; });
+  const auto users = users_of(p);
   for (size_t i = 0; i < p.ops.size() && !converts; ++i) {
     const Op& op = p.ops[i];
     if (op.kind != OpKind::kDiv || !live_op[i]) continue;
     const Value& divisor = p.value(op.operands[1]);
     bool per_row_scalar = divisor.type.shape.is_scalar() && divisor.kind != ValueKind::kConstant;
     bool vector_output = !p.value(op.results[0]).type.shape.is_scalar() && is_output(p, op.results[0]) &&
-                         users_of(p)[static_cast<size_t>(op.results[0])].empty();
+                         users[static_cast<size_t>(op.results[0])].empty();
     if (per_row_scalar && vector_output) {
       plan.reciprocal_divides.push_back(static_cast<int>(i));
       plan.reasons.push_back(p.display_name(op.results[0]) + " = " + p.display_name(op.operands[0]) + " / " +

@@ -33,10 +33,13 @@ struct RunArgs {
 // missing or not positive.
 Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const RunArgs& args);
 
-// Checks a run against the pipeline's signature: every input, output and
-// parameter present, element types as declared, strides large enough, scalar
-// parameters finite, integral for s32, and within their bounds; unknown names
-// rejected. Messages name the tensor or parameter and what is expected.
+// Checks a run against the pipeline's signature. Every input, output and
+// parameter must be present with its declared element type, and strides must
+// cover a row. Scalar parameters must be finite (integral for s32) and within
+// their bounds, checked as the f32 or s32 the kernel receives. Unknown names
+// are rejected. Messages name the tensor or parameter and what is expected.
+// NOTE: this builds strings and sets on every call, which is most of the
+// cost of Kernel::run on short batches.
 Status validate_run_args(const Pipeline& pipeline, const RunArgs& args);
 
 // Value of scalar parameter `name`: the argument, else its default.

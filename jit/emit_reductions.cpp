@@ -166,21 +166,17 @@ void KernelEmitter::flush_sums() {
   }
 }
 
-// Reduces the lanes of `v` into lane 0 with the operation of `kind`
-// (max, min, or add; kReduceSum with doubles = true adds doubles).
-void KernelEmitter::horizontal(const Xmm& v, OpKind kind, bool doubles) {
+// Reduces the lanes of `v` into lane 0 with `operation`.
+void KernelEmitter::horizontal(const Xmm& v, LaneCombine operation) {
   const Xmm& t = scratch_.vec[2];
+  bool doubles = operation == LaneCombine::kAddDoubles;
   auto combine = [&](const Xmm& a, const Xmm& b) {
-    if (doubles) {
-      vaddpd(a, a, b);
-      return;
-    }
-    switch (kind) {
-      case OpKind::kReduceMax:
-      case OpKind::kReduceAbsMax: vmaxps(a, a, b); break;
-      case OpKind::kReduceMin: vminps(a, a, b); break;
-      case OpKind::kLt: vorps(a, a, b); break;  // bitwise OR of NaN flags
-      default: vaddps(a, a, b); break;
+    switch (operation) {
+      case LaneCombine::kMax: vmaxps(a, a, b); break;
+      case LaneCombine::kMin: vminps(a, a, b); break;
+      case LaneCombine::kAddFloats: vaddps(a, a, b); break;
+      case LaneCombine::kAddDoubles: vaddpd(a, a, b); break;
+      case LaneCombine::kBitwiseOr: vorps(a, a, b); break;
     }
   };
   if (target_.avx512) {
@@ -212,7 +208,7 @@ void KernelEmitter::finish_reductions() {
       int area = sum_area_.at(r.op);
       vmovupd(s0, ptr[rsp + area]);
       vaddpd(s0, s0, ptr[rsp + area + vector_bytes]);
-      horizontal(s0, OpKind::kReduceSum, true);
+      horizontal(s0, LaneCombine::kAddDoubles);
       if (r.kind == OpKind::kReduceMean) {
         // mean = sum / n in double; an empty row gives 0 / 0 = NaN.
         mov(rax, r9);
@@ -229,11 +225,11 @@ void KernelEmitter::finish_reductions() {
       if (r.kind == OpKind::kReduceMin) vminps(acc, acc, r.acc[lane]);
       else vmaxps(acc, acc, r.acc[lane]);
     }
-    horizontal(acc, r.kind, false);
+    horizontal(acc, r.kind == OpKind::kReduceMin ? LaneCombine::kMin : LaneCombine::kMax);
     if (r.track_nan) {
       const Xmm& nan_acc = r.nan_acc[0];
       for (size_t lane = 1; lane < r.nan_acc.size(); ++lane) vorps(nan_acc, nan_acc, r.nan_acc[lane]);
-      horizontal(nan_acc, OpKind::kLt, false);
+      horizontal(nan_acc, LaneCombine::kBitwiseOr);
       // An all-ones flag is a NaN bit pattern: OR-ing it in makes the result NaN.
       vorps(Xmm(acc.getIdx()), Xmm(acc.getIdx()), Xmm(nan_acc.getIdx()));
     }

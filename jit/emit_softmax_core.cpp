@@ -172,7 +172,7 @@ void KernelEmitter::finish_online() {
   // The row max: the max over the lanes' flushed maxima, broadcast.
   vmovups(max_all, ptr[rsp + online_max_area_]);
   for (int lane = 1; lane < unroll_; ++lane) vmaxps(max_all, max_all, ptr[rsp + online_max_area_ + lane * vector_bytes]);
-  horizontal(max_all, ir::OpKind::kReduceMax, false);
+  horizontal(max_all, LaneCombine::kMax);
   vbroadcastss(max_all, Xmm(max_all.getIdx()));
 
   // The row sum: every lane's double sum rescaled to the row max. The double
@@ -204,7 +204,7 @@ void KernelEmitter::finish_online() {
     }
   }
   vaddpd(total_lo, total_lo, total_hi);
-  horizontal(total_lo, ir::OpKind::kReduceSum, true);
+  horizontal(total_lo, LaneCombine::kAddDoubles);
   Xmm sum(total_lo.getIdx());
   Xmm row_max(max_all.getIdx());
 
@@ -333,7 +333,7 @@ void KernelEmitter::finish_extexp() {
   for (int lane = 1; lane < unroll_; ++lane) {
     vmaxps(e_max, e_max, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
   }
-  horizontal(e_max, ir::OpKind::kReduceMax, false);
+  horizontal(e_max, LaneCombine::kMax);
   vbroadcastss(e_max, Xmm(e_max.getIdx()));
 
   Xmm total_lo = st.mantissa_acc[0];
@@ -358,13 +358,13 @@ void KernelEmitter::finish_extexp() {
     vaddpd(total_hi, total_hi, part_sum);
   }
   vaddpd(total_lo, total_lo, total_hi);
-  horizontal(total_lo, ir::OpKind::kReduceSum, true);
+  horizontal(total_lo, LaneCombine::kAddDoubles);
 
   // A +inf in the row makes the reference sum NaN (exp(inf - inf)), but its
   // mantissa and exponent are finite: look for it in the max of the inputs.
   const Xmm& input_max = st.input_max[0];
   for (size_t lane = 1; lane < st.input_max.size(); ++lane) vmaxps(input_max, input_max, st.input_max[lane]);
-  horizontal(input_max, ir::OpKind::kReduceMax, false);
+  horizontal(input_max, LaneCombine::kMax);
   Label finite;
   mov(eax, 0x7F800000u);  // +inf
   vmovd(Xmm(scratch_.vec[0].getIdx()), eax);

@@ -171,7 +171,7 @@ void KernelEmitter::free_register(const Xmm& reg) { free_vregs_.push_back(reg.ge
 
 Xmm KernelEmitter::value_register(ValueId value) const { return vreg_of_.at(value); }
 
-Status KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll) {
+void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll) {
   unroll_ = unroll;
   vreg_of_.clear();
   reciprocal_of_.clear();
@@ -187,8 +187,8 @@ Status KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unrol
   }
   for (int i = first_reserved - 1; i >= 0; --i) free_vregs_.push_back(i);
 
-  // Positions of last use within the body: op i uses its operands at i; the
-  // accumulation after the ops counts as position ops.size().
+  // Positions of last use within the body: op i uses its operands at i, and
+  // the accumulation after the ops counts as position ops.size().
   int end = static_cast<int>(sweep.ops.size());
   for (int i = 0; i < end; ++i) {
     for (ValueId v : p_.ops[static_cast<size_t>(sweep.ops[static_cast<size_t>(i)])].operands) last_use_[v] = i;
@@ -196,7 +196,6 @@ Status KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unrol
   for (int r : sweep.reductions) last_use_[p_.ops[static_cast<size_t>(r)].operands[0]] = end;
   if (sweep.online_softmax || sweep.extexp_sum) last_use_[plan_.core.x] = end;
   if (sweep.extexp_scale) last_use_[plan_.core.x] = end;
-  return Status::ok();
 }
 
 // ---- sweeps -----------------------------------------------------------------
@@ -205,12 +204,11 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   const ir::Sweep& sweep = plan_.sweeps[static_cast<size_t>(sweep_index)];
   sweep_ = &sweep;
   mark("sweep " + std::to_string(sweep_index));
-  ROWJIT_TRY(allocate_sweep_registers(sweep, plan_.unroll));
+  allocate_sweep_registers(sweep, unroll_target_);
   emit_scalar_ops(sweep);
 
   bool has_loop = !sweep.ops.empty() || !sweep.reductions.empty() || sweep.online_softmax || sweep.extexp_sum;
   if (!has_loop) return error_;
-  ROWJIT_TRY(allocate_sweep_registers(sweep, unroll_target_));
 
   init_reductions(sweep);
   if (sweep.online_softmax) init_online();
@@ -456,7 +454,6 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
     release_if_dead(result, static_cast<int>(position));
   }
 
-  int end = static_cast<int>(sweep.ops.size());
   for (Reduction& r : reductions_) {
     accumulate_reduction(r, value_register(p_.ops[static_cast<size_t>(r.op)].operands[0]), mode);
   }
@@ -472,7 +469,6 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
     free_register(vreg_of_.at(v));
     vreg_of_.erase(v);
   }
-  (void)end;
 }
 
 void KernelEmitter::mark_op_once(int op_index) {

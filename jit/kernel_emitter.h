@@ -75,7 +75,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int frame_alloc(int bytes, int align);
 
   // ---- register use within a sweep
-  Status allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
+  void allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
   Xbyak::Xmm take_register();
   void free_register(const Xbyak::Xmm& reg);
   Xbyak::Xmm value_register(ir::ValueId value) const;
@@ -99,7 +99,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void accumulate_reduction(Reduction& r, const Xbyak::Xmm& value, const BodyMode& mode);
   void flush_sums();
   void finish_reductions();
-  void horizontal(const Xbyak::Xmm& v, ir::OpKind kind, bool doubles);
+  // Operation that horizontal() combines the lanes with.
+  enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
+  void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;
 
   // ---- emit_softmax_core.cpp: two-pass forms

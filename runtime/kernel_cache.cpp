@@ -55,7 +55,9 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   // -1 stands for "not forced".
   hash.add_integer(key.choices.softmax_form ? static_cast<int64_t>(*key.choices.softmax_form) : -1);
   hash.add_integer(key.choices.unroll ? *key.choices.unroll : -1);
-  hash.add_integer(key.choices.nontemporal_stores ? (*key.choices.nontemporal_stores ? 1 : 0) : -1);
+  int64_t nontemporal = -1;
+  if (key.choices.nontemporal_stores) nontemporal = *key.choices.nontemporal_stores ? 1 : 0;
+  hash.add_integer(nontemporal);
   return hash.value();
 }
 
