@@ -3,11 +3,13 @@
 // General-purpose registers:
 //   rdi  KernelArgs*            rsi  rows left
 //   r9   row length in bytes    r8   byte index within the row
-//   rax, rcx, rdx               temporaries
+//   rdx  last start of a full main-loop iteration
+//   rax, rcx                    temporaries
 //   r10, r11, rbx, rbp, r12..r15  row pointers of the tensors, one each
 // Vector registers: the top three are the math library's scratch, and on AVX2
 // the next one contains the tail mask. The rest hold accumulators, broadcast scalars
 // and the values of the loop body (see allocate_sweep_registers).
+// The tail mask (k1 on AVX-512) depends only on n, so it is set once per call.
 #include "jit/kernel_emitter.h"
 
 #include <algorithm>
@@ -25,6 +27,7 @@ const Reg64 kArgs = rdi;
 const Reg64 kRowsLeft = rsi;
 const Reg64 kRowBytes = r9;
 const Reg64 kIndex = r8;
+const Reg64 kMainEnd = rdx;
 const Reg64 kTensorRegs[kMaxTensorSlots] = {r10, r11, rbx, rbp, r12, r13, r14, r15};
 
 // Main-loop iterations between two flushes of float partial sums into double.
@@ -79,7 +82,6 @@ Status KernelEmitter::assign_slots() {
   for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) tensor_reg_[layout_.tensor_slots[i]] = kTensorRegs[i];
 
   saved_mxcsr_offset_ = frame_alloc(4, 4);
-  flush_counter_offset_ = frame_alloc(4, 4);
   for (size_t id = 0; id < p_.values.size(); ++id) {
     const ir::Value& v = p_.value(static_cast<ValueId>(id));
     if (v.kind == ir::ValueKind::kOpResult && v.type.shape.is_scalar()) {
@@ -123,6 +125,7 @@ Status KernelEmitter::emit_kernel() {
   for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
     mov(kTensorRegs[i], qword[kArgs + kArgsDataOffset + static_cast<int>(8 * i)]);
   }
+  emit_tail_mask();
 
   Label row_loop;
   L(row_loop);
@@ -181,10 +184,7 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
   int count = target_.register_count();
   scratch_ = MathScratch{{target_.vreg(count - 1), target_.vreg(count - 2), target_.vreg(count - 3)}, {k2, k3}};
   int first_reserved = count - 3;
-  if (!target_.avx512) {
-    tail_mask_ = target_.vreg(count - 4);
-    first_reserved = count - 4;
-  }
+  if (!target_.avx512) first_reserved = count - 4;  // the tail mask
   for (int i = first_reserved - 1; i >= 0; --i) free_vregs_.push_back(i);
 
   // Positions of last use within the body: op i uses its operands at i, and
@@ -305,17 +305,21 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   return error_;
 }
 
+// The masked tail covers the last n mod lanes elements of every row: the
+// main and remainder loops stop at the last full vector.
 void KernelEmitter::emit_tail_mask() {
+  int vector_bytes = target_.bytes();
   mov(rcx, kRowBytes);
-  sub(rcx, kIndex);
+  and_(ecx, vector_bytes - 1);
   if (target_.avx512) {
-    shr(rcx, 2);
+    shr(ecx, 2);
     mov(eax, 1);
     shl(eax, cl);
     dec(eax);
     kmovw(k1, eax);
   } else {
     uses_mask_table_ = true;
+    tail_mask_ = target_.vreg(target_.register_count() - 4);
     lea(rax, ptr[rip + mask_table_]);
     neg(rcx);
     vmovdqu(tail_mask_, ptr[rax + rcx + 32]);
@@ -326,37 +330,39 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
   bool flush = needs_flush();
-  Label main_loop, main_done, remainder_loop, tail, done;
+  Label block, main_loop, main_done, remainder_loop, tail, done;
 
   xor_(kIndex, kIndex);
-  if (flush) mov(dword[rsp + flush_counter_offset_], kFlushInterval);
-
-  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration");
-  mov(rax, kRowBytes);
-  sub(rax, step);
-  cmp(kIndex, rax);
+  mov(kMainEnd, kRowBytes);
+  sub(kMainEnd, step);
+  cmp(kIndex, kMainEnd);
   jg(main_done, T_NEAR);
+  // With float sums, the main loop runs in blocks of kFlushInterval
+  // iterations and flushes between blocks; the flush of the last block is the
+  // one after the tail. rax holds the last start within the block.
+  if (flush) {
+    L(block);
+    lea(rax, ptr[kIndex + (kFlushInterval - 1) * step]);
+    cmp(rax, kMainEnd);
+    cmovg(rax, kMainEnd);
+  }
+  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration");
   L(main_loop);
   for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes, false, nontemporal});
   add(kIndex, step);
-  if (flush) {
-    Label no_flush;
-    dec(dword[rsp + flush_counter_offset_]);
-    jnz(no_flush, T_NEAR);
-    emit_flush();
-    mov(dword[rsp + flush_counter_offset_], kFlushInterval);
-    L(no_flush);
-    mov(rax, kRowBytes);
-    sub(rax, step);
-  }
-  cmp(kIndex, rax);
+  cmp(kIndex, flush ? rax : kMainEnd);
   jle(main_loop, T_NEAR);
+  if (flush) {
+    cmp(kIndex, kMainEnd);
+    jg(main_done, T_NEAR);
+    emit_flush();
+    jmp(block, T_NEAR);
+  }
   L(main_done);
 
   if (unroll_ > 1) {
     mark("remainder loop: one vector per iteration");
-    mov(rax, kRowBytes);
-    sub(rax, vector_bytes);
+    lea(rax, ptr[kRowBytes - vector_bytes]);
     L(remainder_loop);
     cmp(kIndex, rax);
     jg(tail, T_NEAR);
@@ -368,7 +374,6 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   mark("masked tail");
   cmp(kIndex, kRowBytes);
   jge(done, T_NEAR);
-  emit_tail_mask();
   emit_body(sweep, BodyMode{0, 0, true});
   L(done);
   if (flush) emit_flush();

@@ -140,7 +140,6 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::map<ir::ValueId, int> scalar_param_slot_;
   std::map<ir::ValueId, int> frame_offset_;  // per-row scalar values
   int frame_bytes_ = 0;
-  int flush_counter_offset_ = 0;
   int saved_mxcsr_offset_ = 0;
 
   // Per-sweep register state.
