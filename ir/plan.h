@@ -60,10 +60,14 @@ struct Sweep {
   bool extexp_scale = false;       // this sweep writes y = exp(x) / sum from the extended-exponent sum
 };
 
+// Rows of up to this many vectors can be held in registers across sweeps.
+constexpr int kMaxResidentVectors = 8;
+
 struct PlanChoices {
   std::optional<SoftmaxForm> softmax_form;
   std::optional<int> unroll;
   std::optional<bool> nontemporal_stores;
+  std::optional<int> resident_vectors;  // 0: never; see Plan::resident_vectors
 };
 
 struct Plan {
@@ -82,6 +86,10 @@ struct Plan {
   int vector_bits = 0;
   int unroll = 1;             // vectors per main-loop iteration, each with its own accumulators
   bool nontemporal_stores = false;
+  // Rows of exactly this many vectors (n in ((v - 1) * lanes, v * lanes]) are
+  // loaded once into registers and every sweep works there: no loops, no
+  // reloads from memory. Other row lengths take the loops. 0: never.
+  int resident_vectors = 0;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`
 

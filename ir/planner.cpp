@@ -401,9 +401,6 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
 
   // Short rows (router logits) are dominated by the cost per row: measured at
   // n = 64 on AVX-512, one vector per iteration was 1.2x faster than four.
-  // NOTE: short rows are not kept in registers across sweeps yet: each sweep
-  // reloads x from L1, and each row pays its own loop setup and horizontal
-  // reductions.
   bool short_row = n_hint > 0 && target.vector_bits > 0 && n_hint <= 8 * target.lanes();
   plan.unroll = choices.unroll.value_or(short_row ? 1 : 4);
   if (plan.unroll < 1 || plan.unroll > 8) {
@@ -414,6 +411,36 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                               : short_row    ? ": a row of at most 8 vectors costs its per-row overhead, not its loop"
                                              : ": four independent accumulators hide the latency of max and add";
   plan.reasons.push_back("unroll " + std::to_string(plan.unroll) + unroll_reason);
+
+  // A short row is loaded into registers once and every sweep works there.
+  // The two-pass forms exist to read memory less, which a resident row does
+  // not, so residency goes with the three-pass forms and pipelines without a
+  // softmax core.
+  bool resident_form = form == SoftmaxForm::kNone || form == SoftmaxForm::kThreePassRecompute ||
+                       form == SoftmaxForm::kThreePassReload;
+  int lanes = target.vector_bits > 0 ? target.lanes() : 0;
+  int64_t row_vectors = lanes > 0 && n_hint > 0 ? (n_hint + lanes - 1) / lanes : 0;
+  if (choices.resident_vectors) {
+    int v = *choices.resident_vectors;
+    if (v < 0 || v > kMaxResidentVectors) {
+      return Status(StatusCode::kInvalidArgument, "resident_vectors " + std::to_string(v) +
+                                                      " is out of range; use 0 (never) to " +
+                                                      std::to_string(kMaxResidentVectors));
+    }
+    if (v > 0 && !resident_form) {
+      return Status(StatusCode::kInvalidArgument,
+                    "cannot hold rows in registers with softmax form " + std::string(softmax_form_name(form)) +
+                        ": resident rows go with three_pass_recompute, three_pass_reload or no softmax core");
+    }
+    plan.resident_vectors = v;
+    if (v > 0) plan.reasons.push_back("rows of " + std::to_string(v) + " vectors held in registers: forced");
+  } else if (plan.jit_supported && resident_form && row_vectors >= 1 && row_vectors <= kMaxResidentVectors) {
+    plan.resident_vectors = static_cast<int>(row_vectors);
+    plan.reasons.push_back("rows of " + std::to_string(row_vectors) +
+                           " vectors held in registers: loaded once, no loops, no reloads (other lengths take the "
+                           "loops)");
+  }
+
   // Non-temporal stores skip the read for ownership of each output line, a
   // third less traffic for a two-pass softmax. They are several times slower
   // when the row would have stayed in cache, so they go with rows whose

@@ -30,7 +30,8 @@ std::vector<std::vector<uint32_t>> choose_pinned_constants(const KernelEmitter& 
   return plan;
 }
 
-Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll) {
+Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll,
+                                   int resident_vectors) {
   // A first emission finds which constants each sweep's loops use and how many
   // registers they leave free. The kernel that runs keeps those constants in
   // registers.
@@ -38,6 +39,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   try {
     KernelEmitter first(pipeline, plan, VectorTarget{avx512});
     first.set_unroll(unroll);
+    first.set_resident_vectors(resident_vectors);
     Status emitted = first.emit_kernel();
     if (!emitted.is_ok()) return emitted;
     pinned = choose_pinned_constants(first);
@@ -47,6 +49,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
 
   KernelEmitter emitter(pipeline, plan, VectorTarget{avx512});
   emitter.set_unroll(unroll);
+  emitter.set_resident_vectors(resident_vectors);
   emitter.set_pinned_constants(std::move(pinned));
   Status emitted;
   try {
@@ -69,6 +72,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   kernel.layout = emitter.layout();
   kernel.isa = avx512 ? "avx512" : "avx2";
   kernel.unroll = unroll;
+  kernel.resident_vectors = resident_vectors;
   return kernel;
 }
 
@@ -79,13 +83,18 @@ Result<CompiledKernel> compile_kernel(const ir::Pipeline& pipeline, const ir::Pl
     return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "': " + plan.unsupported_reason);
   }
   // Fewer vectors per iteration need fewer accumulators: halve the unroll
-  // until the sweep fits the register file.
+  // until the sweep fits the register file. A resident row that does not fit
+  // even then goes back to the loops.
   Status last;
-  for (int unroll = plan.unroll; unroll >= 1; unroll /= 2) {
-    auto kernel = try_compile(pipeline, plan, avx512, unroll);
-    if (kernel) return kernel;
-    last = kernel.status();
-    if (last.code() != StatusCode::kUnsupported) return last;
+  std::vector<int> residencies = {plan.resident_vectors};
+  if (plan.resident_vectors > 0) residencies.push_back(0);
+  for (int resident_vectors : residencies) {
+    for (int unroll = plan.unroll; unroll >= 1; unroll /= 2) {
+      auto kernel = try_compile(pipeline, plan, avx512, unroll, resident_vectors);
+      if (kernel) return kernel;
+      last = kernel.status();
+      if (last.code() != StatusCode::kUnsupported) return last;
+    }
   }
   return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "' does not fit the " +
                                               std::string(avx512 ? "AVX-512" : "AVX2") +

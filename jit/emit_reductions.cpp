@@ -56,7 +56,7 @@ bool KernelEmitter::needs_flush() const {
   return online_.has_value() || extexp_.has_value();
 }
 
-void KernelEmitter::init_reductions(const ir::Sweep& sweep) {
+void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
   reductions_.clear();
   online_.reset();
   extexp_.reset();
@@ -80,7 +80,7 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep) {
         r.nan_acc.push_back(nan_acc);
       }
     }
-    if (is_sum(r.kind)) {
+    if (is_sum(r.kind) && !resident) {
       vxorps(scratch_.vec[0], scratch_.vec[0], scratch_.vec[0]);
       vmovups(ptr[rsp + sum_area_.at(index)], scratch_.vec[0]);
       vmovups(ptr[rsp + sum_area_.at(index) + target_.bytes()], scratch_.vec[0]);
@@ -132,12 +132,30 @@ void KernelEmitter::accumulate_reduction(Reduction& r, const Xmm& value, const B
   }
 }
 
+// lo += the low half of the lanes of acc, hi += the high half, each widened
+// to double. Uses the third scratch register.
+void KernelEmitter::add_widened(const Xmm& lo, const Xmm& hi, const Xmm& acc) {
+  const Xmm& half = scratch_.vec[2];
+  if (target_.avx512) {
+    vcvtps2pd(half, Ymm(acc.getIdx()));
+    vaddpd(lo, lo, half);
+    vextractf32x8(Ymm(half.getIdx()), Zmm(acc.getIdx()), 1);
+    vcvtps2pd(half, Ymm(half.getIdx()));
+    vaddpd(hi, hi, half);
+  } else {
+    vcvtps2pd(half, Xmm(acc.getIdx()));
+    vaddpd(lo, lo, half);
+    vextractf128(Xmm(half.getIdx()), Ymm(acc.getIdx()), 1);
+    vcvtps2pd(half, Xmm(half.getIdx()));
+    vaddpd(hi, hi, half);
+  }
+}
+
 // Adds the float partial sums of every lane into the double sums in the frame
 // and clears them, so that no float sum grows past a few hundred terms.
 void KernelEmitter::flush_sums() {
   const Xmm& lo = scratch_.vec[0];
   const Xmm& hi = scratch_.vec[1];
-  const Xmm& half = scratch_.vec[2];
   int vector_bytes = target_.bytes();
   for (Reduction& r : reductions_) {
     if (!is_sum(r.kind)) continue;
@@ -145,20 +163,7 @@ void KernelEmitter::flush_sums() {
     vmovupd(lo, ptr[rsp + area]);
     vmovupd(hi, ptr[rsp + area + vector_bytes]);
     for (const Xmm& acc : r.acc) {
-      // Low half of the lanes, then the high half, each widened to double.
-      if (target_.avx512) {
-        vcvtps2pd(half, Ymm(acc.getIdx()));
-        vaddpd(lo, lo, half);
-        vextractf32x8(Ymm(half.getIdx()), Zmm(acc.getIdx()), 1);
-        vcvtps2pd(half, Ymm(half.getIdx()));
-        vaddpd(hi, hi, half);
-      } else {
-        vcvtps2pd(half, Xmm(acc.getIdx()));
-        vaddpd(lo, lo, half);
-        vextractf128(Xmm(half.getIdx()), Ymm(acc.getIdx()), 1);
-        vcvtps2pd(half, Xmm(half.getIdx()));
-        vaddpd(hi, hi, half);
-      }
+      add_widened(lo, hi, acc);
       vxorps(acc, acc, acc);
     }
     vmovupd(ptr[rsp + area], lo);
@@ -198,16 +203,34 @@ void KernelEmitter::horizontal(const Xmm& v, LaneCombine operation) {
   combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
 }
 
-void KernelEmitter::finish_reductions() {
+// A resident row's float sums hold at most kMaxResidentVectors terms per
+// lane, and are reduced as floats: the horizontal sum is on the row's critical
+// path, and with 128 terms at most its error stays near 1e-6. A mean goes
+// through double, as in the loops.
+void KernelEmitter::finish_reductions(bool resident) {
   const Xmm& s0 = scratch_.vec[0];
   const Xmm& s1 = scratch_.vec[1];
   int vector_bytes = target_.bytes();
   for (Reduction& r : reductions_) {
     ValueId result = p_.ops[static_cast<size_t>(r.op)].results[0];
     if (is_sum(r.kind)) {
-      int area = sum_area_.at(r.op);
-      vmovupd(s0, ptr[rsp + area]);
-      vaddpd(s0, s0, ptr[rsp + area + vector_bytes]);
+      if (resident && r.kind == OpKind::kReduceSum) {
+        const Xmm& acc = r.acc[0];
+        for (size_t lane = 1; lane < r.acc.size(); ++lane) vaddps(acc, acc, r.acc[lane]);
+        horizontal(acc, LaneCombine::kAddFloats);
+        store_scalar_result(result, acc);
+        continue;
+      }
+      if (resident) {
+        vxorpd(s0, s0, s0);
+        vxorpd(s1, s1, s1);
+        for (const Xmm& acc : r.acc) add_widened(s0, s1, acc);
+        vaddpd(s0, s0, s1);
+      } else {
+        int area = sum_area_.at(r.op);
+        vmovupd(s0, ptr[rsp + area]);
+        vaddpd(s0, s0, ptr[rsp + area + vector_bytes]);
+      }
       horizontal(s0, LaneCombine::kAddDoubles);
       if (r.kind == OpKind::kReduceMean) {
         // mean = sum / n in double; an empty row gives 0 / 0 = NaN.

@@ -40,7 +40,12 @@ constexpr uint32_t kKernelMxcsr = 0x1F80;
 }  // namespace
 
 KernelEmitter::KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target)
-    : CodeGenerator(64 * 1024, DontSetProtectRWE), p_(pipeline), plan_(plan), target_(target), pool_(target) {}
+    : CodeGenerator(64 * 1024, DontSetProtectRWE),
+      p_(pipeline),
+      plan_(plan),
+      target_(target),
+      pool_(target),
+      resident_vectors_(plan.resident_vectors) {}
 
 void KernelEmitter::mark(const std::string& text) { markers_.push_back({getSize(), text}); }
 
@@ -127,15 +132,34 @@ Status KernelEmitter::emit_kernel() {
   }
   emit_tail_mask();
 
+  if (resident_vectors_ > 0) {
+    // Rows of exactly resident_vectors_ vectors take the resident copy of the
+    // row loop; other lengths fall through to the loops.
+    for (size_t s = 0; s < plan_.sweeps.size(); ++s) {
+      const ir::Sweep& sweep = plan_.sweeps[s];
+      for (ValueId v : sweep.loads) resident_last_sweep_[v] = static_cast<int>(s);
+      for (ValueId v : sweep.reloads) resident_last_sweep_[v] = static_cast<int>(s);
+    }
+    Label general, resident_row;
+    int shift = target_.avx512 ? 6 : 5;
+    lea(rax, ptr[kRowBytes + target_.bytes() - 1]);
+    shr(rax, shift);
+    cmp(rax, resident_vectors_);
+    jne(general, T_NEAR);
+    mark("resident rows: " + std::to_string(resident_vectors_) + " vectors held in registers");
+    xor_(kIndex, kIndex);
+    L(resident_row);
+    for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), true));
+    emit_next_row(resident_row);
+    jmp(done, T_NEAR);
+    L(general);
+    mark("rows of any other length");
+  }
+
   Label row_loop;
   L(row_loop);
-  for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s)));
-  mark("next row");
-  for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
-    add(kTensorRegs[i], qword[kArgs + kArgsStrideOffset + static_cast<int>(8 * i)]);
-  }
-  dec(kRowsLeft);
-  jnz(row_loop, T_NEAR);
+  for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
+  emit_next_row(row_loop);
 
   L(done);
   mark("epilogue");
@@ -153,6 +177,15 @@ Status KernelEmitter::emit_kernel() {
     for (int i = 0; i < 8; ++i) dd(0);
   }
   return error_;
+}
+
+void KernelEmitter::emit_next_row(Label& row_loop) {
+  mark("next row");
+  for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
+    add(kTensorRegs[i], qword[kArgs + kArgsStrideOffset + static_cast<int>(8 * i)]);
+  }
+  dec(kRowsLeft);
+  jnz(row_loop, T_NEAR);
 }
 
 // ---- register use -----------------------------------------------------------
@@ -185,7 +218,12 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
   scratch_ = MathScratch{{target_.vreg(count - 1), target_.vreg(count - 2), target_.vreg(count - 3)}, {k2, k3}};
   int first_reserved = count - 3;
   if (!target_.avx512) first_reserved = count - 4;  // the tail mask
-  for (int i = first_reserved - 1; i >= 0; --i) free_vregs_.push_back(i);
+  // Registers that hold a resident row's values for a later sweep stay taken.
+  std::set<int> held;
+  for (const auto& [key, reg] : resident_reg_) held.insert(reg.getIdx());
+  for (int i = first_reserved - 1; i >= 0; --i) {
+    if (!held.count(i)) free_vregs_.push_back(i);
+  }
 
   // Positions of last use within the body: op i uses its operands at i, and
   // the accumulation after the ops counts as position ops.size().
@@ -200,17 +238,24 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
 
 // ---- sweeps -----------------------------------------------------------------
 
-Status KernelEmitter::emit_sweep(int sweep_index) {
+// Emits one sweep of the row: its per-row scalar ops, then its loops, or for a
+// resident row one body per vector.
+Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
   const ir::Sweep& sweep = plan_.sweeps[static_cast<size_t>(sweep_index)];
   sweep_ = &sweep;
+  sweep_index_ = sweep_index;
+  // The resident copy keeps its own constant statistics, after the loops'.
+  size_t stats_index = static_cast<size_t>(sweep_index) + (resident ? plan_.sweeps.size() : 0);
   mark("sweep " + std::to_string(sweep_index));
-  allocate_sweep_registers(sweep, unroll_target_);
+  // A resident row has at most kMaxResidentVectors vectors: two accumulators
+  // per reduction are enough to overlap them.
+  allocate_sweep_registers(sweep, resident ? std::min({unroll_target_, resident_vectors_, 2}) : unroll_target_);
   emit_scalar_ops(sweep);
 
   bool has_loop = !sweep.ops.empty() || !sweep.reductions.empty() || sweep.online_softmax || sweep.extexp_sum;
   if (!has_loop) return error_;
 
-  init_reductions(sweep);
+  init_reductions(sweep, resident);
   if (sweep.online_softmax) init_online();
   if (sweep.extexp_sum) init_extexp();
 
@@ -250,8 +295,8 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   // Constants that the first emission found in these loops, held in registers
   // so that each use is not a load from the pool.
   std::vector<Xmm> pinned_constants;
-  if (static_cast<size_t>(sweep_index) < pin_plan_.size()) {
-    for (uint32_t bits : pin_plan_[static_cast<size_t>(sweep_index)]) {
+  if (stats_index < pin_plan_.size()) {
+    for (uint32_t bits : pin_plan_[stats_index]) {
       Xmm reg = take_register();
       vmovups(reg, pool_.address_of(bits));
       pool_.pin(bits, reg);
@@ -268,7 +313,9 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
   for (size_t later = static_cast<size_t>(sweep_index) + 1; later < plan_.sweeps.size(); ++later) {
     reloaded_later = reloaded_later || !plan_.sweeps[later].reloads.empty();
   }
-  if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
+  if (resident) {
+    emit_resident_vectors(sweep);
+  } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
     Label regular, done;
     xor_(eax, eax);
     for (ValueId v : sweep.stores) {
@@ -289,28 +336,31 @@ Status KernelEmitter::emit_sweep(int sweep_index) {
     emit_loops(sweep, false);
   }
 
-  if (sweep_constant_uses_.size() <= static_cast<size_t>(sweep_index)) {
-    sweep_constant_uses_.resize(static_cast<size_t>(sweep_index) + 1);
-    sweep_min_free_.resize(static_cast<size_t>(sweep_index) + 1, 0);
+  if (sweep_constant_uses_.size() <= stats_index) {
+    sweep_constant_uses_.resize(stats_index + 1);
+    sweep_min_free_.resize(stats_index + 1, 0);
   }
-  sweep_constant_uses_[static_cast<size_t>(sweep_index)] = pool_.uses();
-  sweep_min_free_[static_cast<size_t>(sweep_index)] = static_cast<int>(min_free_);
+  sweep_constant_uses_[stats_index] = pool_.uses();
+  sweep_min_free_[stats_index] = static_cast<int>(min_free_);
   pool_.unpin_all();
   for (const Xmm& reg : pinned_constants) free_register(reg);
 
   mark("sweep " + std::to_string(sweep_index) + " results");
-  finish_reductions();
+  finish_reductions(resident);
   if (sweep.online_softmax) finish_online();
   if (sweep.extexp_sum) finish_extexp();
   return error_;
 }
 
-// The masked tail covers the last n mod lanes elements of every row: the
-// main and remainder loops stop at the last full vector.
+// The mask covers ((n - 1) mod lanes) + 1 elements: the last n mod lanes
+// elements of a row in the loops' masked tail (which runs only when that is
+// not 0, since the main and remainder loops stop at the last full vector),
+// and the last vector of a resident row, which may be full.
 void KernelEmitter::emit_tail_mask() {
   int vector_bytes = target_.bytes();
-  mov(rcx, kRowBytes);
+  lea(rcx, ptr[kRowBytes - 4]);
   and_(ecx, vector_bytes - 1);
+  add(ecx, 4);
   if (target_.avx512) {
     shr(ecx, 2);
     mov(eax, 1);
@@ -379,6 +429,20 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   if (flush) emit_flush();
 }
 
+// A resident row: one body per vector, the last one masked (its mask covers
+// 1 to lanes elements). Values that a later sweep reads stay in registers.
+void KernelEmitter::emit_resident_vectors(const ir::Sweep& sweep) {
+  int vector_bytes = target_.bytes();
+  for (int j = 0; j < resident_vectors_; ++j) {
+    BodyMode mode;
+    mode.lane = j % unroll_;
+    mode.byte_offset = j * vector_bytes;
+    mode.masked = j == resident_vectors_ - 1;
+    mode.resident_vector = j;
+    emit_body(sweep, mode);
+  }
+}
+
 void KernelEmitter::emit_flush() {
   flush_sums();
   if (online_) flush_online();
@@ -409,24 +473,53 @@ void KernelEmitter::store_row(ValueId tensor, const Xmm& src, const BodyMode& mo
   }
 }
 
+// True if `value` is a resident row's value that a later sweep reads: its
+// register outlives this body.
+bool KernelEmitter::held_for_later(ValueId value, const BodyMode& mode) const {
+  if (mode.resident_vector < 0 || !resident_reg_.count({value, mode.resident_vector})) return false;
+  auto last = resident_last_sweep_.find(value);
+  return last != resident_last_sweep_.end() && last->second > sweep_index_;
+}
+
+// Frees the register of a body value that is dead.
+void KernelEmitter::release_value(ValueId value, const BodyMode& mode) {
+  free_register(vreg_of_.at(value));
+  vreg_of_.erase(value);
+  if (mode.resident_vector >= 0) resident_reg_.erase({value, mode.resident_vector});
+}
+
 void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
-  std::vector<ValueId> local;
+  bool resident = mode.resident_vector >= 0;
   auto release_if_dead = [&](ValueId v, int position) {
-    if (pinned_.count(v) || !vreg_of_.count(v)) return;
+    if (pinned_.count(v) || !vreg_of_.count(v) || held_for_later(v, mode)) return;
     auto it = last_use_.find(v);
-    if (it == last_use_.end() || it->second <= position) {
-      free_register(vreg_of_.at(v));
-      vreg_of_.erase(v);
+    if (it == last_use_.end() || it->second <= position) release_value(v, mode);
+  };
+  // A value a later sweep reads again: a resident row keeps its register.
+  auto keep_if_read_later = [&](ValueId v, const Xmm& reg) {
+    auto last = resident_last_sweep_.find(v);
+    if (last != resident_last_sweep_.end() && last->second > sweep_index_) {
+      resident_reg_[{v, mode.resident_vector}] = reg;
     }
   };
 
   // Inputs of this sweep, and values an earlier sweep spilled.
   for (ValueId v : sweep.loads) {
+    auto held = resident ? resident_reg_.find({v, mode.resident_vector}) : resident_reg_.end();
+    if (held != resident_reg_.end()) {
+      vreg_of_[v] = held->second;
+      continue;
+    }
     Xmm reg = take_register();
     load_row(reg, v, mode);
     vreg_of_[v] = reg;
+    if (resident) keep_if_read_later(v, reg);
   }
   for (ValueId v : sweep.reloads) {
+    if (resident) {
+      vreg_of_[v] = resident_reg_.at({v, mode.resident_vector});
+      continue;
+    }
     Xmm reg = take_register();
     load_row(reg, plan_.spill_buffer[static_cast<size_t>(v)], mode);
     vreg_of_[v] = reg;
@@ -454,7 +547,8 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
       store_row(result, dst, mode);
     }
     if (std::find(sweep.spills.begin(), sweep.spills.end(), result) != sweep.spills.end()) {
-      store_row(plan_.spill_buffer[static_cast<size_t>(result)], dst, mode);
+      if (resident) keep_if_read_later(result, dst);
+      else store_row(plan_.spill_buffer[static_cast<size_t>(result)], dst, mode);
     }
     release_if_dead(result, static_cast<int>(position));
   }
@@ -465,14 +559,15 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
   if (sweep.online_softmax) accumulate_online(value_register(plan_.core.x), mode);
   if (sweep.extexp_sum) accumulate_extexp(value_register(plan_.core.x), mode);
 
-  // Everything the body loaded or computed dies here; pinned scalars stay.
+  // Everything the body loaded or computed dies here, except pinned scalars
+  // and what a resident row keeps for a later sweep.
   std::vector<ValueId> leftovers;
   for (const auto& [v, reg] : vreg_of_) {
     if (!pinned_.count(v)) leftovers.push_back(v);
   }
   for (ValueId v : leftovers) {
-    free_register(vreg_of_.at(v));
-    vreg_of_.erase(v);
+    if (held_for_later(v, mode)) vreg_of_.erase(v);
+    else release_value(v, mode);
   }
 }
 

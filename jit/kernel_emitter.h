@@ -29,6 +29,7 @@ struct BodyMode {
   int byte_offset = 0;   // added to the loop's byte index
   bool masked = false;   // tail: only the first (n - i) elements are valid
   bool nontemporal = false;  // full-vector stores bypass the caches (aligned rows only)
+  int resident_vector = -1;  // resident row: index of the vector in the row, else -1
 };
 
 class KernelEmitter : public Xbyak::CodeGenerator {
@@ -40,6 +41,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Vectors per main-loop iteration; compile_kernel lowers it when the
   // registers run out.
   void set_unroll(int unroll) { unroll_target_ = unroll; }
+  // Rows of this many vectors stay in registers (plan.resident_vectors, or 0
+  // when compile_kernel drops residency to fit the registers).
+  void set_resident_vectors(int vectors) { resident_vectors_ = vectors; }
 
   // Constants to hold in registers during each sweep's loops, chosen from a
   // first emission of the same kernel (see compile_kernel).
@@ -60,8 +64,12 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Status assign_slots();
   void emit_prologue();
   void emit_epilogue();
-  Status emit_sweep(int sweep_index);
+  Status emit_sweep(int sweep_index, bool resident);
+  void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
+  void emit_resident_vectors(const ir::Sweep& sweep);
+  bool held_for_later(ir::ValueId value, const BodyMode& mode) const;
+  void release_value(ir::ValueId value, const BodyMode& mode);
   void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
   void emit_tail_mask();
   void emit_flush();
@@ -95,10 +103,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     std::vector<Xbyak::Xmm> acc;      // one per unroll lane
     std::vector<Xbyak::Xmm> nan_acc;  // one per unroll lane, when track_nan
   };
-  void init_reductions(const ir::Sweep& sweep);
+  void init_reductions(const ir::Sweep& sweep, bool resident);
+  void add_widened(const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, const Xbyak::Xmm& acc);
   void accumulate_reduction(Reduction& r, const Xbyak::Xmm& value, const BodyMode& mode);
   void flush_sums();
-  void finish_reductions();
+  void finish_reductions(bool resident);
   // Operation that horizontal() combines the lanes with.
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
@@ -141,6 +150,14 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::map<ir::ValueId, int> frame_offset_;  // per-row scalar values
   int frame_bytes_ = 0;
   int saved_mxcsr_offset_ = 0;
+
+  // Resident rows (plan.resident_vectors): the register of each row value
+  // kept for a later sweep, per vector of the row, and the last sweep that
+  // reads each such value.
+  int resident_vectors_ = 0;
+  std::map<std::pair<ir::ValueId, int>, Xbyak::Xmm> resident_reg_;
+  std::map<ir::ValueId, int> resident_last_sweep_;
+  int sweep_index_ = 0;
 
   // Per-sweep register state.
   int unroll_ = 1;

@@ -116,6 +116,7 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
     if (planned->softmax_form != ir::SoftmaxForm::kNone) resolved.choices.softmax_form = planned->softmax_form;
     resolved.choices.unroll = planned->unroll;
     resolved.choices.nontemporal_stores = planned->nontemporal_stores;
+    resolved.choices.resident_vectors = planned->resident_vectors;
   }
 
   KernelKey key;

@@ -43,7 +43,8 @@ RowSizeClass row_size_class(int64_t n_hint, int64_t l2_bytes) {
 bool KernelKey::operator==(const KernelKey& other) const {
   return pipeline_text == other.pipeline_text && isa == other.isa && size_class == other.size_class &&
          choices.softmax_form == other.choices.softmax_form && choices.unroll == other.choices.unroll &&
-         choices.nontemporal_stores == other.choices.nontemporal_stores;
+         choices.nontemporal_stores == other.choices.nontemporal_stores &&
+         choices.resident_vectors == other.choices.resident_vectors;
 }
 
 uint64_t kernel_key_hash(const KernelKey& key) {
@@ -58,6 +59,7 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   int64_t nontemporal = -1;
   if (key.choices.nontemporal_stores) nontemporal = *key.choices.nontemporal_stores ? 1 : 0;
   hash.add_integer(nontemporal);
+  hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
   return hash.value();
 }
 

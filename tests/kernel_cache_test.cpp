@@ -217,9 +217,9 @@ TEST(CompilerCache, ReformattedTextHits) {
 TEST(CompilerCache, SizeClassSeparatesHints) {
   Compiler compiler(quiet_knobs());
   CompileOptions small;
-  small.n_hint = 100;
+  small.n_hint = 200;
   CompileOptions same_bucket;
-  same_bucket.n_hint = 120;  // also rounds up to 128
+  same_bucket.n_hint = 240;  // also rounds up to 256
   CompileOptions large;
   large.n_hint = 1000;
   auto a = compiler.compile_text(kSoftmaxText, small);
@@ -231,6 +231,24 @@ TEST(CompilerCache, SizeClassSeparatesHints) {
   EXPECT_EQ(a->get(), b->get());
   EXPECT_NE(a->get(), c->get());
   EXPECT_EQ(compiler.cache_stats().misses, 2u);
+}
+
+// Rows of 7 and 8 vectors share a size class but not a kernel: each holds
+// its own number of vectors in registers.
+TEST(CompilerCache, ResidentRowsSeparateHints) {
+  Compiler compiler(quiet_knobs());
+  CompileOptions seven;
+  seven.isa = Isa::kAvx2;
+  seven.n_hint = 50;
+  CompileOptions eight = seven;
+  eight.n_hint = 60;
+  auto a = compiler.compile_text(kSoftmaxText, seven);
+  auto b = compiler.compile_text(kSoftmaxText, eight);
+  ASSERT_TRUE(a.is_ok());
+  ASSERT_TRUE(b.is_ok());
+  EXPECT_NE(a->get(), b->get());
+  EXPECT_EQ((*a)->plan().resident_vectors, 7);
+  EXPECT_EQ((*b)->plan().resident_vectors, 8);
 }
 
 TEST(CompilerCache, IsaAndChoicesSeparate) {
