@@ -141,9 +141,12 @@ void KernelEmitter::load_scalar(const Xmm& dst, ValueId value) {
     case ir::ValueKind::kInput:
       vbroadcastss(dst, dword[tensor_reg_.at(value)]);
       break;
-    case ir::ValueKind::kOpResult:
-      vbroadcastss(dst, frame_slot(value));
+    case ir::ValueKind::kOpResult: {
+      auto carried = carried_.find(value);
+      if (carried != carried_.end()) vbroadcastss(dst, Xmm(carried->second.getIdx()));
+      else vbroadcastss(dst, frame_slot(value));
       break;
+    }
   }
 }
 

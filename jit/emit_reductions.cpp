@@ -219,6 +219,7 @@ void KernelEmitter::finish_reductions(bool resident) {
         for (size_t lane = 1; lane < r.acc.size(); ++lane) vaddps(acc, acc, r.acc[lane]);
         horizontal(acc, LaneCombine::kAddFloats);
         store_scalar_result(result, acc);
+        carried_[result] = acc;
         continue;
       }
       if (resident) {
@@ -241,6 +242,8 @@ void KernelEmitter::finish_reductions(bool resident) {
       }
       vcvtsd2ss(Xmm(s0.getIdx()), Xmm(s0.getIdx()), Xmm(s0.getIdx()));
       store_scalar_result(result, s0);
+      vmovaps(Xmm(r.acc[0].getIdx()), Xmm(s0.getIdx()));
+      carried_[result] = r.acc[0];
       continue;
     }
     const Xmm& acc = r.acc[0];
@@ -257,6 +260,7 @@ void KernelEmitter::finish_reductions(bool resident) {
       vorps(Xmm(acc.getIdx()), Xmm(acc.getIdx()), Xmm(nan_acc.getIdx()));
     }
     store_scalar_result(result, acc);
+    carried_[result] = acc;
   }
 }
 

@@ -156,6 +156,7 @@ Status KernelEmitter::emit_kernel() {
     mark("rows of any other length");
   }
 
+  carried_.clear();
   Label row_loop;
   L(row_loop);
   for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
@@ -179,7 +180,15 @@ Status KernelEmitter::emit_kernel() {
   return error_;
 }
 
+void KernelEmitter::release_carried() {
+  for (const auto& [value, reg] : carried_) {
+    if (std::find(free_vregs_.begin(), free_vregs_.end(), reg.getIdx()) == free_vregs_.end()) free_register(reg);
+  }
+  carried_.clear();
+}
+
 void KernelEmitter::emit_next_row(Label& row_loop) {
+  carried_.clear();
   mark("next row");
   for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) {
     add(kTensorRegs[i], qword[kArgs + kArgsStrideOffset + static_cast<int>(8 * i)]);
@@ -221,6 +230,7 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
   // Registers that hold a resident row's values for a later sweep stay taken.
   std::set<int> held;
   for (const auto& [key, reg] : resident_reg_) held.insert(reg.getIdx());
+  for (const auto& [value, reg] : carried_) held.insert(reg.getIdx());
   for (int i = first_reserved - 1; i >= 0; --i) {
     if (!held.count(i)) free_vregs_.push_back(i);
   }
@@ -253,7 +263,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
   emit_scalar_ops(sweep);
 
   bool has_loop = !sweep.ops.empty() || !sweep.reductions.empty() || sweep.online_softmax || sweep.extexp_sum;
-  if (!has_loop) return error_;
+  if (!has_loop) {
+    release_carried();
+    return error_;
+  }
 
   init_reductions(sweep, resident);
   if (sweep.online_softmax) init_online();
@@ -291,6 +304,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
     vbroadcastss(extexp_inv_reg_, dword[rsp + extexp_inv_offset_]);
     vbroadcastss(extexp_exp_reg_, dword[rsp + extexp_exp_offset_]);
   }
+  release_carried();
 
   // Constants that the first emission found in these loops, held in registers
   // so that each use is not a load from the pool.

@@ -158,6 +158,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::map<std::pair<ir::ValueId, int>, Xbyak::Xmm> resident_reg_;
   std::map<ir::ValueId, int> resident_last_sweep_;
   int sweep_index_ = 0;
+  // Reduction results of the sweep before, still in lane 0 of a register:
+  // the next sweep broadcasts them from there instead of from the frame,
+  // which keeps a store and a reload off the row's critical path.
+  std::map<ir::ValueId, Xbyak::Xmm> carried_;
+  void release_carried();
 
   // Per-sweep register state.
   int unroll_ = 1;
