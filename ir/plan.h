@@ -61,7 +61,9 @@ struct Sweep {
 };
 
 // Rows of up to this many vectors can be held in registers across sweeps.
-constexpr int kMaxResidentVectors = 8;
+// The planner holds up to 16 zmm or 8 ymm vectors, half of each register file.
+constexpr int kMaxResidentVectors = 16;
+inline int default_max_resident_vectors(int vector_bits) { return vector_bits == 512 ? 16 : 8; }
 
 struct PlanChoices {
   std::optional<SoftmaxForm> softmax_form;

@@ -434,7 +434,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     }
     plan.resident_vectors = v;
     if (v > 0) plan.reasons.push_back("rows of " + std::to_string(v) + " vectors held in registers: forced");
-  } else if (plan.jit_supported && resident_form && row_vectors >= 1 && row_vectors <= kMaxResidentVectors) {
+  } else if (plan.jit_supported && resident_form && row_vectors >= 1 &&
+             row_vectors <= default_max_resident_vectors(target.vector_bits)) {
     plan.resident_vectors = static_cast<int>(row_vectors);
     plan.reasons.push_back("rows of " + std::to_string(row_vectors) +
                            " vectors held in registers: loaded once, no loops, no reloads (other lengths take the "

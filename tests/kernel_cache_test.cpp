@@ -217,9 +217,9 @@ TEST(CompilerCache, ReformattedTextHits) {
 TEST(CompilerCache, SizeClassSeparatesHints) {
   Compiler compiler(quiet_knobs());
   CompileOptions small;
-  small.n_hint = 200;
+  small.n_hint = 300;
   CompileOptions same_bucket;
-  same_bucket.n_hint = 240;  // also rounds up to 256
+  same_bucket.n_hint = 400;  // also rounds up to 512
   CompileOptions large;
   large.n_hint = 1000;
   auto a = compiler.compile_text(kSoftmaxText, small);
