@@ -36,8 +36,9 @@ struct MathEmitter {
 void emit_exp(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
 // dst = exp(src) for src <= 0, -inf or NaN, as x - max(x) in a softmax is:
-// emit_exp without the clamp against overflow and with a degree-5 polynomial,
-// within kExpNonpositiveMaxUlp. A positive src gives a wrong result.
+// emit_exp without the clamp against overflow, with a one-constant reduction
+// and a degree-5 polynomial, within kExpNonpositiveMaxUlp (the error grows
+// with |src|; see docs/math.md). A positive src gives a wrong result.
 void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
 // The two parts of exp(src) = mantissa * 2^exponent used by the two-pass
@@ -81,9 +82,9 @@ void emit_tanh(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, con
 // inputs by the Long tests in tests/math_*_test.cpp and rounded up. Measured:
 // exp 0.913, log 0.924, sigmoid 2.402, tanh 1.362, the same on AVX2 and
 // AVX-512. The lowering and docs quote these.
-// NOTE: measured on the strided sample of non-positive inputs (1.90 ulp), not
-// over all of them as the other bounds are.
-inline constexpr double kExpNonpositiveMaxUlp = 2.0;
+// NOTE: measured on the strided sample of non-positive inputs (4.64 ulp, at
+// x = -85.5), not over all of them as the other bounds are.
+inline constexpr double kExpNonpositiveMaxUlp = 5.0;
 inline constexpr double kExpMaxUlp = 1.0;
 inline constexpr double kLogMaxUlp = 1.0;
 inline constexpr double kSigmoidMaxUlp = 2.5;
