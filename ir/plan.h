@@ -70,6 +70,7 @@ struct PlanChoices {
   std::optional<int> unroll;
   std::optional<bool> nontemporal_stores;
   std::optional<int> resident_vectors;  // 0: never; see Plan::resident_vectors
+  std::optional<int> prefetch_bytes;    // 0: none; see Plan::prefetch_bytes
 };
 
 struct Plan {
@@ -92,6 +93,9 @@ struct Plan {
   // loaded once into registers and every sweep works there: no loops, no
   // reloads from memory. Other row lengths take the loops. 0: never.
   int resident_vectors = 0;
+  // Each load of a row tensor also prefetches the line this many bytes ahead
+  // (0: none), for rows read from beyond the caches.
+  int prefetch_bytes = 0;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`
 

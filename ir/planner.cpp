@@ -184,6 +184,10 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
         }
       }
       if (is_output(p, m)) return "two_pass_online cannot output max(x) itself";
+      // NOTE: the max pass of the blocked online form reads x from memory, so
+      // an x computed from the inputs (the gate's sigmoid) takes a
+      // three-pass form instead.
+      if (p.value(core.x).kind != ValueKind::kInput) return "two_pass_online needs max(x) of an input x";
       return "";
     case SoftmaxForm::kTwoPassExtExp:
       if (!core.plain_softmax) {
@@ -327,7 +331,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
       const Op& op = p.ops[i];
       bool scalar_result = p.value(op.results[0]).type.shape.is_scalar();
       if (is_row_reduction(op.kind)) {
-        if (two_pass && static_cast<int>(i) == core->sum_op) continue;  // computed with the max
+        // The online sweep computes the max and the sum itself.
+        if (two_pass && static_cast<int>(i) == core->sum_op) continue;
+        if (form == SoftmaxForm::kTwoPassOnline && static_cast<int>(i) == core->max_op) continue;
         sweep.reductions.push_back(static_cast<int>(i));
         ValueId operand = op.operands[0];
         if (p.value(operand).kind == ValueKind::kOpResult && avail[static_cast<size_t>(operand)] == s) {
@@ -339,6 +345,21 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
         sweep.scalar_ops.push_back(static_cast<int>(i));
       } else {
         add_body(add_body, static_cast<int>(i));
+      }
+    }
+    // Drop ops whose results nothing in this sweep uses: the exp that feeds
+    // only a sum which a two-pass sweep already computed, for one.
+    std::set<ValueId> needed;
+    for (int i : sweep.reductions) needed.insert(p.ops[static_cast<size_t>(i)].operands[0]);
+    for (auto it = body.rbegin(); it != body.rend();) {
+      const Op& op = p.ops[static_cast<size_t>(*it)];
+      ValueId r = op.results[0];
+      bool written = op_sweep[static_cast<size_t>(*it)] == s && (is_output(p, r) || r == spilled);
+      if (written || needed.count(r)) {
+        for (ValueId v : op.operands) needed.insert(v);
+        ++it;
+      } else {
+        it = std::make_reverse_iterator(body.erase(std::next(it).base()));
       }
     }
     sweep.ops.assign(body.begin(), body.end());  // std::set keeps program order
@@ -458,6 +479,31 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
                            " bytes) exceed half the last-level cache (" + std::to_string(target.llc_bytes) +
                            " bytes); rows whose outputs are not aligned to the vector width use regular stores");
+  }
+  // A resident row reads each input and writes each output once.
+  if (plan.resident_vectors > 0 && n_hint > 0 && n_hint <= int64_t{plan.resident_vectors} * lanes) {
+    std::set<ValueId> touched;
+    for (const Sweep& sweep : plan.sweeps) {
+      touched.insert(sweep.loads.begin(), sweep.loads.end());
+      touched.insert(sweep.stores.begin(), sweep.stores.end());
+    }
+    plan.bytes_per_element = 4.0 * static_cast<double>(touched.size());
+  }
+
+  // Software prefetch for rows that stream from beyond the caches: measured
+  // on AVX-512 (Zen 5) at 4M and 32M elements, the online form's first sweep
+  // went from 0.13 and 0.15 ns per element to 0.10 at both with 16 KiB.
+  plan.prefetch_bytes = choices.prefetch_bytes.value_or(out_of_cache ? 16384 : 0);
+  if (plan.prefetch_bytes < 0 || plan.prefetch_bytes > (1 << 20)) {
+    return Status(StatusCode::kInvalidArgument, "prefetch distance " + std::to_string(plan.prefetch_bytes) +
+                                                    " bytes is out of range; use 0 (none) to 1048576");
+  }
+  if (choices.prefetch_bytes) {
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + " bytes ahead: forced");
+  } else if (plan.prefetch_bytes > 0) {
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
+                           " bytes ahead: the row streams from memory, and the hardware prefetcher alone "
+                           "leaves the exp loops waiting for it");
   }
   if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
   return plan;

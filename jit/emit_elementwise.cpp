@@ -151,6 +151,7 @@ void KernelEmitter::load_scalar(const Xmm& dst, ValueId value) {
 }
 
 void KernelEmitter::store_scalar_result(ValueId value, const Xmm& src) {
+  carried_.erase(value);  // a register copy from before this store is stale
   Xmm lane0(src.getIdx());
   vmovss(frame_slot(value), lane0);
   if (std::find(p_.outputs.begin(), p_.outputs.end(), value) != p_.outputs.end()) {

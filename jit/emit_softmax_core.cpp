@@ -1,14 +1,16 @@
 // The two-pass forms of the softmax core: max and sum of exp in one sweep.
 //
 // Online normalizer ("Online normalizer calculation for softmax", Milakov and
-// Gimelshein, 2018): each lane keeps a running max m and a sum d of
-// exp((x - m) * c). For a new x, one of exp(x - m_new) and exp(m_old - m_new)
-// is exp(0) = 1, so a single exp of -|x - m| updates the pair:
-//   x > m:  d = d * exp((m - x) c) + 1,  m = x
-//   else:   d = d + exp((x - m) c)
+// Gimelshein, 2018), by blocks: each lane keeps a running max m and a float
+// sum d of exp((x - m) * c). Before a block of kFlushInterval iterations, a
+// pass of max alone over the block raises m to the block's max, so that the
+// block's exps share one m and need no per-element rescaling. That pass reads
+// the block from memory and the exp pass then finds it in L1, so the row is
+// still read from memory once. After the block, the flush folds d into a
+// double sum D rescaled to the new max: D = D * exp((M_prev - m) * c) + d.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN.
-//
+
 // Extended exponent ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski,
 // 2020): exp(x) = p * 2^e with p in about [0.7, 1.42]; each lane keeps a
 // mantissa sum P and an exponent E, rescaled to the larger exponent with
@@ -65,47 +67,41 @@ void KernelEmitter::init_online() {
   online_ = state;
 }
 
+// e = exp((x - m) * c) and d += e, where the max pass already made m >= x.
 void KernelEmitter::accumulate_online(const Xmm& x, const BodyMode& mode) {
   OnlineState& st = *online_;
   const Xmm& m = st.max_acc[static_cast<size_t>(mode.lane)];
   const Xmm& d = st.sum_acc[static_cast<size_t>(mode.lane)];
   const Xmm& e = st.temp0;
-  const Xmm& fused = st.temp1;
 
-  // e = exp(-|x - m| * c)
   vsubps(e, x, m);
-  vorps(e, e, pool_.vector_bits(0x80000000u));
   scale_exponent(e);
   emit_core_exp(e);
-  // fused = d * e + 1, the update when x is the new max.
-  vmovaps(fused, d);
-  vfmadd213ps(fused, e, pool_.vector(1.0f));
-
-  if (target_.avx512) {
-    if (mode.masked) {
-      vcmpps(k2 | k1, x, m, 0x1E);  // GT_OQ
-      vaddps(d | k1, d, e);
-      vmaxps(m | k1, m, x);
-    } else {
-      vcmpps(k2, x, m, 0x1E);
-      vaddps(d, d, e);
-      vmaxps(m, m, x);
-    }
-    vmovaps(d | k2, fused);
+  if (!mode.masked) {
+    vaddps(d, d, e);
+  } else if (target_.avx512) {
+    vaddps(d | k1, d, e);
   } else {
-    const Xmm& greater = scratch_.vec[0];
-    const Xmm& new_max = scratch_.vec[1];
-    vcmpps(greater, x, m, 0x1E);
-    vaddps(e, d, e);
-    vblendvps(e, e, fused, greater);
-    vmaxps(new_max, m, x);
-    if (mode.masked) {
-      vblendvps(d, d, e, tail_mask_);
-      vblendvps(m, m, new_max, tail_mask_);
-    } else {
-      vmovaps(d, e);
-      vmovaps(m, new_max);
-    }
+    vandps(e, e, tail_mask_);
+    vaddps(d, d, e);
+  }
+}
+
+// m = max(m, x) for the vector of x at [kIndex register + `index` + offset],
+// leaving m NaN when x is NaN. Masked-off tail lanes leave m as it is.
+void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
+  OnlineState& st = *online_;
+  const Xmm& m = st.max_acc[static_cast<size_t>(mode.lane)];
+  Address x = ptr[tensor_reg_.at(plan_.core.x) + index + mode.byte_offset];
+  if (!mode.masked) {
+    vmaxps(m, m, x);
+  } else if (target_.avx512) {
+    vmaxps(m | k1, m, x);
+  } else {
+    const Xmm& v = scratch_.vec[0];
+    vmaskmovps(v, tail_mask_, x);
+    vblendvps(v, m, v, tail_mask_);
+    vmaxps(m, m, v);
   }
 }
 

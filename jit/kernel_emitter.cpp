@@ -409,6 +409,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     lea(rax, ptr[kIndex + (kFlushInterval - 1) * step]);
     cmp(rax, kMainEnd);
     cmovg(rax, kMainEnd);
+    if (online_) emit_online_max_pass(rax, false);
   }
   mark("main loop: " + std::to_string(unroll_) + " vectors per iteration");
   L(main_loop);
@@ -423,6 +424,16 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     jmp(block, T_NEAR);
   }
   L(main_done);
+  if (online_) {
+    // The remainder and the tail get their own max pass. The last block's
+    // sums are flushed first, because that pass may raise m.
+    Label no_rest;
+    cmp(kIndex, kRowBytes);
+    jge(no_rest, T_NEAR);
+    emit_flush();
+    emit_online_max_pass(rax, true);
+    L(no_rest);
+  }
 
   if (unroll_ > 1) {
     mark("remainder loop: one vector per iteration");
@@ -455,6 +466,37 @@ void KernelEmitter::emit_resident_vectors(const ir::Sweep& sweep) {
     mode.resident_vector = j;
     emit_body(sweep, mode);
   }
+}
+
+// The max pass of the online form: raises each lane's m over the vectors
+// that the next loops will read, from kIndex to `last_start` in main-loop
+// steps, or over the remainder and the tail (lane 0) when `rest_of_row`.
+void KernelEmitter::emit_online_max_pass(const Reg64& last_start, bool rest_of_row) {
+  int vector_bytes = target_.bytes();
+  Label loop, tail, done;
+  mark(rest_of_row ? "max pass over the remainder and tail" : "max pass over the block");
+  mov(rcx, kIndex);
+  if (!rest_of_row) {
+    int step = unroll_ * vector_bytes;
+    L(loop);
+    for (int lane = 0; lane < unroll_; ++lane) raise_online_max(rcx, BodyMode{lane, lane * vector_bytes});
+    add(rcx, step);
+    cmp(rcx, last_start);
+    jle(loop, T_NEAR);
+    return;
+  }
+  lea(rax, ptr[kRowBytes - vector_bytes]);
+  L(loop);
+  cmp(rcx, rax);
+  jg(tail, T_NEAR);
+  raise_online_max(rcx, BodyMode{});
+  add(rcx, vector_bytes);
+  jmp(loop, T_NEAR);
+  L(tail);
+  cmp(rcx, kRowBytes);
+  jge(done, T_NEAR);
+  raise_online_max(rcx, BodyMode{0, 0, true});
+  L(done);
 }
 
 void KernelEmitter::emit_flush() {
@@ -518,6 +560,11 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
   };
 
   // Inputs of this sweep, and values an earlier sweep spilled.
+  // One prefetch per cache line of each row input, prefetch_bytes ahead.
+  bool line_start = (mode.byte_offset % 64) == 0;
+  if (plan_.prefetch_bytes > 0 && !resident && !mode.masked && line_start) {
+    for (ValueId v : sweep.loads) prefetcht0(ptr[tensor_reg_.at(v) + kIndex + mode.byte_offset + plan_.prefetch_bytes]);
+  }
   for (ValueId v : sweep.loads) {
     auto held = resident ? resident_reg_.find({v, mode.resident_vector}) : resident_reg_.end();
     if (held != resident_reg_.end()) {

@@ -120,6 +120,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   };
   void init_online();
   void accumulate_online(const Xbyak::Xmm& x, const BodyMode& mode);
+  void raise_online_max(const Xbyak::Reg64& index, const BodyMode& mode);
+  void emit_online_max_pass(const Xbyak::Reg64& last_start, bool rest_of_row);
   void flush_online();
   void finish_online();
   void scale_exponent(const Xbyak::Xmm& v);  // v = v * c or v / c for the core's temperature

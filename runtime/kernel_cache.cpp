@@ -44,7 +44,8 @@ bool KernelKey::operator==(const KernelKey& other) const {
   return pipeline_text == other.pipeline_text && isa == other.isa && size_class == other.size_class &&
          choices.softmax_form == other.choices.softmax_form && choices.unroll == other.choices.unroll &&
          choices.nontemporal_stores == other.choices.nontemporal_stores &&
-         choices.resident_vectors == other.choices.resident_vectors;
+         choices.resident_vectors == other.choices.resident_vectors &&
+         choices.prefetch_bytes == other.choices.prefetch_bytes;
 }
 
 uint64_t kernel_key_hash(const KernelKey& key) {
@@ -60,6 +61,7 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   if (key.choices.nontemporal_stores) nontemporal = *key.choices.nontemporal_stores ? 1 : 0;
   hash.add_integer(nontemporal);
   hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
+  hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);
   return hash.value();
 }
 

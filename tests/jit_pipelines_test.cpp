@@ -144,6 +144,36 @@ TEST_P(JitPipeline, StreamsStoresOnAlignedRows) {
   }
 }
 
+// Software prefetch, forced on as for rows beyond the caches: prefetches past
+// the end of a row must not fault, and every form still matches.
+TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
+  const JitCase& c = GetParam();
+  ir::Pipeline pipeline = load(c.name);
+  std::mt19937 rng(57);
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      CompileOptions options;
+      options.isa = isa;
+      options.choices.softmax_form = form;
+      options.choices.prefetch_bytes = 512;
+      auto kernel = compile(pipeline, options);
+      if (!kernel) continue;
+      std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
+      EXPECT_NE(listing.find("prefetcht0"), std::string::npos) << c.name << " prefetches nothing";
+      for (int64_t n : {1, 17, 64, 200, 1000, 5000}) {
+        RowTensors jit(pipeline, 2, n, 7, 2);
+        RowTensors reference(pipeline, 2, n, 7, 2);
+        fill_random(pipeline, jit, rng);
+        copy_inputs(pipeline, jit, reference);
+        expect_matches_reference(**kernel, c, jit, reference,
+                                 std::string(c.name) + " with prefetch on " + isa_name(isa) + ", form " +
+                                     form_name(form) + ", n = " + std::to_string(n));
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Examples, JitPipeline, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<JitCase>& info) {
                            return std::string(info.param.label ? info.param.label : info.param.name);

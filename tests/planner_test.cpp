@@ -2,6 +2,7 @@
 // pipelines without compiling anything.
 #include <gtest/gtest.h>
 
+#include "ir/parser.h"
 #include "ir/planner.h"
 #include "tests/test_util.h"
 
@@ -117,6 +118,67 @@ TEST(Planner, ShortRowsUseOneVectorPerIteration) {
   EXPECT_EQ(plan_for("softmax", std::nullopt, 128).unroll, 1);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 129).unroll, 4);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 0).unroll, 4);
+}
+
+TEST(Planner, ShortRowsStayInRegisters) {
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 64).resident_vectors, 4);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 256).resident_vectors, 16);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 257).resident_vectors, 0);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 0).resident_vectors, 0);
+  ir::TargetDesc avx2 = avx512_target();
+  avx2.vector_bits = 256;
+  avx2.vector_registers = 16;
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 64, avx2).resident_vectors, 8);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 65, avx2).resident_vectors, 0);
+  // The two-pass forms stream the row and never hold it.
+  EXPECT_EQ(plan_for("softmax", ir::SoftmaxForm::kTwoPassOnline, 64).resident_vectors, 0);
+}
+
+TEST(Planner, ResidentChoiceIsChecked) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices too_many;
+  too_many.resident_vectors = ir::kMaxResidentVectors + 1;
+  auto rejected = ir::make_plan(*pipeline, avx512_target(), 64, too_many);
+  ASSERT_FALSE(rejected.is_ok());
+  EXPECT_NE(rejected.status().message().find("resident_vectors 17 is out of range"), std::string::npos);
+
+  ir::PlanChoices two_pass;
+  two_pass.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  two_pass.resident_vectors = 2;
+  auto mismatch = ir::make_plan(*pipeline, avx512_target(), 64, two_pass);
+  ASSERT_FALSE(mismatch.is_ok());
+  EXPECT_NE(mismatch.status().message().find("cannot hold rows in registers"), std::string::npos);
+}
+
+TEST(Planner, PrefetchesRowsBeyondTheCache) {
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 25).prefetch_bytes, 16384);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 14).prefetch_bytes, 0);
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices negative;
+  negative.prefetch_bytes = -64;
+  auto rejected = ir::make_plan(*pipeline, avx512_target(), 64, negative);
+  ASSERT_FALSE(rejected.is_ok());
+  EXPECT_NE(rejected.status().message().find("prefetch distance -64 bytes is out of range"), std::string::npos);
+}
+
+// A logsumexp: the online sweep computes the sum, so no later sweep may
+// compute exp(x - m) again for nothing.
+TEST(Planner, OnlineFormLeavesNoDeadExp) {
+  auto pipeline = ir::parse_pipeline(
+      "kernel lse(x: f32[n]) -> (s: f32) {\n  m = max(x)\n  s = sum(exp(x - m))\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  ir::PlanChoices online;
+  online.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 1 << 20, online);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  for (const ir::Sweep& sweep : plan->sweeps) {
+    if (sweep.online_softmax) continue;
+    EXPECT_TRUE(sweep.ops.empty());
+    EXPECT_TRUE(sweep.loads.empty());
+  }
+  EXPECT_EQ(plan->bytes_per_element, 4.0);
 }
 
 TEST(Planner, UnsupportedOpNamesIt) {
