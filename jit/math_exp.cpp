@@ -168,6 +168,22 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
     code.vscalefps(out, out, n);
     return;
   }
+  if (nonpositive) {
+    // n is in [-150, 0]. With k = max(n, -126) and d = n - k in [-24, 0],
+    // out * 2^d is exact and normal, so it is an integer add to the exponent
+    // field, and the one product by 2^k rounds once into the denormals. A NaN
+    // n gives k = -126 and d = NaN, which converts to 0x80000000 and shifts
+    // to 0: out, already NaN, stays NaN.
+    code.vmaxps(t, n, m.pool.vector(-126.0f));
+    code.vsubps(n, n, t);
+    code.vcvtps2dq(n, n);
+    code.vpslld(n, n, kMantissaBits);
+    code.vpaddd(out, out, n);
+    code.vcvtps2dq(t, t);
+    emit_pow2_from_int(m, t);
+    code.vmulps(out, out, t);
+    return;
+  }
   // out = (out * 2^n1) * 2^n2 with n1 = floor(n / 2), n2 = n - n1. A NaN x
   // gives meaningless powers here, but out is already NaN.
   code.vcvtps2dq(n, n);

@@ -88,6 +88,24 @@ TEST_P(MathExp, NonpositiveVariantNearZero) {
   EXPECT_LE(summary.max_ulp, 2.0) << describe(summary);
 }
 
+TEST_P(MathExp, NonpositiveVariantSpecialValues) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
+  EXPECT_EQ(kernel.map({-kInfinity})[0], 0.0f);
+  EXPECT_EQ(kernel.map({0.0f})[0], 1.0f);
+  EXPECT_EQ(kernel.map({-0.0f})[0], 1.0f);
+  EXPECT_TRUE(std::isnan(kernel.map({from_bits(0x7fc12345)})[0]));
+  EXPECT_TRUE(std::isnan(kernel.map({from_bits(0xff812345)})[0]));
+  // Through the denormals to 0, as emit_exp.
+  EXPECT_EQ(kernel.map({-0x1.9fe368p+6f})[0], from_bits(0x00000001));
+  EXPECT_EQ(kernel.map({-0x1.9fe36ap+6f})[0], 0.0f);
+  EXPECT_EQ(kernel.map({-1000.0f})[0], 0.0f);
+  for (float x : {-87.0f, -88.0f, -90.0f, -95.0f, -100.0f}) {
+    EXPECT_LE(ulp_error(kernel.map({x})[0], exp_reference(x)), kExpNonpositiveMaxUlp) << "x = " << x;
+  }
+}
+
 TEST_P(MathExp, SpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp);
