@@ -203,10 +203,10 @@ void KernelEmitter::horizontal(const Xmm& v, LaneCombine operation) {
   combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
 }
 
-// A resident row's float sums hold at most kMaxResidentVectors terms per
-// lane, and are reduced as floats: the horizontal sum is on the row's critical
-// path, and with 128 terms at most its error stays near 1e-6. A mean goes
-// through double, as in the loops.
+// A resident row's float sums hold at most kMaxResidentVectors (16) terms per
+// lane and are reduced as floats, because the horizontal sum is on the row's
+// critical path. With 256 terms at most, the error stays near 1e-6. A mean
+// goes through double, as in the loops.
 void KernelEmitter::finish_reductions(bool resident) {
   const Xmm& s0 = scratch_.vec[0];
   const Xmm& s1 = scratch_.vec[1];

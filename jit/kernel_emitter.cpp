@@ -366,10 +366,9 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
   return error_;
 }
 
-// The mask covers ((n - 1) mod lanes) + 1 elements: the last n mod lanes
-// elements of a row in the loops' masked tail (which runs only when that is
-// not 0, since the main and remainder loops stop at the last full vector),
-// and the last vector of a resident row, which may be full.
+// The mask covers ((n - 1) mod lanes) + 1 elements. In the loops, the masked
+// tail runs only when n mod lanes is not 0, because the main and remainder
+// loops stop at the last full vector. A resident row's last vector may be full.
 void KernelEmitter::emit_tail_mask() {
   int vector_bytes = target_.bytes();
   lea(rcx, ptr[kRowBytes - 4]);
@@ -402,8 +401,8 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   cmp(kIndex, kMainEnd);
   jg(main_done, T_NEAR);
   // With float sums, the main loop runs in blocks of kFlushInterval
-  // iterations and flushes between blocks; the flush of the last block is the
-  // one after the tail. rax holds the last start within the block.
+  // iterations and flushes between blocks. The last block is flushed after the
+  // tail. rax holds the last start within the block.
   if (flush) {
     L(block);
     lea(rax, ptr[kIndex + (kFlushInterval - 1) * step]);
