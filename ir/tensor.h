@@ -38,8 +38,10 @@ Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const
 // cover a row. Scalar parameters must be finite (integral for s32) and within
 // their bounds, checked as the f32 or s32 the kernel receives. Unknown names
 // are rejected. Messages name the tensor or parameter and what is expected.
-// NOTE: this builds strings and sets on every call, which is most of the
-// cost of Kernel::run on short batches.
+// This is the reference check, and it builds strings and sets on every call.
+// Kernel::run checks through ir::RunSignature (ir/run_signature.h), which
+// accepts the same arguments without allocating and calls this function only
+// for the message of a rejection.
 Status validate_run_args(const Pipeline& pipeline, const RunArgs& args);
 
 // Value of scalar parameter `name`: the argument, else its default.

@@ -61,6 +61,7 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
   }
   kernel->compiled_ = std::move(compiled).value();
   kernel->isa_ = isa;
+  kernel->index_slots();
   return std::shared_ptr<const Kernel>(kernel);
 }
 
@@ -165,8 +166,29 @@ Compiler& default_compiler() {
 }
 
 Status Kernel::run(const ir::RunArgs& args) const {
-  ROWJIT_TRY(ir::validate_run_args(pipeline_, args));
+  ROWJIT_TRY(signature_.check(pipeline_, args));
   return run_rows(args, 0, args.rows);
+}
+
+void Kernel::index_slots() {
+  const jit::KernelLayout& layout = compiled_->layout;
+  const std::vector<ir::RunSignature::Tensor>& tensors = signature_.tensors();
+  tensor_slots_.assign(tensors.size(), TensorSlot{});
+  for (size_t slot = 0; slot < layout.tensor_slots.size(); ++slot) {
+    const ir::Value& v = pipeline_.value(layout.tensor_slots[slot]);
+    for (size_t position = 0; position < tensors.size(); ++position) {
+      if (tensors[position].name != v.name) continue;
+      tensor_slots_[position] = {static_cast<int>(slot), v.kind != ir::ValueKind::kParam};
+    }
+  }
+  const std::vector<ir::RunSignature::ScalarParam>& params = signature_.scalar_params();
+  scalar_slots_.assign(params.size(), -1);
+  for (size_t slot = 0; slot < layout.scalar_slots.size(); ++slot) {
+    const ir::Value& v = pipeline_.value(layout.scalar_slots[slot]);
+    for (size_t position = 0; position < params.size(); ++position) {
+      if (params[position].name == v.name) scalar_slots_[position] = static_cast<int>(slot);
+    }
+  }
 }
 
 Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) const {
@@ -193,6 +215,38 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
   jit::KernelArgs call;
   call.rows = count;
   call.n = args.n;
+  if (signature_.checks_by_reference()) {
+    bind_tensors_by_name(args, first, call);
+  } else {
+    // Checked arguments hold the signature's tensors in its order, so the
+    // map is walked once, without lookups.
+    size_t position = 0;
+    for (const auto& [name, tensor] : args.tensors) {
+      const TensorSlot& target = tensor_slots_[position++];
+      if (target.slot < 0) continue;
+      call.data[target.slot] =
+          static_cast<const char*>(tensor.data) + (target.advances ? first * tensor.row_stride_bytes : 0);
+      call.stride[target.slot] = target.advances ? tensor.row_stride_bytes : 0;
+    }
+  }
+
+  // Parameters and scalar arguments are both sorted by name, so one walk
+  // pairs them, and a parameter without an argument takes its default.
+  const std::vector<ir::RunSignature::ScalarParam>& params = signature_.scalar_params();
+  auto argument = args.scalars.begin();
+  for (size_t position = 0; position < params.size(); ++position) {
+    double value = params[position].default_value.value_or(0.0);
+    if (argument != args.scalars.end() && argument->first == params[position].name) {
+      value = argument->second;
+      ++argument;
+    }
+    if (scalar_slots_[position] >= 0) call.scalars[scalar_slots_[position]] = static_cast<float>(value);
+  }
+  compiled_->function()(&call);
+  return Status::ok();
+}
+
+void Kernel::bind_tensors_by_name(const ir::RunArgs& args, int64_t first, jit::KernelArgs& call) const {
   const jit::KernelLayout& layout = compiled_->layout;
   for (size_t i = 0; i < layout.tensor_slots.size(); ++i) {
     const ir::Value& v = pipeline_.value(layout.tensor_slots[i]);
@@ -201,13 +255,6 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
     call.data[i] = static_cast<const char*>(tensor.data) + (advances ? first * tensor.row_stride_bytes : 0);
     call.stride[i] = advances ? tensor.row_stride_bytes : 0;
   }
-  for (size_t i = 0; i < layout.scalar_slots.size(); ++i) {
-    const ir::Value& v = pipeline_.value(layout.scalar_slots[i]);
-    auto value = ir::scalar_param(pipeline_, args, v.name);
-    call.scalars[i] = static_cast<float>(value.value_or(0.0));
-  }
-  compiled_->function()(&call);
-  return Status::ok();
 }
 
 }  // namespace rowjit

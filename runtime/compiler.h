@@ -10,9 +10,11 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "ir/pipeline.h"
 #include "ir/plan.h"
+#include "ir/run_signature.h"
 #include "ir/status.h"
 #include "ir/target.h"
 #include "ir/tensor.h"
@@ -59,16 +61,32 @@ class Kernel {
 
  private:
   friend Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline&, const CompileOptions&);
-  Kernel(ir::Pipeline pipeline, ir::Plan plan) : pipeline_(std::move(pipeline)), plan_(std::move(plan)) {}
+  Kernel(ir::Pipeline pipeline, ir::Plan plan)
+      : pipeline_(std::move(pipeline)), plan_(std::move(plan)), signature_(pipeline_) {}
+
+  // The KernelArgs slot of a signature entry, stored by the entry's position
+  // in signature_: a slot index, or -1 for an entry the machine code never reads.
+  struct TensorSlot {
+    int slot = -1;
+    bool advances = true;  // false for a vector parameter, whose stride is 0
+  };
+  // Fills tensor_slots_ and scalar_slots_ from the layout of compiled_.
+  void index_slots();
 
   // Runs `count` rows from row `first` of checked arguments: tensors advance
   // by `first` row strides, and first_row by `first`.
   Status run_rows(const ir::RunArgs& args, int64_t first, int64_t count) const;
+  // Fills the tensor slots of `call` by name, for pipelines whose signature
+  // positions do not hold (RunSignature::checks_by_reference).
+  void bind_tensors_by_name(const ir::RunArgs& args, int64_t first, jit::KernelArgs& call) const;
 
   ir::Pipeline pipeline_;
   ir::Plan plan_;
+  ir::RunSignature signature_;
   Isa isa_ = Isa::kNone;
   std::optional<jit::CompiledKernel> compiled_;
+  std::vector<TensorSlot> tensor_slots_;  // by position in signature_.tensors()
+  std::vector<int> scalar_slots_;         // by position in signature_.scalar_params()
 };
 
 // Target description of `isa` on this host: vector width and cache sizes.

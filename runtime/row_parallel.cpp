@@ -102,7 +102,7 @@ ThreadPool& default_thread_pool() {
 }
 
 Status Kernel::run(const ir::RunArgs& args, const ParallelFor& parallel) const {
-  ROWJIT_TRY(ir::validate_run_args(pipeline_, args));
+  ROWJIT_TRY(signature_.check(pipeline_, args));
   std::size_t tasks = row_task_count(args.rows, parallel);
   if (tasks <= 1) return run_rows(args, 0, args.rows);
 
