@@ -431,6 +431,47 @@ TEST_F(CliTest, InvalidIntegerParam) {
   }
 }
 
+// k sizes the [k] outputs, so a k below 1 breaks a bound as "scale > 0" does.
+TEST_F(CliTest, KLengthBelowOneIsUsageError) {
+  write_entries_inputs();
+  for (std::string value : {"0", "-3"}) {
+    SCOPED_TRACE(value);
+    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
+                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
+                            "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+                            "--param", "k=" + value, "--output", "v=" + path("v.npy")});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.err, "invalid value for --param k: '" + value +
+                                         "'; give an integer >= 1, because it is the length of [k]"))
+        << result.err;
+    EXPECT_FALSE(fs::exists(path("v.npy")));
+  }
+}
+
+// The kernel receives scale as an f32: 1e-50 rounds to 0 and 1e39 to infinity.
+TEST_F(CliTest, F32ParamCheckedAfterRounding) {
+  write_entries_inputs();
+  struct Case {
+    std::string value;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {"1e-50", "invalid value for --param scale: '1e-50' (0 in f32); give a value > 0"},
+      {"1e39", "invalid value for --param scale: '1e39'; give a number within +-3.4e38"},
+      {"-1e39", "invalid value for --param scale: '-1e39'; give a number within +-3.4e38"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.value);
+    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
+                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
+                            "--input", "bias=" + path("bias.npy"), "--param", "scale=" + c.value,
+                            "--output", "y=" + path("y.npy")});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_TRUE(contains(result.err, c.expected)) << result.err;
+    EXPECT_FALSE(fs::exists(path("y.npy")));
+  }
+}
+
 TEST_F(CliTest, UnknownAndMissingParams) {
   write_entries_inputs();
   std::vector<std::string> inputs = {"run", source_path("tests/data/cli_entries.rj"), "--input",

@@ -118,8 +118,20 @@ CommandStatus check_rows_from(const ir::Pipeline& pipeline, const RunRequest& re
   return command_ok();
 }
 
-// Parses one --param value as the parameter's element type and checks its bound.
-CommandResult<double> parse_param_value(const ir::Value& param, const std::string& text) {
+// Whether `param` is the length of a [k] shape anywhere in the pipeline.
+bool is_length_param(const ir::Pipeline& pipeline, const ir::Value& param) {
+  for (const ir::Value& value : pipeline.values) {
+    const ir::Shape& shape = value.type.shape;
+    if (shape.kind == ir::Shape::Kind::kFixed && shape.symbol == param.name) return true;
+  }
+  return false;
+}
+
+// Parses one --param value as the parameter's element type and checks it as
+// the kernel would: an f32 value after rounding to f32, then its bound, and a
+// [k] length for being at least 1. Any failure is a usage error.
+CommandResult<double> parse_param_value(const ir::Pipeline& pipeline, const ir::Value& param,
+                                        const std::string& text) {
   std::string what = "invalid value for --param " + param.name;
   std::string shown = "'" + text + "'";
   double value = 0;
@@ -153,15 +165,31 @@ CommandResult<double> parse_param_value(const ir::Value& param, const std::strin
     value = *real;
   }
 
+  // The kernel receives an f32 parameter as a float: 1e39 becomes inf, and
+  // 1e-50 becomes 0, which breaks a bound such as "> 0".
+  double effective = value;
+  if (param.type.elem == ir::ElemType::kF32) {
+    effective = static_cast<double>(static_cast<float>(value));
+    if (!std::isfinite(effective)) {
+      return usage_error(what, shown,
+                         "give a number within +-3.4e38, because it is declared " + declaration(param) +
+                             " and larger values overflow f32");
+    }
+    if (effective != value) shown += " (" + format_number(effective) + " in f32)";
+  }
   if (param.param_bound) {
     bool strict = param.param_bound->relation == ir::ParamBound::Relation::kGreater;
     double limit = param.param_bound->limit;
-    bool holds = strict ? value > limit : value >= limit;
+    bool holds = strict ? effective > limit : effective >= limit;
     if (!holds) {
       return usage_error(what, shown,
                          "give a value " + std::string(strict ? "> " : ">= ") + format_number(limit) +
                              ", because it is declared " + declaration(param));
     }
+  }
+  if (value < 1 && is_length_param(pipeline, param)) {
+    return usage_error(what, shown,
+                       "give an integer >= 1, because it is the length of [" + param.name + "]");
   }
   return value;
 }
@@ -180,7 +208,7 @@ CommandStatus bind_params(const ir::Pipeline& pipeline, const RunRequest& reques
                           ir::RunArgs& args) {
   for (const NameValue& param : request.params) {
     const ir::Value& value = pipeline.value(*pipeline.find_input(param.name));
-    CommandResult<double> parsed = parse_param_value(value, param.value);
+    CommandResult<double> parsed = parse_param_value(pipeline, value, param.value);
     if (!parsed) return parsed.error();
     args.scalars[param.name] = *parsed;
   }
