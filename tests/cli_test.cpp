@@ -62,9 +62,12 @@ class CliTest : public testing::Test {
   std::string path(const std::string& name) const { return (folder_ / name).string(); }
 
   // Runs the rowjit binary with `args` in `working_dir` and captures its output.
-  CliResult run(const std::vector<std::string>& args, const std::string& working_dir = "") const {
+  // A `virtual_memory_kib` above 0 limits the binary's address space (ulimit -v).
+  CliResult run(const std::vector<std::string>& args, const std::string& working_dir = "",
+                int64_t virtual_memory_kib = 0) const {
     std::string command;
     if (!working_dir.empty()) command = "cd " + shell_quote(working_dir) + " && ";
+    if (virtual_memory_kib > 0) command += "ulimit -v " + std::to_string(virtual_memory_kib) + " && ";
     command += shell_quote(ROWJIT_CLI_PATH);
     for (const std::string& arg : args) command += " " + shell_quote(arg);
     command += " >" + shell_quote(path("stdout.txt")) + " 2>" + shell_quote(path("stderr.txt"));
@@ -772,6 +775,49 @@ TEST_F(CliTest, UnknownRowCountIsUsageError) {
                           "--n", "5", "--output", "u=" + path("u.npy")});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_TRUE(contains(result.err, "unknown row count")) << result.err;
+}
+
+// 2^40 rows of 2^20 f32 elements need 2^62 bytes: more than any machine's
+// memory, so the run fails before it allocates anything.
+TEST_F(CliTest, OutputLargerThanMemoryFailsEarly) {
+  CliResult result = run({"run", source_path("tests/data/cli_noise.rj"), "--param", "seed=7",
+                          "--rows", "1099511627776", "--n", "1048576", "--output",
+                          "u=" + path("u.npy")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit run: out of memory: the outputs need 4611686018427387904 bytes"))
+      << result.err;
+  EXPECT_TRUE(contains(result.err, "for rows x n = 1099511627776 x 1048576, more than the ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "; run on fewer or shorter rows: a smaller --rows or --n")) << result.err;
+  EXPECT_TRUE(folder_entries().empty());
+}
+
+// 2^40 x 2^40 x 4 bytes overflows int64_t.
+TEST_F(CliTest, OutputSizeOverflowFailsEarly) {
+  CliResult result = run({"run", source_path("tests/data/cli_noise.rj"), "--param", "seed=7",
+                          "--rows", "1099511627776", "--n", "1099511627776", "--output",
+                          "u=" + path("u.npy")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit run: output too large: u needs more than 9223372036854775807 bytes "
+                                   "for rows x n = 1099511627776 x 1099511627776"))
+      << result.err;
+  EXPECT_TRUE(contains(result.err, "a smaller --rows or --n")) << result.err;
+  EXPECT_TRUE(folder_entries().empty());
+}
+
+// Under a 400 MiB address space (ulimit -v), allocating the 1 GiB output
+// (4096 x 65536 f32) fails at once, so the test uses no memory.
+TEST_F(CliTest, FailedAllocationNamesItsSize) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve more address space than the limit allows";
+#endif
+  CliResult result = run({"run", source_path("tests/data/cli_noise.rj"), "--param", "seed=7",
+                          "--rows", "4096", "--n", "65536", "--output", "u=" + path("u.npy")},
+                         "", 400 * 1024);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit run: out of memory: allocating 1073741824 bytes (1.0 GiB) for "
+                                   "output u with rows x n = 4096 x 65536 failed; run on fewer or shorter rows"))
+      << result.err;
+  EXPECT_TRUE(folder_entries().empty());
 }
 
 TEST_F(CliTest, RowsOptionMustAgreeWithFiles) {

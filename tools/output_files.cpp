@@ -1,5 +1,10 @@
 #include "tools/output_files.h"
 
+#include <new>
+#include <optional>
+
+#include "tools/memory_budget.h"
+
 namespace rowjit::cli {
 
 CommandResult<OutputFiles> OutputFiles::create(const std::vector<NameValue>& outputs) {
@@ -18,9 +23,19 @@ CommandStatus OutputFiles::commit(const std::map<std::string, NpyArray>& arrays)
     if (array == arrays.end()) {
       return run_failure("no array for output", name, "this is a bug in rowjit run");
     }
-    Result<std::string> bytes = encode_npy(array->second);
-    if (!bytes) return run_failure(bytes.status());
-    Status written = file.write(*bytes);
+    // Encoding copies the whole array, which can exhaust memory the run did not.
+    std::optional<Result<std::string>> bytes;
+    try {
+      bytes = encode_npy(array->second);
+    } catch (const std::bad_alloc&) {
+      return run_failure("out of memory",
+                         "encoding output " + name + " of " +
+                             describe_bytes(static_cast<int64_t>(array->second.data.size())) +
+                             " into .npy bytes failed",
+                         kSmallerRunFix);
+    }
+    if (!*bytes) return run_failure(bytes->status());
+    Status written = file.write(**bytes);
     if (!written) return run_failure(written);
   }
   for (auto& [name, file] : files_) {

@@ -1,6 +1,10 @@
 // Reading the input files of `rowjit run` and fixing the row count and n.
 #include <algorithm>
+#include <filesystem>
+#include <new>
+#include <optional>
 
+#include "tools/memory_budget.h"
 #include "tools/npy_layout.h"
 #include "tools/run_binding.h"
 #include "tools/signature.h"
@@ -185,9 +189,20 @@ CommandStatus bind_inputs(const ir::Pipeline& pipeline, const RunRequest& reques
     if (!is_tensor_entry(value)) continue;
     auto given = std::find_if(request.inputs.begin(), request.inputs.end(),
                               [&](const NameValue& input) { return input.name == value.name; });
-    Result<NpyArray> array = read_npy(given->value);
-    if (!array) return run_failure(array.status());
-    run.inputs[value.name] = std::move(array).value();
+    std::optional<Result<NpyArray>> array;
+    try {
+      array = read_npy(given->value);
+    } catch (const std::bad_alloc&) {
+      std::error_code error;
+      auto file_bytes = std::filesystem::file_size(given->value, error);
+      std::string size =
+          error ? "" : " of " + describe_bytes(static_cast<int64_t>(file_bytes));
+      return run_failure("out of memory",
+                         "reading input " + value.name + " from " + given->value + size + " failed",
+                         "give a smaller input file, with fewer or shorter rows");
+    }
+    if (!*array) return run_failure(array->status());
+    run.inputs[value.name] = std::move(*array).value();
 
     InputFile file;
     file.value = &value;

@@ -1,4 +1,7 @@
 // Output buffers of `rowjit run`, laid out as they are stored in .npy files.
+#include <new>
+
+#include "tools/memory_budget.h"
 #include "tools/npy_layout.h"
 #include "tools/run_binding.h"
 
@@ -11,6 +14,18 @@ uint8_t empty_output_byte = 0;
 }  // namespace
 
 CommandStatus bind_outputs(const ir::Pipeline& pipeline, BoundRun& run) {
+  struct PlannedOutput {
+    const ir::Value* value = nullptr;
+    NpyDtype dtype = NpyDtype::kU8;
+    std::vector<int64_t> shape;
+    int64_t elements = 0;  // per row
+    int64_t bytes = 0;
+  };
+
+  // Sizes every output before allocating any, so that a run too large for the
+  // machine fails with its size instead of running out of memory halfway.
+  std::vector<PlannedOutput> planned;
+  int64_t total_bytes = 0;
   for (ir::ValueId id : pipeline.outputs) {
     const ir::Value& value = pipeline.value(id);
     Result<int64_t> elements = ir::shape_length(pipeline, value.type.shape, run.args);
@@ -22,27 +37,50 @@ CommandStatus bind_outputs(const ir::Pipeline& pipeline, BoundRun& run) {
     }
 
     // A per-row scalar is a 1-D array of rows; row bytes and vectors are rows x length.
-    std::vector<int64_t> shape = {run.args.rows};
+    PlannedOutput output{&value, *dtype, {run.args.rows}, *elements, npy_item_size(*dtype)};
     if (stored_as_row_bytes(value.type.elem) || !value.type.shape.is_scalar()) {
-      shape.push_back(file_row_length(value.type.elem, *elements));
+      output.shape.push_back(file_row_length(value.type.elem, *elements));
     }
-    int64_t bytes = npy_item_size(*dtype);
-    for (int64_t dimension : shape) {
-      if (__builtin_mul_overflow(bytes, dimension, &bytes)) bytes = -1;
-      if (bytes < 0) break;
+    bool overflows = false;
+    for (int64_t dimension : output.shape) {
+      overflows |= __builtin_mul_overflow(output.bytes, dimension, &output.bytes);
     }
-    if (bytes < 0) {
+    if (!overflows) overflows = __builtin_add_overflow(total_bytes, output.bytes, &total_bytes);
+    if (overflows) {
       return run_failure("output too large",
-                         value.name + " with " + std::to_string(run.args.rows) + " rows of " +
-                             std::to_string(*elements) + " elements",
-                         "run on fewer rows or shorter rows");
+                         value.name + " needs more than " + std::to_string(INT64_MAX) + " bytes for " +
+                             describe_rows(run.args) + " (" + std::to_string(*elements) +
+                             " elements per row)",
+                         kSmallerRunFix);
     }
-    NpyArray& array = run.outputs[value.name] = make_npy_array(*dtype, shape);
+    planned.push_back(std::move(output));
+  }
+
+  std::optional<int64_t> available = memory_and_swap_bytes();
+  if (available && total_bytes > *available) {
+    return run_failure("out of memory",
+                       "the outputs need " + describe_bytes(total_bytes) + " for " +
+                           describe_rows(run.args) + ", more than the " + describe_bytes(*available) +
+                           " of memory and swap of this machine",
+                       kSmallerRunFix);
+  }
+
+  for (const PlannedOutput& output : planned) {
+    const ir::Value& value = *output.value;
+    NpyArray* array = nullptr;
+    try {
+      array = &(run.outputs[value.name] = make_npy_array(output.dtype, output.shape));
+    } catch (const std::bad_alloc&) {
+      return run_failure("out of memory",
+                         "allocating " + describe_bytes(output.bytes) + " for output " + value.name +
+                             " with " + describe_rows(run.args) + " failed",
+                         kSmallerRunFix);
+    }
 
     ir::TensorRef ref;
-    ref.data = array.data.empty() ? &empty_output_byte : array.data.data();
+    ref.data = array->data.empty() ? &empty_output_byte : array->data.data();
     ref.type = value.type.elem;
-    ref.row_stride_bytes = ir::storage_bytes(value.type.elem, *elements);
+    ref.row_stride_bytes = ir::storage_bytes(value.type.elem, output.elements);
     run.args.tensors[value.name] = ref;
   }
   return command_ok();
