@@ -71,7 +71,12 @@ struct PlanChoices {
   std::optional<bool> nontemporal_stores;
   std::optional<int> resident_vectors;  // 0: never; see Plan::resident_vectors
   std::optional<int> prefetch_bytes;    // 0: none; see Plan::prefetch_bytes
+  std::optional<bool> blocked_exp;      // see Plan::blocked_exp
 };
+
+// Blocks of a row that the blocked-exp form can hold the maxima and sums of
+// in the kernel's stack frame (12 bytes each). Longer rows take the loops.
+constexpr int kMaxExpBlocks = 1024;
 
 struct Plan {
   bool jit_supported = false;
@@ -96,6 +101,12 @@ struct Plan {
   // Each load of a row tensor also prefetches the line this many bytes ahead
   // (0: none), for rows read from beyond the caches.
   int prefetch_bytes = 0;
+  // three_pass_reload of a plain softmax with the max and exp sweeps fused by
+  // blocks: each block's max, then exp(x - block max) written to y and summed
+  // while the block is in L1, so x is read from memory once. The last sweep
+  // scales each block by exp(block max - max) / sum. Rows of more than
+  // kMaxExpBlocks blocks take the three sweeps.
+  bool blocked_exp = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`
 

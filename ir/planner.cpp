@@ -490,6 +490,27 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.bytes_per_element = 4.0 * static_cast<double>(touched.size());
   }
 
+  // Rows past L2 but within the last-level cache: the reload form reads x from
+  // L3 twice, for the max and for exp. Fusing both by blocks reads it once.
+  bool blocked_applies = form == SoftmaxForm::kThreePassReload && core && core->plain_softmax &&
+                         p.value(core->x).kind == ValueKind::kInput &&
+                         std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
+                                   core->normalize_op) != plan.reciprocal_divides.end();
+  bool beyond_l2 = n_hint > 0 && n_hint > target.l2_bytes / 8;
+  if (choices.blocked_exp && *choices.blocked_exp && !blocked_applies) {
+    return Status(StatusCode::kInvalidArgument,
+                  "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
+                  "with x an input and no other use of the max, the exp or the sum");
+  }
+  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && !out_of_cache);
+  if (choices.blocked_exp) {
+    plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
+  } else if (plan.blocked_exp) {
+    plan.reasons.push_back("blocked exp: x and y exceed L2 (" + std::to_string(target.l2_bytes) +
+                           " bytes), so the max and exp sweeps run block by block and read x from L3 once");
+  }
+  if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
+
   // Software prefetch for rows that stream from beyond the caches: measured
   // on AVX-512 (Zen 5) at 4M and 32M elements, the online form's first sweep
   // went from 0.13 and 0.15 ns per element to 0.10 at both with 16 KiB.

@@ -40,6 +40,10 @@ void KernelEmitter::prepare_frame_areas() {
       online_max_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
       online_sum_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
     }
+    if (plan_.blocked_exp && block_max_area_ < 0) {
+      block_max_area_ = frame_alloc(ir::kMaxExpBlocks * 4, 64);
+      block_sum_area_ = frame_alloc(ir::kMaxExpBlocks * 8, 64);
+    }
     if (sweep.extexp_sum && extexp_mantissa_area_ < 0) {
       extexp_mantissa_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
       extexp_exponent_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);

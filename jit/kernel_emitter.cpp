@@ -30,9 +30,6 @@ const Reg64 kIndex = r8;
 const Reg64 kMainEnd = rdx;
 const Reg64 kTensorRegs[kMaxTensorSlots] = {r10, r11, rbx, rbp, r12, r13, r14, r15};
 
-// Main-loop iterations between two flushes of float partial sums into double.
-constexpr int kFlushInterval = 16;
-
 // MXCSR for kernels: round to nearest even, all exceptions masked, no flush to
 // zero and no denormals-are-zero, whatever the caller has set.
 constexpr uint32_t kKernelMxcsr = 0x1F80;
@@ -156,6 +153,24 @@ Status KernelEmitter::emit_kernel() {
     mark("rows of any other length");
   }
 
+  if (plan_.blocked_exp) {
+    // Rows of at most kMaxExpBlocks blocks run the max and exp sweeps by
+    // blocks; longer rows fall through to the three sweeps.
+    Label general, blocked_row;
+    mov(rax, int64_t{ir::kMaxExpBlocks} * exp_block_bytes());
+    cmp(kRowBytes, rax);
+    ja(general, T_NEAR);
+    mark("rows of up to " + std::to_string(ir::kMaxExpBlocks) + " blocks: max and exp by blocks");
+    carried_.clear();
+    L(blocked_row);
+    ROWJIT_TRY(emit_sweep(1, false, true));
+    ROWJIT_TRY(emit_sweep(2, false, true));
+    emit_next_row(blocked_row);
+    jmp(done, T_NEAR);
+    L(general);
+    mark("longer rows");
+  }
+
   carried_.clear();
   Label row_loop;
   L(row_loop);
@@ -250,12 +265,15 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
 
 // Emits one sweep of the row: its per-row scalar ops, then its loops, or for a
 // resident row one body per vector.
-Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
+Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   const ir::Sweep& sweep = plan_.sweeps[static_cast<size_t>(sweep_index)];
   sweep_ = &sweep;
   sweep_index_ = sweep_index;
-  // The resident copy keeps its own constant statistics, after the loops'.
-  size_t stats_index = static_cast<size_t>(sweep_index) + (resident ? plan_.sweeps.size() : 0);
+  // The resident and blocked copies keep their own constant statistics,
+  // after the loops'.
+  size_t stats_index = static_cast<size_t>(sweep_index) + (resident ? plan_.sweeps.size() : 0) +
+                       (blocked ? 2 * plan_.sweeps.size() : 0);
+  bool block_maxima = blocked && !sweep.reductions.empty();  // the exp sweep, else the scaling sweep
   mark("sweep " + std::to_string(sweep_index));
   // A resident row has at most kMaxResidentVectors vectors: two accumulators
   // per reduction are enough to overlap them.
@@ -305,6 +323,20 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
     vbroadcastss(extexp_exp_reg_, dword[rsp + extexp_exp_offset_]);
   }
   release_carried();
+  if (block_maxima) {
+    block_max_acc_.clear();
+    for (int lane = 0; lane < unroll_; ++lane) block_max_acc_.push_back(take_register());
+    block_factor_ = take_register();
+  } else if (blocked) {
+    // The body multiplies by the block's factor where it would by 1 / S.
+    ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
+    ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+    block_inverse_sum_ = reciprocal_of_.at(s);
+    block_row_max_ = take_register();
+    load_scalar(block_row_max_, m);
+    block_factor_ = take_register();
+    reciprocal_of_[s] = block_factor_;
+  }
 
   // Constants that the first emission found in these loops, held in registers
   // so that each use is not a load from the pool.
@@ -329,6 +361,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
   }
   if (resident) {
     emit_resident_vectors(sweep);
+  } else if (block_maxima) {
+    emit_block_loop(sweep, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
+  } else if (blocked) {
+    emit_block_loop(sweep, [this] { emit_block_factor(); }, [] {});
   } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
     Label regular, done;
     xor_(eax, eax);
@@ -360,6 +396,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident) {
   for (const Xmm& reg : pinned_constants) free_register(reg);
 
   mark("sweep " + std::to_string(sweep_index) + " results");
+  if (block_maxima) {
+    emit_block_totals();
+    return error_;
+  }
   finish_reductions(resident);
   if (sweep.online_softmax) finish_online();
   if (sweep.extexp_sum) finish_extexp();

@@ -4,6 +4,7 @@
 // emit_elementwise.cpp, emit_reductions.cpp and emit_softmax_core.cpp.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,6 +22,9 @@
 #include "ir/printer.h"
 
 namespace rowjit::jit {
+
+// Main-loop iterations between two flushes of float partial sums into double.
+inline constexpr int kFlushInterval = 16;
 
 // Mode of one emission of a loop body: an unrolled step of the main loop, a
 // single vector of the remainder loop, or the masked tail.
@@ -64,7 +68,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Status assign_slots();
   void emit_prologue();
   void emit_epilogue();
-  Status emit_sweep(int sweep_index, bool resident);
+  Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
   void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_resident_vectors(const ir::Sweep& sweep);
@@ -81,6 +85,15 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
   Xbyak::Address frame_slot(ir::ValueId scalar);
   int frame_alloc(int bytes, int align);
+
+  // ---- emit_blocked_exp.cpp: the blocked-exp schedule (Plan::blocked_exp)
+  int exp_block_bytes() const;
+  void emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
+                       const std::function<void()>& block_end);
+  void emit_block_max();
+  void emit_block_sum();
+  void emit_block_totals();
+  void emit_block_factor();
 
   // ---- register use within a sweep
   void allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
@@ -200,6 +213,12 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int extexp_exp_offset_ = -1;         // exponent of the sum, per row
   Xbyak::Xmm extexp_inv_reg_;
   Xbyak::Xmm extexp_exp_reg_;
+  int block_max_area_ = -1;   // blocked exp: the max of each block, float
+  int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
+  std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
+  Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, or a temporary
+  Xbyak::Xmm block_row_max_;               // M, in the last sweep
+  Xbyak::Xmm block_inverse_sum_;           // 1 / S, in the last sweep
 };
 
 }  // namespace rowjit::jit

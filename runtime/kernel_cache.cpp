@@ -45,7 +45,8 @@ bool KernelKey::operator==(const KernelKey& other) const {
          choices.softmax_form == other.choices.softmax_form && choices.unroll == other.choices.unroll &&
          choices.nontemporal_stores == other.choices.nontemporal_stores &&
          choices.resident_vectors == other.choices.resident_vectors &&
-         choices.prefetch_bytes == other.choices.prefetch_bytes;
+         choices.prefetch_bytes == other.choices.prefetch_bytes &&
+         choices.blocked_exp == other.choices.blocked_exp;
 }
 
 uint64_t kernel_key_hash(const KernelKey& key) {
@@ -62,6 +63,7 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   hash.add_integer(nontemporal);
   hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
   hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);
+  hash.add_integer(key.choices.blocked_exp ? (*key.choices.blocked_exp ? 1 : 0) : -1);
   return hash.value();
 }
 

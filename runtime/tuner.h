@@ -50,7 +50,9 @@ struct Candidate {
   bool nontemporal_stores = false;
 
   bool operator==(const Candidate&) const = default;
-  ir::PlanChoices choices() const { return {softmax_form, unroll, nontemporal_stores, std::nullopt, std::nullopt}; }
+  ir::PlanChoices choices() const {
+    return {softmax_form, unroll, nontemporal_stores, std::nullopt, std::nullopt, std::nullopt};
+  }
 };
 
 // Describes a candidate as "two_pass_online, unroll 8, regular stores".

@@ -181,6 +181,15 @@ TEST(Planner, OnlineFormLeavesNoDeadExp) {
   EXPECT_EQ(plan->bytes_per_element, 4.0);
 }
 
+TEST(Planner, BlockedExpBetweenL2AndLlc) {
+  EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 18).blocked_exp);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 18).bytes_per_element, 16.0);
+  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
+  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 25).blocked_exp);
+  // Log-softmax has no y = e / s to scale by blocks.
+  EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
+}
+
 TEST(Planner, UnsupportedOpNamesIt) {
   ir::Plan plan = plan_for("moe_topk_softmax", std::nullopt);
   EXPECT_FALSE(plan.jit_supported);

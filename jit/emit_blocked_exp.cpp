@@ -1,0 +1,205 @@
+// The blocked-exp schedule of a plain softmax (Plan::blocked_exp): the max
+// sweep and the exp sweep run block by block. For each block of
+// kFlushInterval main-loop iterations, a pass of max alone finds the block's
+// max m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
+// while the block is still in L1. The frame keeps m_b and the block's sum s_b
+// in double. After the row, M = max m_b and S = sum of s_b * exp(m_b - M),
+// and the last sweep scales each block of y by exp(m_b - M) / S.
+//
+// Each block has its own max, so no running sum is ever rescaled: the only
+// exps of block maxima are those of S and of the per-block factors, one each.
+// A block's max starts from -FLT_MAX, so a block of -inf gives exps of 0, not
+// exp(-inf - -inf) = NaN.
+#include <bit>
+#include <cfloat>
+
+#include "jit/kernel_emitter.h"
+
+namespace rowjit::jit {
+
+using namespace Xbyak;
+using namespace Xbyak::util;
+using ir::ValueId;
+
+namespace {
+
+const Reg64 kIndex = r8;
+const Reg64 kRowBytes = r9;
+const Reg64 kBlockEnd = rax;
+const Reg64 kBlockSlot = rdx;
+
+}  // namespace
+
+int KernelEmitter::exp_block_bytes() const { return kFlushInterval * unroll_target_ * target_.bytes(); }
+
+// Runs `sweep` over the row block by block: `block_start` and `block_end`
+// around each block, with kBlockSlot = the block's index and kBlockEnd its end.
+void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
+                                    const std::function<void()>& block_end) {
+  int vector_bytes = target_.bytes();
+  int step = unroll_ * vector_bytes;
+  int block_bytes = exp_block_bytes();
+  int shift = std::countr_zero(static_cast<unsigned>(block_bytes));
+  Label block, steps, singles, tail, block_done, done;
+
+  xor_(kIndex, kIndex);
+  L(block);
+  cmp(kIndex, kRowBytes);
+  jge(done, T_NEAR);
+  mov(kBlockSlot, kIndex);
+  shr(kBlockSlot, shift);
+  lea(kBlockEnd, ptr[kIndex + block_bytes]);
+  cmp(kBlockEnd, kRowBytes);
+  cmovg(kBlockEnd, kRowBytes);
+  block_start();
+
+  // Full steps, then single vectors, then the masked tail (last block only).
+  // kBlockEnd is lowered for each comparison and restored after.
+  sub(kBlockEnd, step);
+  L(steps);
+  cmp(kIndex, kBlockEnd);
+  jg(singles, T_NEAR);
+  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes});
+  add(kIndex, step);
+  jmp(steps, T_NEAR);
+  L(singles);
+  add(kBlockEnd, step - vector_bytes);
+  L(tail);
+  cmp(kIndex, kBlockEnd);
+  jg(block_done, T_NEAR);
+  emit_body(sweep, BodyMode{});
+  add(kIndex, vector_bytes);
+  jmp(tail, T_NEAR);
+  L(block_done);
+  add(kBlockEnd, vector_bytes);
+  Label full;
+  cmp(kIndex, kBlockEnd);
+  jge(full, T_NEAR);
+  emit_body(sweep, BodyMode{0, 0, true});
+  mov(kIndex, kBlockEnd);
+  L(full);
+  block_end();
+  jmp(block, T_NEAR);
+  L(done);
+}
+
+// The block's max, from -FLT_MAX, into the broadcast register of m and into
+// the frame. NaN in x makes it NaN, as max(x) is.
+void KernelEmitter::emit_block_max() {
+  int vector_bytes = target_.bytes();
+  int step = unroll_ * vector_bytes;
+  const Reg64& x = tensor_reg_.at(plan_.core.x);
+  Label steps, singles, last;
+  for (const Xmm& acc : block_max_acc_) vmovups(acc, pool_.vector(-FLT_MAX));
+  mov(rcx, kIndex);
+  sub(kBlockEnd, step);
+  L(steps);
+  cmp(rcx, kBlockEnd);
+  jg(singles, T_NEAR);
+  for (int lane = 0; lane < unroll_; ++lane) vmaxps(block_max_acc_[lane], block_max_acc_[lane], ptr[x + rcx + lane * vector_bytes]);
+  add(rcx, step);
+  jmp(steps, T_NEAR);
+  L(singles);
+  add(kBlockEnd, step - vector_bytes);
+  Label single_loop, singles_done;
+  L(single_loop);
+  cmp(rcx, kBlockEnd);
+  jg(singles_done, T_NEAR);
+  vmaxps(block_max_acc_[0], block_max_acc_[0], ptr[x + rcx]);
+  add(rcx, vector_bytes);
+  jmp(single_loop, T_NEAR);
+  L(singles_done);
+  add(kBlockEnd, vector_bytes);
+  cmp(rcx, kBlockEnd);
+  jge(last, T_NEAR);
+  if (target_.avx512) {
+    vmaxps(block_max_acc_[0] | k1, block_max_acc_[0], ptr[x + rcx]);
+  } else {
+    const Xmm& v = scratch_.vec[0];
+    vmaskmovps(v, tail_mask_, ptr[x + rcx]);
+    vblendvps(v, block_max_acc_[0], v, tail_mask_);
+    vmaxps(block_max_acc_[0], block_max_acc_[0], v);
+  }
+  L(last);
+
+  const Xmm& acc = block_max_acc_[0];
+  for (size_t lane = 1; lane < block_max_acc_.size(); ++lane) vmaxps(acc, acc, block_max_acc_[lane]);
+  horizontal(acc, LaneCombine::kMax);
+  vmovss(dword[rsp + kBlockSlot * 4 + block_max_area_], Xmm(acc.getIdx()));
+  ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  vbroadcastss(value_register(m), Xmm(acc.getIdx()));
+}
+
+// The block's float sums, widened to double and reduced into the frame.
+void KernelEmitter::emit_block_sum() {
+  const Xmm& lo = scratch_.vec[0];
+  const Xmm& hi = scratch_.vec[1];
+  for (Reduction& r : reductions_) {
+    vxorpd(lo, lo, lo);
+    vxorpd(hi, hi, hi);
+    for (const Xmm& acc : r.acc) {
+      add_widened(lo, hi, acc);
+      vxorps(acc, acc, acc);
+    }
+    vaddpd(lo, lo, hi);
+    horizontal(lo, LaneCombine::kAddDoubles);
+    vmovsd(qword[rsp + kBlockSlot * 8 + block_sum_area_], Xmm(lo.getIdx()));
+  }
+}
+
+// M = max of the block maxima and S = sum of s_b * exp(m_b - M), stored as
+// the row's max and sum for the last sweep.
+void KernelEmitter::emit_block_totals() {
+  int shift = std::countr_zero(static_cast<unsigned>(exp_block_bytes()));
+  // The math scratch registers are taken by exp: the sum goes in an
+  // accumulator, which the last block left at zero.
+  const Xmm& row_max = block_max_acc_[0];
+  const Xmm& factor = block_factor_;
+  const Xmm& sum = reductions_[0].acc[0];
+  Label max_loop, sum_loop, done;
+
+  // rcx = number of blocks, at least 1 for a nonempty row.
+  lea(rcx, ptr[kRowBytes + exp_block_bytes() - 1]);
+  shr(rcx, shift);
+  vmovups(row_max, pool_.vector(-FLT_MAX));
+  xor_(kBlockSlot, kBlockSlot);
+  L(max_loop);
+  cmp(kBlockSlot, rcx);
+  jge(done, T_NEAR);
+  vmaxss(Xmm(row_max.getIdx()), Xmm(row_max.getIdx()), dword[rsp + kBlockSlot * 4 + block_max_area_]);
+  inc(kBlockSlot);
+  jmp(max_loop, T_NEAR);
+  L(done);
+  vbroadcastss(row_max, Xmm(row_max.getIdx()));
+
+  Label sums_done;
+  vxorpd(sum, sum, sum);
+  xor_(kBlockSlot, kBlockSlot);
+  L(sum_loop);
+  cmp(kBlockSlot, rcx);
+  jge(sums_done, T_NEAR);
+  vbroadcastss(factor, dword[rsp + kBlockSlot * 4 + block_max_area_]);
+  vsubps(factor, factor, row_max);
+  emit_core_exp(factor);
+  vcvtss2sd(Xmm(factor.getIdx()), Xmm(factor.getIdx()), Xmm(factor.getIdx()));
+  vfmadd231sd(Xmm(sum.getIdx()), Xmm(factor.getIdx()), qword[rsp + kBlockSlot * 8 + block_sum_area_]);
+  inc(kBlockSlot);
+  jmp(sum_loop, T_NEAR);
+  L(sums_done);
+  vcvtsd2ss(Xmm(sum.getIdx()), Xmm(sum.getIdx()), Xmm(sum.getIdx()));
+  ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
+  store_scalar_result(m, row_max);
+  store_scalar_result(s, sum);
+}
+
+// The block's factor exp(m_b - M) / S, into the register that the last
+// sweep's body multiplies by.
+void KernelEmitter::emit_block_factor() {
+  vbroadcastss(block_factor_, dword[rsp + kBlockSlot * 4 + block_max_area_]);
+  vsubps(block_factor_, block_factor_, block_row_max_);
+  emit_core_exp(block_factor_);
+  vmulps(block_factor_, block_factor_, block_inverse_sum_);
+}
+
+}  // namespace rowjit::jit
