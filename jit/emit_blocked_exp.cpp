@@ -1,7 +1,6 @@
 // The blocked-exp schedule of a plain softmax (Plan::blocked_exp): the max
-// sweep and the exp sweep run block by block. For each block of
-// kFlushInterval main-loop iterations, a pass of max alone finds the block's
-// max m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
+// sweep and the exp sweep run block by block. For each block (16 KiB of x or
+// more, see min_exp_block_shift), a pass of max alone finds the block's max m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
 // while the block is still in L1. The frame keeps m_b and the block's sum s_b
 // in double. After the row, M = max m_b and S = sum of s_b * exp(m_b - M),
 // and the last sweep scales each block of y by exp(m_b - M) / S.
@@ -30,38 +29,72 @@ const Reg64 kBlockSlot = rdx;
 
 }  // namespace
 
-int KernelEmitter::exp_block_bytes() const { return kFlushInterval * unroll_target_ * target_.bytes(); }
+// A block is at least kExpBlockIterations main-loop iterations (16 KiB of x
+// on AVX-512 at unroll 4), and larger where the row needs more than
+// kMaxExpBlocks of those: a power of two of bytes, set once per call.
+int KernelEmitter::min_exp_block_shift() const {
+  return std::countr_zero(static_cast<unsigned>(kExpBlockIterations * unroll_target_ * target_.bytes()));
+}
+
+// Sets the frame's block shift and block bytes for this call's n.
+void KernelEmitter::emit_exp_block_size() {
+  Label empty;
+  int blocks_shift = std::countr_zero(static_cast<unsigned>(ir::kMaxExpBlocks));
+  mov(ecx, min_exp_block_shift());
+  cmp(kRowBytes, 1);
+  jle(empty, T_NEAR);
+  // shift = max(minimum, bit_width(row bytes - 1) - log2(kMaxExpBlocks))
+  lea(rax, ptr[kRowBytes - 1]);
+  bsr(rax, rax);
+  sub(rax, blocks_shift - 1);
+  cmp(rax, rcx);
+  cmovg(rcx, rax);
+  L(empty);
+  mov(qword[rsp + block_shift_offset_], rcx);
+  mov(eax, 1);
+  shl(rax, cl);
+  mov(qword[rsp + block_bytes_offset_], rax);
+}
 
 // Runs `sweep` over the row block by block: `block_start` and `block_end`
-// around each block, with kBlockSlot = the block's index and kBlockEnd its end.
+// around each block, with kBlockSlot = the block's index and kBlockEnd its
+// end. Float sums are flushed into the frame every kFlushInterval iterations.
 void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
                                     const std::function<void()>& block_end) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
-  int block_bytes = exp_block_bytes();
-  int shift = std::countr_zero(static_cast<unsigned>(block_bytes));
-  Label block, steps, singles, tail, block_done, done;
+  Label block, chunk, steps, singles, tail, block_done, full, done;
 
   xor_(kIndex, kIndex);
   L(block);
   cmp(kIndex, kRowBytes);
   jge(done, T_NEAR);
+  mov(rcx, qword[rsp + block_shift_offset_]);
   mov(kBlockSlot, kIndex);
-  shr(kBlockSlot, shift);
-  lea(kBlockEnd, ptr[kIndex + block_bytes]);
+  shr(kBlockSlot, cl);
+  mov(kBlockEnd, kIndex);
+  add(kBlockEnd, qword[rsp + block_bytes_offset_]);
   cmp(kBlockEnd, kRowBytes);
   cmovg(kBlockEnd, kRowBytes);
   block_start();
 
-  // Full steps, then single vectors, then the masked tail (last block only).
-  // kBlockEnd is lowered for each comparison and restored after.
+  // Full steps in chunks of kFlushInterval, then single vectors, then the
+  // masked tail (last block only). kBlockEnd is lowered for each comparison
+  // and restored after.
   sub(kBlockEnd, step);
-  L(steps);
+  L(chunk);
   cmp(kIndex, kBlockEnd);
   jg(singles, T_NEAR);
+  lea(rcx, ptr[kIndex + (kFlushInterval - 1) * step]);
+  cmp(rcx, kBlockEnd);
+  cmovg(rcx, kBlockEnd);
+  L(steps);
   for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes});
   add(kIndex, step);
-  jmp(steps, T_NEAR);
+  cmp(kIndex, rcx);
+  jle(steps, T_NEAR);
+  flush_sums();
+  jmp(chunk, T_NEAR);
   L(singles);
   add(kBlockEnd, step - vector_bytes);
   L(tail);
@@ -72,7 +105,6 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<
   jmp(tail, T_NEAR);
   L(block_done);
   add(kBlockEnd, vector_bytes);
-  Label full;
   cmp(kIndex, kBlockEnd);
   jge(full, T_NEAR);
   emit_body(sweep, BodyMode{0, 0, true});
@@ -130,18 +162,24 @@ void KernelEmitter::emit_block_max() {
   vbroadcastss(value_register(m), Xmm(acc.getIdx()));
 }
 
-// The block's float sums, widened to double and reduced into the frame.
+// The block's sum: the flushed doubles in the frame plus the float sums
+// since, reduced into the block's slot. The frame sums restart from 0.
 void KernelEmitter::emit_block_sum() {
   const Xmm& lo = scratch_.vec[0];
   const Xmm& hi = scratch_.vec[1];
+  int vector_bytes = target_.bytes();
   for (Reduction& r : reductions_) {
-    vxorpd(lo, lo, lo);
-    vxorpd(hi, hi, hi);
+    int area = sum_area_.at(r.op);
+    vmovupd(lo, ptr[rsp + area]);
+    vmovupd(hi, ptr[rsp + area + vector_bytes]);
     for (const Xmm& acc : r.acc) {
       add_widened(lo, hi, acc);
       vxorps(acc, acc, acc);
     }
     vaddpd(lo, lo, hi);
+    vxorpd(hi, hi, hi);
+    vmovupd(ptr[rsp + area], hi);
+    vmovupd(ptr[rsp + area + vector_bytes], hi);
     horizontal(lo, LaneCombine::kAddDoubles);
     vmovsd(qword[rsp + kBlockSlot * 8 + block_sum_area_], Xmm(lo.getIdx()));
   }
@@ -150,7 +188,6 @@ void KernelEmitter::emit_block_sum() {
 // M = max of the block maxima and S = sum of s_b * exp(m_b - M), stored as
 // the row's max and sum for the last sweep.
 void KernelEmitter::emit_block_totals() {
-  int shift = std::countr_zero(static_cast<unsigned>(exp_block_bytes()));
   // The math scratch registers are taken by exp: the sum goes in an
   // accumulator, which the last block left at zero.
   const Xmm& row_max = block_max_acc_[0];
@@ -159,8 +196,11 @@ void KernelEmitter::emit_block_totals() {
   Label max_loop, sum_loop, done;
 
   // rcx = number of blocks, at least 1 for a nonempty row.
-  lea(rcx, ptr[kRowBytes + exp_block_bytes() - 1]);
-  shr(rcx, shift);
+  mov(rcx, qword[rsp + block_shift_offset_]);
+  mov(rax, qword[rsp + block_bytes_offset_]);
+  lea(rax, ptr[kRowBytes + rax - 1]);
+  shr(rax, cl);
+  mov(rcx, rax);
   vmovups(row_max, pool_.vector(-FLT_MAX));
   xor_(kBlockSlot, kBlockSlot);
   L(max_loop);

@@ -43,6 +43,8 @@ void KernelEmitter::prepare_frame_areas() {
     if (plan_.blocked_exp && block_max_area_ < 0) {
       block_max_area_ = frame_alloc(ir::kMaxExpBlocks * 4, 64);
       block_sum_area_ = frame_alloc(ir::kMaxExpBlocks * 8, 64);
+      block_shift_offset_ = frame_alloc(8, 8);
+      block_bytes_offset_ = frame_alloc(8, 8);
     }
     if (sweep.extexp_sum && extexp_mantissa_area_ < 0) {
       extexp_mantissa_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);

@@ -154,28 +154,24 @@ Status KernelEmitter::emit_kernel() {
   }
 
   if (plan_.blocked_exp) {
-    // Rows of at most kMaxExpBlocks blocks run the max and exp sweeps by
-    // blocks; longer rows fall through to the three sweeps.
-    Label general, blocked_row;
-    mov(rax, int64_t{ir::kMaxExpBlocks} * exp_block_bytes());
-    cmp(kRowBytes, rax);
-    ja(general, T_NEAR);
-    mark("rows of up to " + std::to_string(ir::kMaxExpBlocks) + " blocks: max and exp by blocks");
+    // Every row runs the max and exp sweeps by blocks, whatever its length.
+    mark("max and exp by blocks");
+    emit_exp_block_size();
     carried_.clear();
+    Label blocked_row;
     L(blocked_row);
     ROWJIT_TRY(emit_sweep(1, false, true));
     ROWJIT_TRY(emit_sweep(2, false, true));
     emit_next_row(blocked_row);
-    jmp(done, T_NEAR);
-    L(general);
-    mark("longer rows");
   }
 
-  carried_.clear();
-  Label row_loop;
-  L(row_loop);
-  for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
-  emit_next_row(row_loop);
+  if (!plan_.blocked_exp) {
+    carried_.clear();
+    Label row_loop;
+    L(row_loop);
+    for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
+    emit_next_row(row_loop);
+  }
 
   L(done);
   mark("epilogue");

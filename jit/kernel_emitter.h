@@ -25,6 +25,8 @@ namespace rowjit::jit {
 
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
+// Main-loop iterations in the smallest block of the blocked-exp schedule.
+inline constexpr int kExpBlockIterations = 64;
 
 // Mode of one emission of a loop body: an unrolled step of the main loop, a
 // single vector of the remainder loop, or the masked tail.
@@ -87,7 +89,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int frame_alloc(int bytes, int align);
 
   // ---- emit_blocked_exp.cpp: the blocked-exp schedule (Plan::blocked_exp)
-  int exp_block_bytes() const;
+  int min_exp_block_shift() const;
+  void emit_exp_block_size();
   void emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
                        const std::function<void()>& block_end);
   void emit_block_max();
@@ -215,6 +218,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Xbyak::Xmm extexp_exp_reg_;
   int block_max_area_ = -1;   // blocked exp: the max of each block, float
   int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
+  int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
+  int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
   Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, or a temporary
   Xbyak::Xmm block_row_max_;               // M, in the last sweep

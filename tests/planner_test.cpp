@@ -108,7 +108,11 @@ TEST(Planner, ExtExpNeedsAvx512) {
 TEST(Planner, DefaultsDependOnRowSize) {
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassReload);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 256 << 10).softmax_form, ir::SoftmaxForm::kThreePassReload);
-  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
+  // Up to the last-level cache, blocked exp reads x once; beyond it, the
+  // online form moves the fewest bytes.
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kThreePassReload);
+  EXPECT_TRUE(plan_for("softmax", std::nullopt, 4 << 20).blocked_exp);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 8 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassRecompute);
 }
@@ -185,7 +189,8 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 18).blocked_exp);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 18).bytes_per_element, 16.0);
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
-  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 25).blocked_exp);
+  EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
+  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 23).blocked_exp);
   // Log-softmax has no y = e / s to scale by blocks.
   EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
 }
@@ -216,7 +221,7 @@ TEST(Planner, ForcingFormWithoutCoreFails) {
 TEST(Planner, PrintedPlanNamesSweepsAndReasons) {
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
-  auto plan = ir::make_plan(*pipeline, avx512_target(), 4 << 20);
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 8 << 20);
   ASSERT_TRUE(plan.is_ok());
   std::string text = ir::print_plan(*pipeline, *plan);
   EXPECT_NE(text.find("sweep 0"), std::string::npos) << text;
