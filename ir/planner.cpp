@@ -226,7 +226,6 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   for (ValueId v : p.inputs) row_tensor_count += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
   for (ValueId v : p.outputs) row_tensor_count += p.value(v).type.shape.kind == Shape::Kind::kRow ? 1 : 0;
   bool out_of_cache = n_hint > 0 && row_bytes * row_tensor_count > target.llc_bytes / 2;
-  bool fits_llc = row_bytes * row_tensor_count <= target.llc_bytes;
   // The blocked-exp schedule of three_pass_reload (see below) applies to a
   // plain softmax of an input x whose y = e / s multiplies by 1 / s.
   bool converts = std::any_of(p.ops.begin(), p.ops.end(), [](const Op& op) { return op.kind == OpKind::kConvert; });
@@ -247,11 +246,6 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     }
     plan.softmax_form = *choices.softmax_form;
     plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": forced");
-  } else if (out_of_cache && blocked_candidate && fits_llc) {
-    plan.softmax_form = SoftmaxForm::kThreePassReload;
-    plan.reasons.push_back("softmax form three_pass_reload: the row's " + std::to_string(row_tensor_count) +
-                           " tensors of " + std::to_string(row_bytes) +
-                           " bytes fit in the last-level cache, where blocked exp reads x once and computes exp once");
   } else if (out_of_cache) {
     bool extexp = form_unusable(p, *core, SoftmaxForm::kTwoPassExtExp, target).empty();
     bool online = form_unusable(p, *core, SoftmaxForm::kTwoPassOnline, target).empty();
@@ -502,8 +496,11 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
 
   // Rows past L2 but within the last-level cache: the reload form reads x from
   // L3 twice, for the max and for exp. Fusing both by blocks reads it once.
-  // Measured on AVX-512 (Zen 5): 256K elements 0.148 -> 0.135 ns per element,
-  // 4M 0.182 (two_pass_online) -> 0.160, with non-temporal stores at 4M.
+  // Measured on AVX-512 (Zen 5) at 256K elements: 0.148 -> 0.135 ns per
+  // element in a timing loop of its own. At 4M (x and y fill the L3) it ran
+  // 0.16 against 0.18 for two_pass_online there, but no faster than the
+  // online form in the benchmark program, so rows beyond half the last-level
+  // cache keep the online form.
   bool blocked_applies = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
                          std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
                                    core->normalize_op) != plan.reciprocal_divides.end();
@@ -513,13 +510,12 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                   "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
                   "with x an input and no other use of the max, the exp or the sum");
   }
-  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && fits_llc);
+  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && !out_of_cache);
   if (choices.blocked_exp) {
     plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("blocked exp: x and y exceed L2 (" + std::to_string(target.l2_bytes) +
-                           " bytes) but fit in the last-level cache, so the max and exp sweeps run block by block "
-                           "and read x from L3 once");
+                           " bytes), so the max and exp sweeps run block by block and read x from L3 once");
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
 

@@ -108,11 +108,7 @@ TEST(Planner, ExtExpNeedsAvx512) {
 TEST(Planner, DefaultsDependOnRowSize) {
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassReload);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 256 << 10).softmax_form, ir::SoftmaxForm::kThreePassReload);
-  // Up to the last-level cache, blocked exp reads x once; beyond it, the
-  // online form moves the fewest bytes.
-  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kThreePassReload);
-  EXPECT_TRUE(plan_for("softmax", std::nullopt, 4 << 20).blocked_exp);
-  EXPECT_EQ(plan_for("softmax", std::nullopt, 8 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 4 << 20).softmax_form, ir::SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1024).softmax_form, ir::SoftmaxForm::kThreePassRecompute);
 }
@@ -189,8 +185,8 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 18).blocked_exp);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 18).bytes_per_element, 16.0);
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
-  EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
-  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 23).blocked_exp);
+  EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 20).blocked_exp);
+  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
   // Log-softmax has no y = e / s to scale by blocks.
   EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
 }
