@@ -1,4 +1,5 @@
 #include "ir/planner.h"
+#include "ir/tensor.h"
 
 #include <algorithm>
 #include <set>
@@ -204,6 +205,11 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
 }  // namespace
 
 Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
+  if (n_hint < 0 || n_hint > kMaxRowLength) {
+    return Status(StatusCode::kInvalidArgument, "n_hint " + std::to_string(n_hint) +
+                                                    " is out of range; give the row length (0 to " +
+                                                    std::to_string(kMaxRowLength) + ") or 0 for unknown");
+  }
   Plan plan;
   plan.vector_bits = target.vector_bits;
   plan.n_hint = n_hint;

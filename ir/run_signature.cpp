@@ -94,7 +94,7 @@ RunSignature::RunSignature(const Pipeline& pipeline) {
 
 bool RunSignature::accepts(const Pipeline& pipeline, const RunArgs& args) const {
   if (checks_by_reference_) return false;
-  if (args.rows < 0 || args.n < 0 || args.first_row < 0) return false;
+  if (args.rows < 0 || args.n < 0 || args.n > kMaxRowLength || args.first_row < 0) return false;
   return scalars_accepted(args) && tensors_accepted(pipeline, args);
 }
 

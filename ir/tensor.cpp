@@ -219,6 +219,10 @@ Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const
 Status validate_run_args(const Pipeline& pipeline, const RunArgs& args) {
   if (args.rows < 0) return invalid_argument("rows = " + std::to_string(args.rows) + " must be >= 0");
   if (args.n < 0) return invalid_argument("n = " + std::to_string(args.n) + " must be >= 0 (it is the row length)");
+  if (args.n > kMaxRowLength) {
+    return invalid_argument("n = " + std::to_string(args.n) + " is longer than any row can be (at most " +
+                            std::to_string(kMaxRowLength) + " elements); check the row length passed");
+  }
   if (args.first_row < 0) {
     return invalid_argument("first_row = " + std::to_string(args.first_row) + " must be >= 0");
   }

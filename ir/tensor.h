@@ -20,6 +20,10 @@ struct TensorRef {
   int64_t row_stride_bytes = 0;
 };
 
+// The longest row a call may have: 2^40 elements, far beyond any memory, and
+// small enough that byte counts of rows and strides cannot overflow int64.
+inline constexpr int64_t kMaxRowLength = int64_t{1} << 40;
+
 struct RunArgs {
   int64_t rows = 1;   // number of rows to process
   int64_t n = 0;      // row length: the extent of [n]

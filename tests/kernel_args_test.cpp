@@ -173,6 +173,13 @@ TEST_P(KernelArgs, StrideSmallerThanRow) {
             "least 16");
 }
 
+// 4 * n would overflow int64 and make every stride look long enough.
+TEST_P(KernelArgs, RowLengthBeyondAnyMemory) {
+  args_.n = (int64_t{1} << 61) + 1;
+  EXPECT_EQ(rejection(), "n = 2305843009213693953 is longer than any row can be (at most 1099511627776 elements); "
+                         "check the row length passed");
+}
+
 TEST_P(KernelArgs, StrideOfKOutput) {
   args_.scalars["k"] = 3;
   EXPECT_EQ(rejection(),

@@ -2,6 +2,8 @@
 // pipelines without compiling anything.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ir/parser.h"
 #include "ir/planner.h"
 #include "tests/test_util.h"
@@ -189,6 +191,16 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
   // Log-softmax has no y = e / s to scale by blocks.
   EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
+}
+
+TEST(Planner, RowLengthHintIsChecked) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  for (int64_t hint : {int64_t{-1}, std::numeric_limits<int64_t>::max()}) {
+    auto plan = ir::make_plan(*pipeline, avx512_target(), hint);
+    ASSERT_FALSE(plan.is_ok()) << hint;
+    EXPECT_NE(plan.status().message().find("n_hint " + std::to_string(hint) + " is out of range"), std::string::npos);
+  }
 }
 
 TEST(Planner, UnsupportedOpNamesIt) {
