@@ -63,6 +63,27 @@ bool is_output(const Pipeline& p, ValueId v) {
   return std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end();
 }
 
+// True if every output is computed from `source`: a NaN in source then
+// reaches every output.
+bool every_output_depends_on(const Pipeline& p, const std::vector<std::vector<int>>& users, ValueId source) {
+  std::vector<bool> reached(p.values.size(), false);
+  std::vector<ValueId> pending = {source};
+  reached[static_cast<size_t>(source)] = true;
+  while (!pending.empty()) {
+    ValueId v = pending.back();
+    pending.pop_back();
+    for (int u : users[static_cast<size_t>(v)]) {
+      for (ValueId r : p.ops[static_cast<size_t>(u)].results) {
+        if (!reached[static_cast<size_t>(r)]) {
+          reached[static_cast<size_t>(r)] = true;
+          pending.push_back(r);
+        }
+      }
+    }
+  }
+  return std::all_of(p.outputs.begin(), p.outputs.end(), [&](ValueId v) { return reached[static_cast<size_t>(v)]; });
+}
+
 }  // namespace
 
 std::string_view softmax_form_name(SoftmaxForm form) {
@@ -141,7 +162,10 @@ std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
       if (op.kind == OpKind::kDiv && op.operands[0] == e && op.operands[1] == s) normalize = u;
     }
     core.normalize_op = normalize;
-    core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m);
+    // A NaN that the max misses reaches every output only if every output
+    // is computed from the sum (not so when x - max(x) is itself an output).
+    core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m) &&
+                                every_output_depends_on(p, users, s);
     if (core.scale == kNoValue) {
       core.exp_input_nonpositive = true;
     } else {
@@ -185,6 +209,10 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
         }
       }
       if (is_output(p, m)) return "two_pass_online cannot output max(x) itself";
+      if (!every_output_depends_on(p, users, p.ops[static_cast<size_t>(core.sum_op)].results[0])) {
+        return "two_pass_online needs every output to depend on the sum, which carries a NaN that the running "
+               "max may drop";
+      }
       // NOTE: the max pass of the blocked online form reads x from memory, so
       // an x computed from the inputs (the gate's sigmoid) takes a
       // three-pass form instead.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "ir/parser.h"
 #include "ir/planner.h"
 #include "jit/disassembler.h"
 #include "tests/jit_pipeline_cases.h"
@@ -169,6 +170,34 @@ TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
                                  std::string(c.name) + " with prefetch on " + isa_name(isa) + ", form " +
                                      form_name(form) + ", n = " + std::to_string(n));
         if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+// x - max(x) and exp(x - max(x)) as outputs of their own: a NaN must reach
+// every element of them, as in the reference, and not only through the sum.
+TEST(JitNan, ReachesOutputsBesideTheSum) {
+  auto pipeline = ir::parse_pipeline(
+      "kernel parts(x: f32[n]) -> (d: f32[n], e: f32[n], y: f32[n]) {\n"
+      "  m = max(x)\n  d = x - m\n  e = exp(d)\n  y = e / sum(e)\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  JitCase c{"parts", {4e-6, 1e-40}, {}};
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      auto kernel = compile_for(*pipeline, isa, form);
+      if (!kernel) continue;
+      for (int64_t n : {3, 40, 1000}) {
+        for (int64_t nan_at : {int64_t{0}, n / 2, n - 1}) {
+          RowTensors jit(*pipeline, 1, n, 0, 0);
+          RowTensors reference(*pipeline, 1, n, 0, 0);
+          for (int64_t i = 0; i < n; ++i) jit.row("x", 0)[i] = i == nan_at ? NAN : static_cast<float>(i % 5);
+          copy_inputs(*pipeline, jit, reference);
+          expect_matches_reference(*kernel, c, jit, reference,
+                                   std::string("NaN at ") + std::to_string(nan_at) + " on " + isa_name(isa) +
+                                       ", form " + form_name(form) + ", n = " + std::to_string(n));
+          if (HasFailure()) return;
+        }
       }
     }
   }
