@@ -1,13 +1,17 @@
 // The two-pass forms of the softmax core: max and sum of exp in one sweep.
 //
 // Online normalizer ("Online normalizer calculation for softmax", Milakov and
-// Gimelshein, 2018), by blocks: each lane keeps a running max m and a float
-// sum d of exp((x - m) * c). Before a block of kFlushInterval iterations, a
-// pass of max alone over the block raises m to the block's max, so that the
-// block's exps share one m and need no per-element rescaling. That pass reads
-// the block from memory and the exp pass then finds it in L1, so the row is
-// still read from memory once. After the block, the flush folds d into a
-// double sum D rescaled to the new max: D = D * exp((M_prev - m) * c) + d.
+// Gimelshein, 2018), by blocks: each lane keeps a running max m, a reference
+// r and a float sum d of exp((x - r) * c). Before a block of kFlushInterval
+// iterations, a pass of max alone over the block raises m, so that the
+// block's exps share one reference and need no per-element rescaling. That
+// pass reads the block from memory and the exp pass then finds it in L1, so
+// the row is still read from memory once. After the block, the flush folds d
+// into a double sum D rescaled to the reference: D = D * exp((R_prev - r) * c)
+// + d. The reference follows m only when m exceeds it by more than
+// kReferenceMargin (in units of the exp's argument): each rescale multiplies D
+// by an exp with a few ulp of error, and a max that creeps up through a long
+// row would otherwise rescale at every flush and add those errors up.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN.
 
@@ -29,6 +33,13 @@ namespace rowjit::jit {
 using namespace Xbyak;
 using namespace Xbyak::util;
 using ir::ValueId;
+
+namespace {
+
+// Exps of the online sum are of arguments up to this, e^8 = 2981 at most.
+constexpr float kReferenceMargin = 8.0f;
+
+}  // namespace
 
 // exp of a value that is <= 0 whenever the temperature is positive.
 void KernelEmitter::emit_core_exp(const Xmm& v) {
@@ -54,10 +65,13 @@ void KernelEmitter::init_online() {
   for (int lane = 0; lane < unroll_; ++lane) {
     Xmm m = take_register();
     Xmm d = take_register();
+    Xmm r = take_register();
     vmovaps(m, scratch_.vec[0]);
+    vmovaps(r, scratch_.vec[0]);
     vxorps(d, d, d);
     state.max_acc.push_back(m);
     state.sum_acc.push_back(d);
+    state.reference.push_back(r);
     vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], scratch_.vec[0]);
     vmovups(ptr[rsp + online_sum_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
     vmovups(ptr[rsp + online_sum_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
@@ -67,10 +81,11 @@ void KernelEmitter::init_online() {
   online_ = state;
 }
 
-// e = exp((x - m) * c) and d += e, where the max pass already made m >= x.
+// e = exp((x - r) * c) and d += e, where the max pass made (x - r) * c at
+// most kReferenceMargin.
 void KernelEmitter::accumulate_online(const Xmm& x, const BodyMode& mode) {
   OnlineState& st = *online_;
-  const Xmm& m = st.max_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& m = st.reference[static_cast<size_t>(mode.lane)];
   const Xmm& d = st.sum_acc[static_cast<size_t>(mode.lane)];
   const Xmm& e = st.temp0;
 
@@ -105,6 +120,27 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
+// r = m in the lanes where (m - r) * c exceeds kReferenceMargin, after a max
+// pass. A NaN m leaves r as it is: the exps of the NaN make the sum NaN.
+void KernelEmitter::update_online_references() {
+  OnlineState& st = *online_;
+  const Xmm& gap = scratch_.vec[0];
+  const Xmm& move = scratch_.vec[1];
+  for (int lane = 0; lane < unroll_; ++lane) {
+    const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
+    const Xmm& r = st.reference[static_cast<size_t>(lane)];
+    vsubps(gap, m, r);
+    scale_exponent(gap);
+    if (target_.avx512) {
+      vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), 0x1E);  // GT_OQ
+      vmovaps(r | scratch_.mask[0], m);
+    } else {
+      vcmpps(move, gap, pool_.vector(kReferenceMargin), 0x1E);
+      vblendvps(r, r, m, move);
+    }
+  }
+}
+
 // Folds each lane's float sum into its double sum, rescaled from the max of
 // the previous flush to the current one: D = D * exp((M_prev - m) c) + d.
 void KernelEmitter::flush_online() {
@@ -114,7 +150,7 @@ void KernelEmitter::flush_online() {
   const Xmm& half = st.temp1;
   const Xmm& acc = scratch_.vec[0];
   for (int lane = 0; lane < unroll_; ++lane) {
-    const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
+    const Xmm& m = st.reference[static_cast<size_t>(lane)];
     const Xmm& d = st.sum_acc[static_cast<size_t>(lane)];
     int max_slot = online_max_area_ + lane * vector_bytes;
     int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
@@ -165,7 +201,14 @@ void KernelEmitter::finish_online() {
   ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
 
-  // The row max: the max over the lanes' flushed maxima, broadcast.
+  // The row max, from the lanes' running maxima.
+  const Xmm& true_max = st.reference[0];
+  vmovaps(true_max, st.max_acc[0]);
+  for (int lane = 1; lane < unroll_; ++lane) vmaxps(true_max, true_max, st.max_acc[static_cast<size_t>(lane)]);
+  horizontal(true_max, LaneCombine::kMax);
+  vbroadcastss(true_max, Xmm(true_max.getIdx()));
+
+  // The common reference: the max over the lanes' flushed references.
   vmovups(max_all, ptr[rsp + online_max_area_]);
   for (int lane = 1; lane < unroll_; ++lane) vmaxps(max_all, max_all, ptr[rsp + online_max_area_ + lane * vector_bytes]);
   horizontal(max_all, LaneCombine::kMax);
@@ -202,7 +245,14 @@ void KernelEmitter::finish_online() {
   vaddpd(total_lo, total_lo, total_hi);
   horizontal(total_lo, LaneCombine::kAddDoubles);
   Xmm sum(total_lo.getIdx());
-  Xmm row_max(max_all.getIdx());
+  // Rescaled from the reference to the row max, at most kReferenceMargin
+  // above it.
+  vsubps(f, max_all, true_max);
+  scale_exponent(f);
+  emit_core_exp(f);
+  vcvtss2sd(Xmm(f.getIdx()), Xmm(f.getIdx()), Xmm(f.getIdx()));
+  vmulsd(sum, sum, Xmm(f.getIdx()));
+  Xmm row_max(true_max.getIdx());
 
   // A zero sum means every element was -inf (or the row is empty): the
   // reference gives max = -inf and sum = NaN (or 0 for an empty row).

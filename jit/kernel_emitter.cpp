@@ -518,6 +518,7 @@ void KernelEmitter::emit_online_max_pass(const Reg64& last_start, bool rest_of_r
     add(rcx, step);
     cmp(rcx, last_start);
     jle(loop, T_NEAR);
+    update_online_references();
     return;
   }
   lea(rax, ptr[kRowBytes - vector_bytes]);
@@ -532,6 +533,7 @@ void KernelEmitter::emit_online_max_pass(const Reg64& last_start, bool rest_of_r
   jge(done, T_NEAR);
   raise_online_max(rcx, BodyMode{0, 0, true});
   L(done);
+  update_online_references();
 }
 
 void KernelEmitter::emit_flush() {

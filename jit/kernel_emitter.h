@@ -132,8 +132,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // ---- emit_softmax_core.cpp: two-pass forms
   struct OnlineState {
     std::vector<Xbyak::Xmm> max_acc, sum_acc;  // per lane
+    std::vector<Xbyak::Xmm> reference;         // per lane: the max that exps and sums are relative to
     Xbyak::Xmm temp0, temp1;
   };
+  void update_online_references();
   void init_online();
   void accumulate_online(const Xbyak::Xmm& x, const BodyMode& mode);
   void raise_online_max(const Xbyak::Reg64& index, const BodyMode& mode);

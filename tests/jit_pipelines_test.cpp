@@ -247,6 +247,37 @@ void expect_long_row_accuracy(int64_t n) {
 
 TEST(JitSoftmax, LongRowStaysAccurate) { expect_long_row_accuracy(1 << 20); }
 
+// A max that creeps up through the whole row: the online form's sum must not
+// pick up a rounding error at every flush.
+TEST(JitSoftmax, RisingRowStaysAccurate) {
+  ir::Pipeline pipeline = load("softmax");
+  const int64_t n = 1 << 20;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = 1e-6f * static_cast<float>(i);
+  double m = x.back();
+  double s = 0;
+  for (float v : x) s += std::exp(static_cast<double>(v) - m);
+  std::vector<float> y(static_cast<size_t>(n));
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      auto kernel = compile_for(pipeline, isa, form);
+      if (!kernel) continue;
+      ir::RunArgs args;
+      args.rows = 1;
+      args.n = n;
+      args.tensors["x"] = {x.data(), ir::ElemType::kF32, n * 4};
+      args.tensors["y"] = {y.data(), ir::ElemType::kF32, n * 4};
+      ASSERT_TRUE(kernel->run(args).is_ok());
+      double worst = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        double want = std::exp(static_cast<double>(x[static_cast<size_t>(i)]) - m) / s;
+        worst = std::max(worst, std::fabs(y[static_cast<size_t>(i)] - want) / want);
+      }
+      EXPECT_LE(worst, 4e-6) << "rising row on " << isa_name(isa) << ", form " << form_name(form);
+    }
+  }
+}
+
 TEST(JitSoftmaxLong, HugeRowStaysAccurate) { expect_long_row_accuracy(int64_t{32} << 20); }
 
 }  // namespace
