@@ -118,6 +118,8 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
     resolved.choices.unroll = planned->unroll;
     resolved.choices.nontemporal_stores = planned->nontemporal_stores;
     resolved.choices.resident_vectors = planned->resident_vectors;
+    resolved.choices.prefetch_bytes = planned->prefetch_bytes;
+    resolved.choices.blocked_exp = planned->blocked_exp;
   }
 
   KernelKey key;

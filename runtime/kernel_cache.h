@@ -6,7 +6,8 @@
 //     differ only in comments or spacing share a kernel, and two pipelines
 //     that differ in anything else, their name included, do not;
 //   - the ISA the kernel is compiled for, after the ROWJIT_MAX_ISA cap;
-//   - the plan choices (softmax form, unroll, non-temporal stores), forced,
+//   - the plan choices (softmax form, unroll, non-temporal stores, resident
+//     rows, prefetch distance, blocked exp), forced,
 //     tuned or made by the planner for n_hint: Compiler::compile plans before
 //     the lookup, so two hints share a kernel only when the planner would
 //     make the same choices for both;
