@@ -787,7 +787,8 @@ TEST_F(CliTest, OutputLargerThanMemoryFailsEarly) {
   EXPECT_TRUE(contains(result.err, "rowjit run: out of memory: the outputs need 4611686018427387904 bytes"))
       << result.err;
   EXPECT_TRUE(contains(result.err, "for rows x n = 1099511627776 x 1048576, more than the ")) << result.err;
-  EXPECT_TRUE(contains(result.err, "; run on fewer or shorter rows: a smaller --rows or --n")) << result.err;
+  EXPECT_TRUE(contains(result.err, "; the largest is u with 1048576 elements per row")) << result.err;
+  EXPECT_TRUE(contains(result.err, "; run on fewer or shorter rows (a smaller --rows or --n")) << result.err;
   EXPECT_TRUE(folder_entries().empty());
 }
 

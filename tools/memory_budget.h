@@ -22,6 +22,7 @@ std::string describe_rows(const ir::RunArgs& args);
 
 // What to do when a run needs more memory than the machine has.
 inline constexpr const char* kSmallerRunFix =
-    "run on fewer or shorter rows: a smaller --rows or --n, or smaller input files";
+    "run on fewer or shorter rows (a smaller --rows or --n, or smaller input files), or with smaller [k] "
+    "parameters";
 
 }  // namespace rowjit::cli

@@ -58,10 +58,17 @@ CommandStatus bind_outputs(const ir::Pipeline& pipeline, BoundRun& run) {
 
   std::optional<int64_t> available = memory_and_swap_bytes();
   if (available && total_bytes > *available) {
+    // Name the largest output: its length may come from a [k] parameter
+    // rather than from n.
+    const PlannedOutput* largest = &planned.front();
+    for (const PlannedOutput& output : planned) {
+      if (output.bytes > largest->bytes) largest = &output;
+    }
     return run_failure("out of memory",
-                       "the outputs need " + describe_bytes(total_bytes) + " for " +
-                           describe_rows(run.args) + ", more than the " + describe_bytes(*available) +
-                           " of memory and swap of this machine",
+                       "the outputs need " + describe_bytes(total_bytes) + " for " + describe_rows(run.args) +
+                           ", more than the " + describe_bytes(*available) +
+                           " of memory and swap of this machine; the largest is " + largest->value->name + " with " +
+                           std::to_string(largest->elements) + " elements per row",
                        kSmallerRunFix);
   }
 
