@@ -355,31 +355,58 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   for (size_t later = static_cast<size_t>(sweep_index) + 1; later < plan_.sweeps.size(); ++later) {
     reloaded_later = reloaded_later || !plan_.sweeps[later].reloads.empty();
   }
-  if (resident) {
-    emit_resident_vectors(sweep);
-  } else if (block_maxima) {
-    emit_block_loop(sweep, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
-  } else if (blocked) {
-    emit_block_loop(sweep, [this] { emit_block_factor(); }, [] {});
-  } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
-    Label regular, done;
-    xor_(eax, eax);
-    for (ValueId v : sweep.stores) {
-      mov(rcx, tensor_reg_.at(v));
-      or_(rax, rcx);
+  auto emit_sweep_loops = [&] {
+    if (resident) {
+      emit_resident_vectors(sweep);
+    } else if (block_maxima) {
+      emit_block_loop(sweep, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
+    } else if (blocked) {
+      emit_block_loop(sweep, [this] { emit_block_factor(); }, [] {});
+    } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
+      Label regular, done;
+      xor_(eax, eax);
+      for (ValueId v : sweep.stores) {
+        mov(rcx, tensor_reg_.at(v));
+        or_(rax, rcx);
+      }
+      test(rax, target_.bytes() - 1);
+      jnz(regular, T_NEAR);
+      mark("loops with non-temporal stores (aligned rows)");
+      emit_loops(sweep, true);
+      sfence();
+      jmp(done, T_NEAR);
+      L(regular);
+      mark("loops with regular stores (unaligned rows)");
+      emit_loops(sweep, false);
+      L(done);
+    } else {
+      emit_loops(sweep, false);
     }
-    test(rax, target_.bytes() - 1);
-    jnz(regular, T_NEAR);
-    mark("loops with non-temporal stores (aligned rows)");
-    emit_loops(sweep, true);
-    sfence();
-    jmp(done, T_NEAR);
-    L(regular);
-    mark("loops with regular stores (unaligned rows)");
-    emit_loops(sweep, false);
-    L(done);
+  };
+
+  if (!reciprocal_of_.empty() && !blocked) {
+    // Rows whose 1 / s is not a normal float (s below about 2^-126, where
+    // it overflows, or above 2^126) take a copy of the loops that divides.
+    // Both copies start from the same register state.
+    Label by_division, loops_done;
+    emit_reciprocal_guard(by_division);
+    auto resident_before = resident_reg_;
+    auto free_before = free_vregs_;
+    emit_sweep_loops();
+    jmp(loops_done, T_NEAR);
+    L(by_division);
+    mark("loops that divide (1 / s is not a normal float)");
+    auto resident_after = resident_reg_;
+    auto reciprocals = reciprocal_of_;
+    resident_reg_ = resident_before;
+    free_vregs_ = free_before;
+    reciprocal_of_.clear();
+    emit_sweep_loops();
+    reciprocal_of_ = reciprocals;
+    resident_reg_ = resident_after;
+    L(loops_done);
   } else {
-    emit_loops(sweep, false);
+    emit_sweep_loops();
   }
 
   if (sweep_constant_uses_.size() <= stats_index) {
@@ -405,6 +432,22 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
 // The mask covers ((n - 1) mod lanes) + 1 elements. In the loops, the masked
 // tail runs only when n mod lanes is not 0, because the main and remainder
 // loops stop at the last full vector. A resident row's last vector may be full.
+// Jumps to `by_division` when a per-row reciprocal of this sweep is not a
+// normal float. A NaN reciprocal jumps too; both copies give NaN then.
+void KernelEmitter::emit_reciprocal_guard(Label& by_division) {
+  const Xmm& magnitude = scratch_.vec[0];
+  const Xmm& bound = scratch_.vec[1];
+  for (const auto& [divisor, reciprocal] : reciprocal_of_) {
+    vandps(magnitude, reciprocal, pool_.vector_bits(0x7FFFFFFFu));
+    vmovups(bound, pool_.vector(0x1p126f));
+    vucomiss(Xmm(magnitude.getIdx()), Xmm(bound.getIdx()));
+    ja(by_division, T_NEAR);
+    vmovups(bound, pool_.vector(FLT_MIN));
+    vucomiss(Xmm(magnitude.getIdx()), Xmm(bound.getIdx()));
+    jb(by_division, T_NEAR);
+  }
+}
+
 void KernelEmitter::emit_tail_mask() {
   int vector_bytes = target_.bytes();
   lea(rcx, ptr[kRowBytes - 4]);

@@ -78,6 +78,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void release_value(ir::ValueId value, const BodyMode& mode);
   void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
   void emit_tail_mask();
+  void emit_reciprocal_guard(Xbyak::Label& by_division);
   void emit_flush();
   void prepare_frame_areas();
   void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);

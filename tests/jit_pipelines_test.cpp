@@ -203,6 +203,41 @@ TEST(JitNan, ReachesOutputsBesideTheSum) {
   }
 }
 
+// y = e / s runs as e * (1 / s) unless 1 / s is not a normal float: a sum
+// below 2^-126 would make it overflow, and one above 2^126 denormal.
+TEST(JitReciprocal, ExtremeSumsDivide) {
+  auto stablemax = parse_example("stablemax");
+  auto share = ir::parse_pipeline("kernel share(x: f32[n]) -> (y: f32[n]) {\n  y = x / sum(x)\n}\n");
+  ASSERT_TRUE(stablemax.is_ok());
+  ASSERT_TRUE(share.is_ok()) << share.status().to_string();
+  JitCase c{"share", {2e-7, 1e-44}, {}};
+  const std::vector<std::pair<const ir::Pipeline*, std::vector<float>>> rows = {
+      {&*stablemax, {-3.4028235e38f}},
+      {&*share, {3e-45f, 1e-45f}},
+      {&*share, {1e38f, 2e38f}},
+      {&*share, {1.0f, 3.0f}},
+  };
+  for (Isa isa : runnable_isas()) {
+    for (const auto& [pipeline, values] : rows) {
+      for (int64_t hint : {int64_t{0}, static_cast<int64_t>(values.size())}) {
+        CompileOptions options;
+        options.isa = isa;
+        options.n_hint = hint;
+        auto kernel = compile(*pipeline, options);
+        ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+        int64_t n = static_cast<int64_t>(values.size());
+        RowTensors jit(*pipeline, 1, n, 0, 0);
+        RowTensors reference(*pipeline, 1, n, 0, 0);
+        for (int64_t i = 0; i < n; ++i) jit.row("x", 0)[i] = values[static_cast<size_t>(i)];
+        copy_inputs(*pipeline, jit, reference);
+        expect_matches_reference(**kernel, c, jit, reference,
+                                 pipeline->name + " on " + isa_name(isa) + ", x[0] = " + std::to_string(values[0]) +
+                                     ", n_hint " + std::to_string(hint));
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Examples, JitPipeline, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<JitCase>& info) {
                            return std::string(info.param.label ? info.param.label : info.param.name);
