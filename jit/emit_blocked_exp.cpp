@@ -116,7 +116,8 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<
 }
 
 // The block's max, from -FLT_MAX, into the broadcast register of m and into
-// the frame. NaN in x makes it NaN, as max(x) is.
+// the frame. vmaxps may drop a NaN of x here, but its exp then makes the
+// block's sum, and so every output, NaN.
 void KernelEmitter::emit_block_max() {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
