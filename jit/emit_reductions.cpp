@@ -75,18 +75,25 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
     bool feeds_core_only = index == plan_.core.max_op && plan_.core.max_feeds_shift_only &&
                            plan_.softmax_form != ir::SoftmaxForm::kNone;
     r.track_nan = !is_sum(r.kind) && !feeds_core_only;
+    // The softmax core's sum adds exps of at most 1 and stays in float.
+    r.wide = is_sum(r.kind) && index != plan_.core.sum_op;
     for (int lane = 0; lane < unroll_; ++lane) {
       Xmm acc = take_register();
       if (identity(r.kind) == 0.0f) vxorps(acc, acc, acc);
       else vmovups(acc, pool_.vector(identity(r.kind)));
       r.acc.push_back(acc);
+      if (r.wide) {
+        Xmm high = take_register();
+        vxorps(high, high, high);
+        r.acc_high.push_back(high);
+      }
       if (r.track_nan) {
         Xmm nan_acc = take_register();
         vxorps(nan_acc, nan_acc, nan_acc);
         r.nan_acc.push_back(nan_acc);
       }
     }
-    if (is_sum(r.kind) && !resident) {
+    if (is_sum(r.kind) && !resident && !r.wide) {
       vxorps(scratch_.vec[0], scratch_.vec[0], scratch_.vec[0]);
       vmovups(ptr[rsp + sum_area_.at(index)], scratch_.vec[0]);
       vmovups(ptr[rsp + sum_area_.at(index) + target_.bytes()], scratch_.vec[0]);
@@ -116,6 +123,20 @@ void KernelEmitter::accumulate_reduction(Reduction& r, const Xmm& value, const B
       if (mode.masked) vandps(s1, s1, tail_mask_);
       vorps(nan_acc, nan_acc, s1);
     }
+  }
+
+  if (r.wide) {
+    // Masked-off lanes add 0.
+    const Xmm& high = r.acc_high[static_cast<size_t>(mode.lane)];
+    if (mode.masked && target_.avx512) {
+      vmovaps(s1 | k1 | T_z, v);
+      v = s1;
+    } else if (mode.masked) {
+      vandps(s1, v, tail_mask_);
+      v = s1;
+    }
+    add_widened(acc, high, v);
+    return;
   }
 
   if (mode.masked && !target_.avx512) {
@@ -164,7 +185,7 @@ void KernelEmitter::flush_sums() {
   const Xmm& hi = scratch_.vec[1];
   int vector_bytes = target_.bytes();
   for (Reduction& r : reductions_) {
-    if (!is_sum(r.kind)) continue;
+    if (!is_sum(r.kind) || r.wide) continue;
     int area = sum_area_.at(r.op);
     vmovupd(lo, ptr[rsp + area]);
     vmovupd(hi, ptr[rsp + area + vector_bytes]);
@@ -220,15 +241,22 @@ void KernelEmitter::finish_reductions(bool resident) {
   for (Reduction& r : reductions_) {
     ValueId result = p_.ops[static_cast<size_t>(r.op)].results[0];
     if (is_sum(r.kind)) {
-      if (resident && r.kind == OpKind::kReduceSum) {
+      if (r.wide) {
+        const Xmm& acc = r.acc[0];
+        const Xmm& high = r.acc_high[0];
+        for (size_t lane = 1; lane < r.acc.size(); ++lane) {
+          vaddpd(acc, acc, r.acc[lane]);
+          vaddpd(high, high, r.acc_high[lane]);
+        }
+        vaddpd(s0, acc, high);
+      } else if (resident && r.kind == OpKind::kReduceSum) {
         const Xmm& acc = r.acc[0];
         for (size_t lane = 1; lane < r.acc.size(); ++lane) vaddps(acc, acc, r.acc[lane]);
         horizontal(acc, LaneCombine::kAddFloats);
         store_scalar_result(result, acc);
         carried_[result] = acc;
         continue;
-      }
-      if (resident) {
+      } else if (resident) {
         vxorpd(s0, s0, s0);
         vxorpd(s1, s1, s1);
         for (const Xmm& acc : r.acc) add_widened(s0, s1, acc);

@@ -119,6 +119,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     bool track_nan = false;
     std::vector<Xbyak::Xmm> acc;      // one per unroll lane
     std::vector<Xbyak::Xmm> nan_acc;  // one per unroll lane, when track_nan
+    // A sum of arbitrary values accumulates in double: acc holds the low
+    // half of the lanes, acc_high the high half. Float partial sums of
+    // values near FLT_MAX would overflow before any flush.
+    bool wide = false;
+    std::vector<Xbyak::Xmm> acc_high;
   };
   void init_reductions(const ir::Sweep& sweep, bool resident);
   void add_widened(const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, const Xbyak::Xmm& acc);

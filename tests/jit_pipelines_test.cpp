@@ -238,6 +238,36 @@ TEST(JitReciprocal, ExtremeSumsDivide) {
   }
 }
 
+// Sums of values near FLT_MAX whose total is finite: lane partial sums in
+// float would overflow to inf before the large values cancel.
+TEST(JitSum, LargeValuesDoNotOverflow) {
+  auto pipeline = ir::parse_pipeline(
+      "kernel sums(x: f32[n]) -> (total: f32, average: f32) {\n  total = sum(x)\n  average = mean(x)\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  JitCase c{"sums", {1e-6, 0}, {}};
+  for (Isa isa : runnable_isas()) {
+    for (int64_t n : {int64_t{32}, int64_t{1000}}) {
+      for (int64_t hint : {int64_t{0}, n}) {
+        CompileOptions options;
+        options.isa = isa;
+        options.n_hint = hint;
+        auto kernel = compile(*pipeline, options);
+        ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+        RowTensors jit(*pipeline, 1, n, 0, 0);
+        RowTensors reference(*pipeline, 1, n, 0, 0);
+        for (int64_t i = 0; i < n; ++i) jit.row("x", 0)[i] = 1.0f;
+        jit.row("x", 0)[0] = 3e38f;
+        jit.row("x", 0)[16] = 3e38f;
+        jit.row("x", 0)[1] = -3e38f;
+        copy_inputs(*pipeline, jit, reference);
+        expect_matches_reference(**kernel, c, jit, reference,
+                                 std::string("sums on ") + isa_name(isa) + ", n = " + std::to_string(n) +
+                                     ", n_hint " + std::to_string(hint));
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Examples, JitPipeline, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<JitCase>& info) {
                            return std::string(info.param.label ? info.param.label : info.param.name);
