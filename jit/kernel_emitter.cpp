@@ -384,7 +384,15 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     }
   };
 
-  if (!reciprocal_of_.empty() && !blocked) {
+  // The sum of a softmax core is at least 1 (its max element adds exp(0)),
+  // 0 for a row of -inf, or NaN, so its reciprocal needs no guard.
+  bool guarded = false;
+  for (const auto& [divisor, reciprocal] : reciprocal_of_) {
+    bool core_sum = plan_.softmax_form != ir::SoftmaxForm::kNone &&
+                    divisor == p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
+    guarded = guarded || !core_sum;
+  }
+  if (guarded && !blocked) {
     // Rows whose 1 / s is not a normal float (s below about 2^-126, where
     // it overflows, or above 2^126) take a copy of the loops that divides.
     // Both copies start from the same register state.
@@ -438,6 +446,10 @@ void KernelEmitter::emit_reciprocal_guard(Label& by_division) {
   const Xmm& magnitude = scratch_.vec[0];
   const Xmm& bound = scratch_.vec[1];
   for (const auto& [divisor, reciprocal] : reciprocal_of_) {
+    if (plan_.softmax_form != ir::SoftmaxForm::kNone &&
+        divisor == p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0]) {
+      continue;
+    }
     vandps(magnitude, reciprocal, pool_.vector_bits(0x7FFFFFFFu));
     vmovups(bound, pool_.vector(0x1p126f));
     vucomiss(Xmm(magnitude.getIdx()), Xmm(bound.getIdx()));
