@@ -530,11 +530,10 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
 
   // Rows past L2 but within half the last-level cache: the reload form reads x
   // from L3 twice, for the max and for exp. Fusing both by blocks reads it once.
-  // Measured on AVX-512 (Zen 5) at 256K elements: 0.148 -> 0.135 ns per
-  // element in a timing loop of its own. At 4M (x and y fill the L3) it ran
-  // 0.16 against 0.18 for two_pass_online there, but no faster than the
-  // online form in the benchmark program, so rows beyond half the last-level
-  // cache keep the online form.
+  // In a separate timing program on AVX-512 (Zen 5; docs/benchmarks.md) it
+  // took 256K-element rows from 0.148 to 0.135-0.147 ns per element. At 4M it
+  // beat two_pass_online there but not in the benchmark program, so rows
+  // beyond half the last-level cache keep the online form.
   bool blocked_applies = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
                          std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
                                    core->normalize_op) != plan.reciprocal_divides.end();
@@ -553,9 +552,10 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
 
-  // Software prefetch for rows that stream from beyond the caches: measured
-  // on AVX-512 (Zen 5) at 4M and 32M elements, the online form's first sweep
-  // went from 0.13 and 0.15 ns per element to 0.10 at both with 16 KiB.
+  // Software prefetch for rows that stream from beyond the caches. In a
+  // separate timing program on AVX-512 (Zen 5; docs/benchmarks.md), the online
+  // form's first sweep went from 0.13 (4M) and 0.15 (32M) ns per element to
+  // 0.10 with 16 KiB.
   plan.prefetch_bytes = choices.prefetch_bytes.value_or(out_of_cache ? 16384 : 0);
   if (plan.prefetch_bytes < 0 || plan.prefetch_bytes > (1 << 20)) {
     return Status(StatusCode::kInvalidArgument, "prefetch distance " + std::to_string(plan.prefetch_bytes) +

@@ -20,7 +20,7 @@ struct TensorRef {
   int64_t row_stride_bytes = 0;
 };
 
-// The longest row a call may have: 2^40 elements, far beyond any memory, and
+// The maximum row length of a call: 2^40 elements, far beyond any memory, and
 // small enough that byte counts of rows and strides cannot overflow int64.
 inline constexpr int64_t kMaxRowLength = int64_t{1} << 40;
 

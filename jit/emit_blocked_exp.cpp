@@ -163,21 +163,17 @@ void KernelEmitter::emit_block_max() {
   vbroadcastss(value_register(m), Xmm(acc.getIdx()));
 }
 
-// The block's sum: the flushed doubles in the frame plus the float sums
-// since, reduced into the block's slot. The frame sums restart from 0.
+// The block's sum: the float sums since the last flush go to the frame's
+// doubles, which are reduced into the block's slot and restart from 0.
 void KernelEmitter::emit_block_sum() {
   const Xmm& lo = scratch_.vec[0];
   const Xmm& hi = scratch_.vec[1];
   int vector_bytes = target_.bytes();
+  flush_sums();
   for (Reduction& r : reductions_) {
     int area = sum_area_.at(r.op);
     vmovupd(lo, ptr[rsp + area]);
-    vmovupd(hi, ptr[rsp + area + vector_bytes]);
-    for (const Xmm& acc : r.acc) {
-      add_widened(lo, hi, acc);
-      vxorps(acc, acc, acc);
-    }
-    vaddpd(lo, lo, hi);
+    vaddpd(lo, lo, ptr[rsp + area + vector_bytes]);
     vxorpd(hi, hi, hi);
     vmovupd(ptr[rsp + area], hi);
     vmovupd(ptr[rsp + area + vector_bytes], hi);

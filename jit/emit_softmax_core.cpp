@@ -9,9 +9,9 @@
 // the row is still read from memory once. After the block, the flush folds d
 // into a double sum D rescaled to the reference: D = D * exp((R_prev - r) * c)
 // + d. The reference follows m only when m exceeds it by more than
-// kReferenceMargin (in units of the exp's argument): each rescale multiplies D
-// by an exp with a few ulp of error, and a max that creeps up through a long
-// row would otherwise rescale at every flush and add those errors up.
+// kReferenceMargin (in units of the exp's argument), because each rescale
+// multiplies D by an exp with a few ulp of error. A max that creeps up through
+// a long row would otherwise rescale at every flush and add those errors up.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN.
 

@@ -13,6 +13,7 @@
 #include "jit/kernel_emitter.h"
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 
 namespace rowjit::jit {
@@ -138,7 +139,7 @@ Status KernelEmitter::emit_kernel() {
       for (ValueId v : sweep.reloads) resident_last_sweep_[v] = static_cast<int>(s);
     }
     Label general, resident_row;
-    int shift = target_.avx512 ? 6 : 5;
+    int shift = std::countr_zero(static_cast<unsigned>(target_.bytes()));
     lea(rax, ptr[kRowBytes + target_.bytes() - 1]);
     shr(rax, shift);
     cmp(rax, resident_vectors_);
@@ -239,11 +240,11 @@ void KernelEmitter::allocate_sweep_registers(const ir::Sweep& sweep, int unroll)
   int first_reserved = count - 3;
   if (!target_.avx512) first_reserved = count - 4;  // the tail mask
   // Registers that hold a resident row's values for a later sweep stay taken.
-  std::set<int> held;
-  for (const auto& [key, reg] : resident_reg_) held.insert(reg.getIdx());
-  for (const auto& [value, reg] : carried_) held.insert(reg.getIdx());
+  std::set<int> kept_registers;
+  for (const auto& [key, reg] : resident_reg_) kept_registers.insert(reg.getIdx());
+  for (const auto& [value, reg] : carried_) kept_registers.insert(reg.getIdx());
   for (int i = first_reserved - 1; i >= 0; --i) {
-    if (!held.count(i)) free_vregs_.push_back(i);
+    if (!kept_registers.count(i)) free_vregs_.push_back(i);
   }
 
   // Positions of last use within the body: op i uses its operands at i, and
@@ -658,9 +659,9 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
     for (ValueId v : sweep.loads) prefetcht0(ptr[tensor_reg_.at(v) + kIndex + mode.byte_offset + plan_.prefetch_bytes]);
   }
   for (ValueId v : sweep.loads) {
-    auto held = resident ? resident_reg_.find({v, mode.resident_vector}) : resident_reg_.end();
-    if (held != resident_reg_.end()) {
-      vreg_of_[v] = held->second;
+    auto kept = resident ? resident_reg_.find({v, mode.resident_vector}) : resident_reg_.end();
+    if (kept != resident_reg_.end()) {
+      vreg_of_[v] = kept->second;
       continue;
     }
     Xmm reg = take_register();

@@ -119,9 +119,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     bool track_nan = false;
     std::vector<Xbyak::Xmm> acc;      // one per unroll lane
     std::vector<Xbyak::Xmm> nan_acc;  // one per unroll lane, when track_nan
-    // A sum of arbitrary values accumulates in double: acc holds the low
-    // half of the lanes, acc_high the high half. Float partial sums of
-    // values near FLT_MAX would overflow before any flush.
+    // A sum of arbitrary values accumulates in double, because float partial
+    // sums of values near FLT_MAX would overflow before any flush. acc then
+    // contains the low half of the lanes and acc_high the high half.
     bool wide = false;
     std::vector<Xbyak::Xmm> acc_high;
   };

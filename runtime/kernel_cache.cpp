@@ -63,7 +63,9 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   hash.add_integer(nontemporal);
   hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
   hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);
-  hash.add_integer(key.choices.blocked_exp ? (*key.choices.blocked_exp ? 1 : 0) : -1);
+  int64_t blocked_exp = -1;
+  if (key.choices.blocked_exp) blocked_exp = *key.choices.blocked_exp ? 1 : 0;
+  hash.add_integer(blocked_exp);
   return hash.value();
 }
 

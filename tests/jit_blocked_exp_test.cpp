@@ -1,8 +1,8 @@
-// The blocked-exp schedule of softmax (Plan::blocked_exp) against the
-// interpreter, forced on, on both ISAs: rows within one block (every tail),
-// rows of many blocks with a partial last block, special values, in place,
-// and a row longer than kMaxExpBlocks of the smallest blocks, which takes
-// larger blocks.
+// The blocked-exp schedule of softmax (Plan::blocked_exp), forced on, against
+// the interpreter on both ISAs. The cases are rows within one block (every
+// tail), rows of many blocks with a partial last block, special values, in
+// place, and a row longer than kMaxExpBlocks of the smallest blocks, which
+// takes larger blocks.
 #include <gtest/gtest.h>
 
 #include <random>

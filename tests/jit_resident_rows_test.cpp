@@ -1,8 +1,9 @@
 // Resident rows: a row of v vectors is loaded into registers once and every
 // sweep works there. Each pipeline, with each three-pass form, is forced to
-// hold rows of 1 to kMaxResidentVectors vectors and compared with the
-// interpreter on every row length around that size: the lengths of v vectors
-// take the resident code, their neighbours the loops of the same kernel.
+// keep rows of 1 to kMaxResidentVectors vectors in registers. It is compared
+// with the interpreter on every row length around that size. Lengths of v
+// vectors take the resident code, and their neighbours the loops of the same
+// kernel.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -19,7 +20,7 @@ const std::vector<std::optional<ir::SoftmaxForm>> kResidentForms = {
 int lanes_of(Isa isa) { return isa == Isa::kAvx512 ? 16 : 8; }
 
 // Compiles with rows of `vectors` vectors resident; null if the form does not
-// apply. Asserts that the kernel holds them, unless the registers ran out on
+// apply. Asserts that the kernel keeps them in registers, unless the registers ran out on
 // AVX2 beyond 2 vectors, where the kernel falls back to the loops and says so.
 std::shared_ptr<const Kernel> compile_resident(const ir::Pipeline& pipeline, Isa isa,
                                                const std::optional<ir::SoftmaxForm>& form, int vectors) {

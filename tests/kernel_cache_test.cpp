@@ -233,7 +233,7 @@ TEST(CompilerCache, SizeClassSeparatesHints) {
   EXPECT_EQ(compiler.cache_stats().misses, 2u);
 }
 
-// Rows of 7 and 8 vectors share a size class but not a kernel: each holds
+// Rows of 7 and 8 vectors share a size class but not a kernel: each keeps
 // its own number of vectors in registers.
 TEST(CompilerCache, ResidentRowsSeparateHints) {
   Compiler compiler(quiet_knobs());
