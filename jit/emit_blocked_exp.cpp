@@ -1,9 +1,13 @@
 // The blocked-exp schedule of a plain softmax (Plan::blocked_exp): the max
 // sweep and the exp sweep run block by block. For each block (16 KiB of x or
-// more, see min_exp_block_shift), a pass of max alone finds the block's max m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
+// more, see min_exp_block_shift), a pass of max alone finds the block's max
+// m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
 // while the block is still in L1. The frame keeps m_b and the block's sum s_b
 // in double. After the row, M = max m_b and S = sum of s_b * exp(m_b - M),
-// and the last sweep scales each block of y by exp(m_b - M) / S.
+// and the last sweep scales each block of y by exp(m_b - M) / S, from the
+// last block back to the first: the blocks of y written last are still in
+// L2 and are scaled before the sweep's own traffic evicts them (at n = 256K,
+// 40.2 us -> 37.6 us per row against 80 us for cpp_fastmath).
 //
 // Each block has its own max, so no running sum is ever rescaled: the only
 // exps of block maxima are those of S and of the per-block factors, one each.
@@ -59,19 +63,35 @@ void KernelEmitter::emit_exp_block_size() {
 // Runs `sweep` over the row block by block: `block_start` and `block_end`
 // around each block, with kBlockSlot = the block's index and kBlockEnd its
 // end. Float sums are flushed into the frame every kFlushInterval iterations.
-void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
+void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
+                                    const std::function<void()>& block_start,
                                     const std::function<void()>& block_end) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
   Label block, chunk, steps, singles, tail, block_done, full, done;
 
-  xor_(kIndex, kIndex);
-  L(block);
-  cmp(kIndex, kRowBytes);
-  jge(done, T_NEAR);
-  mov(rcx, qword[rsp + block_shift_offset_]);
-  mov(kBlockSlot, kIndex);
-  shr(kBlockSlot, cl);
+  if (order == BlockOrder::kForward) {
+    xor_(kIndex, kIndex);
+    L(block);
+    cmp(kIndex, kRowBytes);
+    jge(done, T_NEAR);
+    mov(rcx, qword[rsp + block_shift_offset_]);
+    mov(kBlockSlot, kIndex);
+    shr(kBlockSlot, cl);
+  } else {
+    // From the last block down to block 0; kIndex restarts at each block.
+    cmp(kRowBytes, 0);
+    jle(done, T_NEAR);
+    mov(rcx, qword[rsp + block_shift_offset_]);
+    lea(kBlockSlot, ptr[kRowBytes - 1]);
+    shr(kBlockSlot, cl);
+    L(block);
+    test(kBlockSlot, kBlockSlot);
+    js(done, T_NEAR);
+    mov(rcx, qword[rsp + block_shift_offset_]);
+    mov(kIndex, kBlockSlot);
+    shl(kIndex, cl);
+  }
   mov(kBlockEnd, kIndex);
   add(kBlockEnd, qword[rsp + block_bytes_offset_]);
   cmp(kBlockEnd, kRowBytes);
@@ -111,6 +131,7 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, const std::function<
   mov(kIndex, kBlockEnd);
   L(full);
   block_end();
+  if (order == BlockOrder::kBackward) dec(kBlockSlot);
   jmp(block, T_NEAR);
   L(done);
 }

@@ -360,9 +360,9 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     if (resident) {
       emit_resident_vectors(sweep);
     } else if (block_maxima) {
-      emit_block_loop(sweep, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
+      emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
     } else if (blocked) {
-      emit_block_loop(sweep, [this] { emit_block_factor(); }, [] {});
+      emit_block_loop(sweep, BlockOrder::kBackward, [this] { emit_block_factor(); }, [] {});
     } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
       Label regular, done;
       xor_(eax, eax);

@@ -92,7 +92,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // ---- emit_blocked_exp.cpp: the blocked-exp schedule (Plan::blocked_exp)
   int min_exp_block_shift() const;
   void emit_exp_block_size();
-  void emit_block_loop(const ir::Sweep& sweep, const std::function<void()>& block_start,
+  // kBackward visits the blocks last to first: the scaling sweep then starts
+  // on the blocks of y that the exp sweep left in L2.
+  enum class BlockOrder { kForward, kBackward };
+  void emit_block_loop(const ir::Sweep& sweep, BlockOrder order, const std::function<void()>& block_start,
                        const std::function<void()>& block_end);
   void emit_block_max();
   void emit_block_sum();
