@@ -13,12 +13,24 @@
 // multiplies D by an exp with a few ulp of error. A max that creeps up through
 // a long row would otherwise rescale at every flush and add those errors up.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
-// exp(-inf) = 0 instead of exp(-inf - -inf) = NaN.
+// exp(-inf) = 0 instead of exp(-inf - -inf) = NaN. The reference leaves that
+// start value at the first max pass. So every difference the form takes
+// (x - r, and r - r' when it rescales) is between two elements of the row,
+// and it overflows only where the interpreter's x - max(x) overflows too. A
+// difference with the start value would overflow for logits above 1e31, and
+// the overflowed -inf times a multiplier c of 0 is NaN, times a tiny c -inf.
+// NOTE: a row whose max(x) - min(x) exceeds FLT_MAX still differs from the
+// interpreter when |c| < 1e-30: there x - max(x) is -inf (NaN or 0 after
+// the multiplier), but here the two steps x - r and r - max(x) stay finite.
 
 // Extended exponent ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski,
 // 2020): exp(x) = p * 2^e with p in about [0.7, 1.42]; each lane keeps a
 // mantissa sum P and an exponent E, rescaled to the larger exponent with
-// vscalefps, so no max is needed and nothing overflows.
+// vscalefps, so no max is needed and nothing overflows. Exponents reach
+// +-FLT_MAX (for +-inf), so a difference of two can overflow to -inf, and
+// vscalefps(NaN, -inf) is +0, not NaN. Every exponent difference that scales
+// a sum is clamped to -FLT_MAX, which scales a number to 0 just as well but
+// keeps a NaN sum NaN.
 //
 // Both keep float partial sums per lane and flush them every few iterations
 // into doubles in the frame, which keeps the error of long rows near one
@@ -38,6 +50,22 @@ namespace {
 
 // Exps of the online sum are of arguments up to this, e^8 = 2981 at most.
 constexpr float kReferenceMargin = 8.0f;
+
+// factor = 0 in the lanes where the double sum `sum` is 0, before sum * factor.
+// A lane sum of 0 has seen no element yet (or only exps that are 0), and its
+// rescale factor can be NaN: exp((-FLT_MAX - r) * 0) when r is above 1e31.
+// `temp` is a free register (AVX2 only).
+void keep_empty_sum(KernelEmitter& code, bool avx512, const Xbyak::Opmask& mask, const Xmm& sum, const Xmm& factor,
+                    const Xmm& temp) {
+  constexpr uint8_t kEqualOrdered = 0x00;
+  if (avx512) {
+    code.vcmppd(mask, sum, code.pool().vector_bits(0), kEqualOrdered);
+    code.vmovapd(factor | mask, sum);
+  } else {
+    code.vcmppd(temp, sum, code.pool().vector_bits(0), kEqualOrdered);
+    code.vblendvpd(factor, factor, sum, temp);
+  }
+}
 
 }  // namespace
 
@@ -120,9 +148,13 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
-// r = m in the lanes where (m - r) * c exceeds kReferenceMargin, after a max
-// pass. A NaN m leaves r as it is: the exps of the NaN make the sum NaN.
+// r = m in the lanes where r is still -FLT_MAX or (m - r) * c is not
+// <= kReferenceMargin, after a max pass. A NaN gap moves r too: it comes from
+// inf * 0 with a multiplier of 0, or from a NaN m, which makes the sum NaN as
+// the NaN in x does.
 void KernelEmitter::update_online_references() {
+  constexpr uint8_t kNotLessEqualUnordered = 0x16;  // NLE_UQ: true for NaN
+  constexpr uint8_t kEqualOrdered = 0x00;
   OnlineState& st = *online_;
   const Xmm& gap = scratch_.vec[0];
   const Xmm& move = scratch_.vec[1];
@@ -132,10 +164,14 @@ void KernelEmitter::update_online_references() {
     vsubps(gap, m, r);
     scale_exponent(gap);
     if (target_.avx512) {
-      vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), 0x1E);  // GT_OQ
+      vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
+      vcmpps(scratch_.mask[1], r, pool_.vector(-FLT_MAX), kEqualOrdered);
+      korw(scratch_.mask[0], scratch_.mask[0], scratch_.mask[1]);
       vmovaps(r | scratch_.mask[0], m);
     } else {
-      vcmpps(move, gap, pool_.vector(kReferenceMargin), 0x1E);
+      vcmpps(move, gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
+      vcmpps(gap, r, pool_.vector(-FLT_MAX), kEqualOrdered);
+      vorps(move, move, gap);
       vblendvps(r, r, m, move);
     }
   }
@@ -186,6 +222,7 @@ void KernelEmitter::flush_online() {
       }
       int slot = sum_slot + part * vector_bytes;
       vmovupd(acc, ptr[rsp + slot]);
+      keep_empty_sum(*this, target_.avx512, scratch_.mask[0], acc, wide_f, half);
       vfmadd213pd(acc, wide_f, wide_d);
       vmovupd(ptr[rsp + slot], acc);
     }
@@ -227,19 +264,21 @@ void KernelEmitter::finish_online() {
     emit_core_exp(f);
     const Xmm& wide = scratch_.vec[0];
     const Xmm& half = scratch_.vec[1];
+    const Xmm& lane_sum = scratch_.vec[2];
     int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
-    if (target_.avx512) {
-      vcvtps2pd(wide, Ymm(f.getIdx()));
-      vfmadd231pd(total_lo, wide, ptr[rsp + sum_slot]);
-      vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
-      vcvtps2pd(wide, Ymm(half.getIdx()));
-      vfmadd231pd(total_hi, wide, ptr[rsp + sum_slot + vector_bytes]);
-    } else {
-      vcvtps2pd(wide, Xmm(f.getIdx()));
-      vfmadd231pd(total_lo, wide, ptr[rsp + sum_slot]);
-      vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
-      vcvtps2pd(wide, Xmm(half.getIdx()));
-      vfmadd231pd(total_hi, wide, ptr[rsp + sum_slot + vector_bytes]);
+    for (int part = 0; part < 2; ++part) {
+      if (part == 0) {
+        vcvtps2pd(wide, target_.avx512 ? Ymm(f.getIdx()) : Xmm(f.getIdx()));
+      } else if (target_.avx512) {
+        vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
+        vcvtps2pd(wide, Ymm(half.getIdx()));
+      } else {
+        vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
+        vcvtps2pd(wide, Xmm(half.getIdx()));
+      }
+      vmovupd(lane_sum, ptr[rsp + sum_slot + part * vector_bytes]);
+      keep_empty_sum(*this, target_.avx512, scratch_.mask[0], lane_sum, wide, half);
+      vfmadd231pd(part == 0 ? total_lo : total_hi, wide, lane_sum);
     }
   }
   vaddpd(total_lo, total_lo, total_hi);
@@ -314,6 +353,9 @@ void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
   vsubps(e, e, e_max);
   vscalefps(p, p, e);
   vsubps(delta, e_acc, e_max);
+  // A NaN delta becomes -FLT_MAX here, but then e_acc or e is NaN, and so is
+  // p_acc or p.
+  vmaxps(delta, delta, pool_.vector(-FLT_MAX));
   const Xmm& input_max = st.input_max[static_cast<size_t>(mode.lane)];
   if (mode.masked) {
     vscalefps(p_acc | k1, p_acc, delta);
@@ -344,6 +386,8 @@ void KernelEmitter::flush_extexp() {
     vmaxps(new_e, frame_e, e_acc);
     vsubps(frame_e, frame_e, new_e);  // shift of the frame sum, <= 0
     vsubps(e_acc, e_acc, new_e);      // shift of the lane sum, <= 0
+    vmaxps(frame_e, frame_e, pool_.vector(-FLT_MAX));
+    vmaxps(e_acc, e_acc, pool_.vector(-FLT_MAX));
     vscalefps(p_acc, p_acc, e_acc);
     vmovups(ptr[rsp + e_slot], new_e);
     for (int part = 0; part < 2; ++part) {
@@ -390,6 +434,7 @@ void KernelEmitter::finish_extexp() {
     int p_slot = extexp_mantissa_area_ + 2 * lane * vector_bytes;
     vmovups(shift, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
     vsubps(shift, shift, e_max);
+    vmaxps(shift, shift, pool_.vector(-FLT_MAX));
     const Xmm& wide = scratch_.vec[0];
     const Xmm& part_sum = scratch_.vec[1];
     const Xmm& half = scratch_.vec[2];
@@ -419,6 +464,14 @@ void KernelEmitter::finish_extexp() {
   mov(rax, 0x7FF8000000000000ull);  // double NaN
   vmovq(Xmm(total_lo.getIdx()), rax);
   L(finite);
+  // A NaN sum scales every output by its NaN reciprocal. The exponent
+  // x - e_max of the scale sweep would be -inf for an x of -inf once e_max
+  // is above 1e31, and vscalefps(NaN, -inf) is +0: e_max = 0 keeps it finite.
+  Label number;
+  vucomisd(Xmm(total_lo.getIdx()), Xmm(total_lo.getIdx()));
+  jnp(number, T_NEAR);
+  vxorps(Xmm(e_max.getIdx()), Xmm(e_max.getIdx()), Xmm(e_max.getIdx()));
+  L(number);
 
   // inv = 1 / S as float; an all -inf row has S = 0, inv = inf, and the scale
   // sweep then computes 0 * inf = NaN, as the reference does.

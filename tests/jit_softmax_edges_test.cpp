@@ -1,0 +1,188 @@
+// Softmax cores on rows whose max or scaled shift is not an ordinary finite
+// number: +inf and -inf together, NaN, logits near FLT_MAX, and a multiplier
+// of the shift that is 0, -0 or tiny. Every form is compared with the
+// interpreter on AVX-512 and AVX2, in registers and in loops.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ir/parser.h"
+#include "tests/jit_pipeline_cases.h"
+
+namespace rowjit::testing {
+namespace {
+
+const float kInf = INFINITY;
+
+// Runs `pipeline` with every form, ISA and register choice on one row made
+// of `values`, placed at the start of a row of length n whose other
+// elements are `fill`, and compares each kernel with the interpreter.
+void expect_row_matches(const ir::Pipeline& pipeline, const JitCase& c, const std::vector<float>& values,
+                        float fill, int64_t n, const std::string& what) {
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      for (std::optional<int> resident : {std::optional<int>{}, std::optional<int>{0}}) {
+        auto kernel = compile_for(pipeline, isa, form, false, resident);
+        if (!kernel) continue;
+        RowTensors jit(pipeline, 1, n, 0, 0);
+        RowTensors reference(pipeline, 1, n, 0, 0);
+        for (int64_t i = 0; i < n; ++i) {
+          jit.row("x", 0)[i] = i < static_cast<int64_t>(values.size()) ? values[static_cast<size_t>(i)] : fill;
+        }
+        copy_inputs(pipeline, jit, reference);
+        expect_matches_reference(*kernel, c, jit, reference,
+                                 what + " on " + isa_name(isa) + ", form " + form_name(form) + ", n = " +
+                                     std::to_string(n) + (resident ? ", no resident rows" : ""));
+      }
+    }
+  }
+}
+
+struct SpecialRow {
+  const char* name;
+  std::vector<float> values;
+  float fill;
+};
+
+// NaN at 0, -inf up to 1024, then 1e35 at 1024: the three land in the same
+// vector lane, whose exponent jumps from -FLT_MAX to 1.44e35 after the NaN.
+std::vector<float> nan_then_huge() {
+  std::vector<float> values(1025, -kInf);
+  values[0] = NAN;
+  values[1024] = 1e35f;
+  return values;
+}
+
+// The rows with +inf, -inf or NaN where every output of a softmax is NaN
+// (the max is +inf or NaN, or the row is all -inf), and rows where it is
+// not (one finite value among -inf).
+const std::vector<SpecialRow>& special_rows() {
+  static const std::vector<SpecialRow> rows = {
+      {"[-inf, 0, inf]", {-kInf, 0.0f, kInf}, -kInf},
+      {"[inf, 0, -inf]", {kInf, 0.0f, -kInf}, -kInf},
+      {"all -inf", {-kInf}, -kInf},
+      {"one +inf among finite", {1.0f, kInf, 2.0f}, 0.5f},
+      {"+inf with -inf", {kInf, -kInf}, -kInf},
+      {"+inf after finite", {3.0f}, kInf},
+      {"NaN among -inf", {-kInf, NAN, 0.0f}, -kInf},
+      {"NaN among finite", {1.0f, NAN}, 2.0f},
+      {"one finite among -inf", {-kInf, 4.0f}, -kInf},
+      {"-FLT_MAX and -inf", {-FLT_MAX, -kInf}, -FLT_MAX},
+      {"NaN, -inf, then 1e35 in one lane", nan_then_huge(), -kInf},
+  };
+  return rows;
+}
+
+TEST(JitSpecialRows, SoftmaxFormsMatchInterpreter) {
+  for (const char* name : {"softmax", "log_softmax", "softmax_masked"}) {
+    ir::Pipeline pipeline = load(name);
+    JitCase c{name, {4e-6, 1e-6}, {}};
+    for (const SpecialRow& row : special_rows()) {
+      for (int64_t n : {int64_t{3}, int64_t{17}, int64_t{70}, int64_t{1100}}) {
+        expect_row_matches(pipeline, c, row.values, row.fill, n, std::string(name) + " on " + row.name);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(JitSpecialRows, ExtExpMinusInfZeroInf) {
+  ir::Pipeline pipeline = load("softmax");
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_for(pipeline, isa, ir::SoftmaxForm::kTwoPassExtExp);
+    if (!kernel) continue;
+    RowTensors jit(pipeline, 1, 3, 0, 0);
+    float* x = jit.row("x", 0);
+    x[0] = -kInf;
+    x[1] = 0.0f;
+    x[2] = kInf;
+    ASSERT_TRUE(kernel->run(jit.args()).is_ok());
+    // The max is +inf, so every x - max is NaN or -inf and the sum is NaN.
+    const float* y = jit.row("y", 0);
+    EXPECT_TRUE(std::isnan(y[0])) << y[0];
+    EXPECT_TRUE(std::isnan(y[1])) << y[1];
+    EXPECT_TRUE(std::isnan(y[2])) << y[2];
+  }
+}
+
+// y = softmax((x - max(x)) * it): a multiplier that may be 0 or tiny, as an
+// inverse temperature is.
+const char* kScaledSoftmax = R"(
+kernel scaled_softmax(x: f32[n], param it: f32 >= 0) -> (y: f32[n]) {
+  m = max(x)
+  e = exp((x - m) * it)
+  y = e / sum(e)
+}
+)";
+
+TEST(JitOnlineScale, ZeroMultiplierGivesUniformRow) {
+  auto pipeline = ir::parse_pipeline(kScaledSoftmax);
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_for(*pipeline, isa, ir::SoftmaxForm::kTwoPassOnline);
+    ASSERT_NE(kernel, nullptr);
+    for (double it : {0.0, -0.0}) {
+      RowTensors jit(*pipeline, 1, 2, 0, 0);
+      jit.row("x", 0)[0] = 1e32f;
+      jit.row("x", 0)[1] = 1.0f;
+      ir::RunArgs args = jit.args();
+      args.scalars["it"] = it;
+      ASSERT_TRUE(kernel->run(args).is_ok());
+      // (x - m) * 0 is 0 for both elements, so each gets exp(0) / 2.
+      EXPECT_EQ(jit.row("y", 0)[0], 0.5f) << isa_name(isa) << ", it = " << it;
+      EXPECT_EQ(jit.row("y", 0)[1], 0.5f) << isa_name(isa) << ", it = " << it;
+    }
+  }
+}
+
+std::string format_multiplier(double it) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", it);
+  return text;
+}
+
+TEST(JitOnlineScale, TinyMultipliersMatchInterpreter) {
+  auto pipeline = ir::parse_pipeline(kScaledSoftmax);
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  const std::vector<SpecialRow> rows = {
+      {"[1e32, 1]", {1e32f, 1.0f}, 1.0f},
+      {"[1, 1e32]", {1.0f}, 1e32f},
+      {"1e32 late in the row", {1.0f, 2.0f, 3.0f}, 1.0f},
+      {"FLT_MAX and -FLT_MAX", {FLT_MAX, -FLT_MAX}, 0.0f},
+      {"-FLT_MAX then FLT_MAX", {-FLT_MAX}, FLT_MAX},
+      {"+inf", {1.0f, kInf}, 1.0f},
+      {"-inf", {-kInf, 1.0f}, 1.0f},
+      {"-inf then 1e32", {-kInf}, 1e32f},
+      {"all -inf", {-kInf}, -kInf},
+      {"NaN", {1e32f, NAN}, 1.0f},
+      {"ordinary logits", {0.5f, -2.0f, 3.0f}, 1.0f},
+  };
+  for (double it : {0.0, -0.0, 1e-45, 1e-40, 1e-38, 1e-30, 1e-6}) {
+    JitCase c{"scaled_softmax", {4e-6, 1e-40}, {{"it", it}}};
+    for (const SpecialRow& row : rows) {
+      // The interpreter's -FLT_MAX - FLT_MAX overflows to -inf, which gives
+      // NaN (it = 0) or exp(-inf) = 0 (tiny it), but the online form
+      // subtracts in two steps that do not overflow. The kernel notes this
+      // difference where it rescales.
+      if (std::fabs(it) < 1e-30 && std::string(row.name).find("-FLT_MAX") != std::string::npos) continue;
+      for (int64_t n : {int64_t{2}, int64_t{40}, int64_t{3000}}) {
+        std::vector<float> values = row.values;
+        // In the long row, 1e32 comes after the first flush, so that the
+        // reference moves between two flushes.
+        if (std::string(row.name) == "1e32 late in the row" && n > 2000) {
+          values.resize(2000, 1.0f);
+          values.push_back(1e32f);
+        }
+        expect_row_matches(*pipeline, c, values, row.fill, n,
+                           "scaled_softmax, it = " + format_multiplier(it) + ", on " + row.name);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rowjit::testing
