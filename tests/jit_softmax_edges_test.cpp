@@ -184,5 +184,24 @@ TEST(JitOnlineScale, TinyMultipliersMatchInterpreter) {
   }
 }
 
+TEST(JitOnlineScale, NegativeMultipliersMatchInterpreter) {
+  auto pipeline = ir::parse_pipeline(R"(
+kernel signed_scale(x: f32[n], param it: f32) -> (y: f32[n]) {
+  m = max(x)
+  e = exp((x - m) * it)
+  y = e / sum(e)
+}
+)");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  for (double it : {-1.0, -1e-30, -0.0}) {
+    JitCase c{"signed_scale", {4e-6, 1e-40}, {{"it", it}}};
+    for (int64_t n : {int64_t{2}, int64_t{40}, int64_t{3000}}) {
+      expect_row_matches(*pipeline, c, {0.5f, -2.0f, 3.0f, 1e32f}, 1.0f, n,
+                         "signed_scale, it = " + format_multiplier(it));
+      if (HasFailure()) return;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rowjit::testing
