@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace rowjit::ir {
@@ -76,9 +77,15 @@ RunSignature::RunSignature(const Pipeline& pipeline) {
   std::sort(tensors_.begin(), tensors_.end(), by_name);
   std::sort(scalar_params_.begin(), scalar_params_.end(), by_name);
 
-  // Every [k] length, intermediates included, must be a scalar parameter.
+  // Every [k] length, intermediates included, must be a scalar parameter, and
+  // every literal length at most kMaxRowLength, or validate_run_args() rejects
+  // the run.
   for (const Value& v : pipeline.values) {
-    if (v.type.shape.kind != Shape::Kind::kFixed || v.type.shape.symbol.empty()) continue;
+    if (v.type.shape.kind != Shape::Kind::kFixed) continue;
+    if (v.type.shape.symbol.empty()) {
+      if (v.type.shape.length > kMaxRowLength) checks_by_reference_ = true;
+      continue;
+    }
     auto param = std::find_if(scalar_params_.begin(), scalar_params_.end(),
                               [&](const ScalarParam& p) { return p.name == v.type.shape.symbol; });
     if (param == scalar_params_.end()) {
@@ -95,6 +102,7 @@ RunSignature::RunSignature(const Pipeline& pipeline) {
 bool RunSignature::accepts(const Pipeline& pipeline, const RunArgs& args) const {
   if (checks_by_reference_) return false;
   if (args.rows < 0 || args.n < 0 || args.n > kMaxRowLength || args.first_row < 0) return false;
+  if (args.rows > std::numeric_limits<int64_t>::max() - args.first_row) return false;
   return scalars_accepted(args) && tensors_accepted(pipeline, args);
 }
 

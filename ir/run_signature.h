@@ -58,7 +58,8 @@ class RunSignature {
 
   // True for a pipeline the verifier would reject (a name declared twice, a
   // [k] whose k is not a scalar parameter, an output named like a scalar
-  // parameter). accepts() then returns false on every call, so that check()
+  // parameter) and for one with a literal length [L] above kMaxRowLength,
+  // which every run rejects. accepts() then returns false on every call, so that check()
   // always runs validate_run_args(), and the orders above do not hold.
   bool checks_by_reference() const { return checks_by_reference_; }
 

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace rowjit::ir {
@@ -17,6 +18,11 @@ std::string format_value(double value) {
 }
 
 bool is_scalar_param(const Value& v) { return v.kind == ValueKind::kParam && v.type.shape.is_scalar(); }
+
+Status row_length_out_of_range(int64_t n) {
+  return invalid_argument("n = " + std::to_string(n) + " is outside the row lengths 0 to " +
+                          std::to_string(kMaxRowLength) + "; check the row length passed");
+}
 
 // Signature entries read from or written to RunArgs::tensors: inputs, vector
 // parameters and outputs. An output that is also an input appears once.
@@ -193,14 +199,24 @@ Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const
     case Shape::Kind::kScalar:
       return int64_t{1};
     case Shape::Kind::kRow:
+      if (args.n < 0 || args.n > kMaxRowLength) return row_length_out_of_range(args.n);
       return args.n;
     case Shape::Kind::kBlocks:
       if (shape.block <= 0) {
         return Status(StatusCode::kInternal, "shape [n/" + std::to_string(shape.block) + "] has a non-positive block");
       }
-      return (args.n + shape.block - 1) / shape.block;
+      if (args.n < 0 || args.n > kMaxRowLength) return row_length_out_of_range(args.n);
+      // ceil(n / B) without forming n + B - 1, which overflows for a block
+      // size near 2^63.
+      return args.n / shape.block + (args.n % shape.block != 0 ? 1 : 0);
     case Shape::Kind::kFixed: {
-      if (shape.symbol.empty()) return shape.length;
+      if (shape.symbol.empty()) {
+        if (shape.length > kMaxRowLength) {
+          return invalid_argument("shape [" + std::to_string(shape.length) + "] is longer than any row can be (at most " +
+                                  std::to_string(kMaxRowLength) + " elements); declare a shorter length");
+        }
+        return shape.length;
+      }
       auto value = scalar_param(pipeline, args, shape.symbol);
       if (!value) {
         return invalid_argument("missing parameter '" + shape.symbol + "'; it is required as the length of [" +
@@ -226,14 +242,21 @@ Status validate_run_args(const Pipeline& pipeline, const RunArgs& args) {
   if (args.first_row < 0) {
     return invalid_argument("first_row = " + std::to_string(args.first_row) + " must be >= 0");
   }
+  // first_row + rows is the global index past the last row, which uniform() reads.
+  if (args.rows > std::numeric_limits<int64_t>::max() - args.first_row) {
+    return invalid_argument("first_row = " + std::to_string(args.first_row) + " plus rows = " +
+                            std::to_string(args.rows) + " overflows int64 (at most " +
+                            std::to_string(std::numeric_limits<int64_t>::max()) + "); check both values");
+  }
   ROWJIT_TRY(check_names(pipeline, args));
 
   for (ValueId id : pipeline.inputs) {
     if (is_scalar_param(pipeline.value(id))) ROWJIT_TRY(check_scalar_param(pipeline, args, id));
   }
-  // Every [k] length, including those of intermediates such as topk results.
+  // Every [k] and [L] length, including those of intermediates such as topk
+  // results.
   for (const Value& v : pipeline.values) {
-    if (v.type.shape.kind == Shape::Kind::kFixed && !v.type.shape.symbol.empty()) {
+    if (v.type.shape.kind == Shape::Kind::kFixed) {
       auto length = shape_length(pipeline, v.type.shape, args);
       if (!length) return length.status();
     }

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "runtime/atomic_file.h"
 #include "runtime/npy_header.h"
@@ -122,7 +123,14 @@ NpyArray make_npy_array(NpyDtype dtype, std::vector<int64_t> shape) {
   NpyArray array;
   array.dtype = dtype;
   array.shape = std::move(shape);
-  array.data.assign(static_cast<size_t>(array.element_count() * npy_item_size(dtype)), 0);
+  // NOTE: a shape whose byte count is negative or overflows int64 gets no
+  // data, so that encode_npy() and write_npy() reject the array by its size
+  // instead of this function allocating a wrapped size.
+  int64_t bytes = npy_item_size(dtype);
+  for (int64_t dimension : array.shape) {
+    if (dimension < 0 || __builtin_mul_overflow(bytes, dimension, &bytes)) return array;
+  }
+  array.data.assign(static_cast<size_t>(bytes), 0);
   return array;
 }
 
@@ -220,7 +228,14 @@ Result<std::string> encode_npy(const NpyArray& array) {
                      "; give non-negative dimensions");
     }
   }
-  int64_t expected = array.element_count() * npy_item_size(array.dtype);
+  int64_t expected = npy_item_size(array.dtype);
+  for (int64_t dimension : array.shape) {
+    if (__builtin_mul_overflow(expected, dimension, &expected)) {
+      return invalid("shape too large for a .npy file: " + array.shape_string() + " of " +
+                     std::string(npy_descr(array.dtype)) + " needs more than " +
+                     std::to_string(std::numeric_limits<int64_t>::max()) + " bytes; give a smaller shape");
+    }
+  }
   if (static_cast<uint64_t>(expected) != array.data.size()) {
     return invalid("array data size does not match its shape: " + array.shape_string() + " of " +
                    std::string(npy_descr(array.dtype)) + " needs " + std::to_string(expected) +

@@ -11,7 +11,9 @@ namespace rowjit {
 std::size_t row_task_count(std::int64_t rows, const ParallelFor& parallel) {
   if (rows <= 0) return 0;
   std::int64_t min_rows = std::max<std::int64_t>(parallel.min_rows_per_task, 1);
-  std::int64_t by_size = (rows + min_rows - 1) / min_rows;
+  // ceil(rows / min_rows) without forming rows + min_rows - 1, which
+  // overflows for a min_rows_per_task near 2^63.
+  std::int64_t by_size = rows / min_rows + (rows % min_rows != 0 ? 1 : 0);
   std::int64_t max_tasks = parallel.function == nullptr ? 1 : static_cast<std::int64_t>(std::max<std::size_t>(parallel.max_tasks, 1));
   return static_cast<std::size_t>(std::clamp<std::int64_t>(std::min(by_size, max_tasks), 1, rows));
 }
