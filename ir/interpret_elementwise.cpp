@@ -90,6 +90,30 @@ ElemType binary_operand_elem(const RowContext& context, const Op& op) {
   return operand_elem(context, op, 1, ElemType::kF32);
 }
 
+// The subtraction that defines the operand of `exp_op`, or null when the
+// operand is not the f32 result of a - b.
+const Op* defining_subtraction(const Op& exp_op, const RowContext& context) {
+  const Value& operand = context.operand_value(exp_op, 0);
+  if (operand.kind != ValueKind::kOpResult || operand.type.elem != ElemType::kF32) return nullptr;
+  const Op& definition = context.pipeline.ops.at(static_cast<size_t>(operand.op));
+  return definition.kind == OpKind::kSub ? &definition : nullptr;
+}
+
+// exp(a - b) from the difference of a and b taken in double, rounded once to
+// f32 (docs/ir.md). The difference of two floats is exact in double unless
+// their exponents are more than 28 apart, and then within 2^-53 relative, so
+// the shift x - max(x) of a softmax adds no error of its own. Rounding it to
+// f32 first would add up to |a - b| * 2^-24 relative error to the result.
+void evaluate_exp_of_difference(const Op& exp_op, const Op& subtraction, RowContext& context) {
+  OperandReader a = read_operand(context, subtraction, 0, ElemType::kF32);
+  OperandReader b = read_operand(context, subtraction, 1, ElemType::kF32);
+  RowValues& out = context.result(exp_op);
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto index = static_cast<int64_t>(i);
+    out[i] = static_cast<float>(std::exp(a[index] - b[index]));
+  }
+}
+
 Status evaluate_select(const Op& op, RowContext& context) {
   ElemType elem = context.result_value(op).type.elem;
   for (size_t index = 1; index < 3; ++index) {
@@ -158,6 +182,12 @@ Status evaluate_elementwise(const Op& op, RowContext& context) {
     case OpKind::kSoftplus:
     case OpKind::kFloorLog2:
     case OpKind::kExp2: {
+      if (op.kind == OpKind::kExp) {
+        if (const Op* subtraction = defining_subtraction(op, context)) {
+          evaluate_exp_of_difference(op, *subtraction, context);
+          return Status::ok();
+        }
+      }
       ElemType elem = operand_elem(context, op, 0, ElemType::kF32);
       OperandReader a = read_operand(context, op, 0, elem);
       for (int64_t i = 0; i < count; ++i) {

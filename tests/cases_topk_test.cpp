@@ -151,21 +151,25 @@ TEST(TopkCases, KEqualToRowLengthSortsWholeRow) {
   EXPECT_EQ(all.indices, (std::vector<int32_t>{4, 2, 0, 3, 1}));
   EXPECT_EQ(all.values, (std::vector<float>{7.0f, 2.5f, 0.3f, 0.3f, -1.0f}));
 
-  // softmax(x) in double, rounded to f32, in the order above.
+  // softmax(x) in double, rounded to f32, in the order above: the values of
+  // the published case, and the same formula evaluated here.
   const float expected[] = {0.98628443f, 0.01095663f, 0.0012140293f, 0.0012140293f, 0.00033086157f};
-  // 2 ulp for exp, the sum and the division, plus the rounding of x - max in
-  // f32: its error of up to 2^-24 |x - max| becomes that relative error in exp,
-  // which is at most |x - max| ulp. (0.3f - 7 rounds, and the 0.3 weights land
-  // 3 ulp from the correctly rounded value.)
-  const double shifted[] = {0, 4.5, 6.7, 6.7, 8};
+  const int order[] = {4, 2, 0, 3, 1};
+  double total = 0;
+  for (float v : x) total += std::exp(static_cast<double>(v) - 7.0);
+  for (size_t i = 0; i < 5; ++i) {
+    double formula = std::exp(static_cast<double>(x[static_cast<size_t>(order[i])]) - 7.0) / total;
+    EXPECT_EQ(static_cast<float>(formula), expected[i]) << "expert " << order[i];
+  }
+
   for (const char* name : {"moe_topk_softmax", "moe_softmax_topk_renorm"}) {
     Selection gated = select_row(example(name), x, 5, "w");
     ASSERT_TRUE(gated.status.is_ok()) << name << ": " << gated.status.to_string();
     EXPECT_EQ(gated.indices, (std::vector<int32_t>{4, 2, 0, 3, 1})) << name;
+    ASSERT_EQ(gated.values.size(), 5u) << name;
     for (size_t i = 0; i < 5; ++i) {
-      int64_t allowed = 2 + static_cast<int64_t>(std::ceil(shifted[i]));
-      EXPECT_LE(ulp_distance(gated.values[i], expected[i]), allowed)
-          << name << ", expert " << i << ": " << gated.values[i];
+      EXPECT_LE(ulp_distance(gated.values[i], expected[i]), 2)
+          << name << ", expert " << order[i] << ": " << gated.values[i];
     }
   }
 }

@@ -201,6 +201,57 @@ TEST(InterpreterElementwise, UnarySpecialValues) {
   }
 }
 
+TEST(InterpreterElementwise, ExpOfDifferenceIsUnrounded) {
+  Pipeline p = parse(R"(kernel k(x: f32[n]) -> (d: f32[n], e: f32[n]) {
+    m = max(x)
+    d = x - m
+    e = exp(d)
+  })");
+  auto run_x = [&](std::vector<float> x, TestRun& run) {
+    run.input<float>("x", ElemType::kF32, {x});
+    run.output("d", ElemType::kF32, 4 * x.size()).output("e", ElemType::kF32, 4 * x.size());
+    return run.run(p);
+  };
+
+  // 0.3f - 7 = -6.69999998807907... is not a float. Rounding it first moves
+  // it by 1.8e-7, and exp by as much relative error (2 ulp).
+  TestRun run(1, 2);
+  Status status = run_x({0.3f, 7.0f}, run);
+  ASSERT_TRUE(status.is_ok()) << status.to_string();
+  const double exact = static_cast<double>(0.3f) - 7.0;
+  const auto unrounded = static_cast<float>(std::exp(exact));
+  const auto rounded_first = static_cast<float>(std::exp(static_cast<double>(static_cast<float>(exact))));
+  ASSERT_NE(unrounded, rounded_first) << "the case no longer tells the two orders apart";
+  EXPECT_EQ(run["e"].at<float>(0, 0), unrounded);
+  EXPECT_EQ(run["e"].at<float>(0, 1), 1.0f);
+  // The difference itself, an output here, is still rounded to f32.
+  EXPECT_EQ(run["d"].at<float>(0, 0), static_cast<float>(exact));
+
+  // A difference beyond the f32 range: -3e38 - 3e38 is -inf in f32 and
+  // -6e38 in double, and exp gives 0 from either.
+  TestRun wide(1, 2);
+  status = run_x({-3e38f, 3e38f}, wide);
+  ASSERT_TRUE(status.is_ok()) << status.to_string();
+  EXPECT_EQ(wide["d"].at<float>(0, 0), -kInf);
+  EXPECT_EQ(wide["e"].at<float>(0, 0), 0.0f);
+
+  // inf - inf is NaN in both orders.
+  TestRun infinite(1, 2);
+  status = run_x({kInf, 1.0f}, infinite);
+  ASSERT_TRUE(status.is_ok()) << status.to_string();
+  EXPECT_TRUE(std::isnan(infinite["e"].at<float>(0, 0)));
+  EXPECT_EQ(infinite["e"].at<float>(0, 1), 0.0f);
+}
+
+TEST(InterpreterElementwise, ExpOfDifferenceWithLiteral) {
+  Pipeline p = parse(R"(kernel k(x: f32[n]) -> (y: f32[n]) {
+    y = exp(x - 7)
+  })");
+  auto y = run_row(p, {0.3f});
+  ASSERT_TRUE(y.is_ok()) << y.status().to_string();
+  EXPECT_EQ((*y)[0], static_cast<float>(std::exp(static_cast<double>(0.3f) - 7.0)));
+}
+
 TEST(InterpreterElementwise, BlockOperandBroadcastsToRow) {
   Pipeline p = parse(R"(kernel k(x: f32[n]) -> (y: f32[n]) {
     y = x - block_max(x, block=4)
