@@ -11,6 +11,7 @@
 #include "runtime/dump.h"
 #include "runtime/log.h"
 #include "runtime/perf_map.h"
+#include "runtime/resident_fallback.h"
 #include "runtime/tuning_file.h"
 
 namespace rowjit {
@@ -60,6 +61,9 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
     return std::shared_ptr<const Kernel>(kernel);
   }
   kernel->compiled_ = std::move(compiled).value();
+  if (kernel->compiled_->resident_vectors < kernel->plan_.resident_vectors) {
+    ROWJIT_TRY(plan_loops_instead_of_resident_rows(kernel->pipeline_, host_target(isa), kernel->plan_));
+  }
   kernel->isa_ = isa;
   kernel->index_slots();
   return std::shared_ptr<const Kernel>(kernel);

@@ -55,6 +55,9 @@ class Kernel {
   bool uses_jit() const { return compiled_.has_value(); }
   Isa isa() const { return uses_jit() ? isa_ : Isa::kNone; }
   const ir::Pipeline& pipeline() const { return pipeline_; }
+  // The plan that the machine code follows. Where the planned resident rows
+  // did not fit the vector registers, it is the plan of the loops that run
+  // instead, with their memory traffic.
   const ir::Plan& plan() const { return plan_; }
   // The machine code and its layout; null when the kernel runs on the interpreter.
   const jit::CompiledKernel* compiled() const { return compiled_ ? &*compiled_ : nullptr; }

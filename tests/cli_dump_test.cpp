@@ -396,6 +396,43 @@ TEST_F(CliDumpTest, PlanTotalsTrafficForRows) {
   EXPECT_TRUE(contains(result.out, line)) << result.out;
 }
 
+// StableMax at n = 64 on AVX2 plans rows of 8 vectors in registers, which do
+// not fit the 16 ymm registers, so the kernel runs the loops: per element, the
+// sum sweep reads x (4 bytes) and the last sweep reads x and writes y (8).
+TEST_F(CliDumpTest, PlanResidentRowsThatDidNotFit) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  auto pipeline = parse_example("stablemax");
+  ASSERT_TRUE(pipeline.is_ok());
+  CompileOptions options;
+  options.isa = Isa::kAvx2;
+  options.n_hint = 64;
+  auto kernel = compile(*pipeline, options);
+  ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+  ASSERT_NE((*kernel)->compiled(), nullptr);
+  if ((*kernel)->compiled()->resident_vectors > 0) GTEST_SKIP() << "the AVX2 kernel now holds these rows";
+
+  CliResult result = run({"plan", "examples/stablemax.rj", "--n", "64", "--isa", "avx2", "--rows", "10"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "\n  sweeps: 2, 12 bytes per element\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "memory traffic: 768 bytes per row, 7680 bytes for 10 rows\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "rows of 8 vectors held in registers: planned, but they did not fit")) << result.out;
+  EXPECT_TRUE(contains(result.out, "so every row takes the loops\n")) << result.out;
+  EXPECT_FALSE(contains(result.out, "loaded once, no loops")) << result.out;
+  EXPECT_FALSE(contains(result.out, "resident rows: rows of")) << result.out;
+}
+
+// The same pipeline on AVX-512 keeps its rows of 4 vectors in registers: x is read and y
+// written once, 8 bytes per element.
+TEST_F(CliDumpTest, PlanResidentRowsThatFit) {
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult result = run({"plan", "examples/stablemax.rj", "--n", "64", "--isa", "avx512", "--rows", "10"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "\n  sweeps: 2, 8 bytes per element\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "memory traffic: 512 bytes per row, 5120 bytes for 10 rows\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "rows of 4 vectors held in registers: loaded once")) << result.out;
+  EXPECT_TRUE(contains(result.out, "  resident rows: rows of 4 vectors stay in registers\n")) << result.out;
+}
+
 TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {
   CliResult result = run({"plan", "examples/moe_topk_softmax.rj", "--n", "64"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

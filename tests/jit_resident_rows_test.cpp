@@ -27,11 +27,13 @@ std::shared_ptr<const Kernel> compile_resident(const ir::Pipeline& pipeline, Isa
   auto kernel = compile_for(pipeline, isa, form, false, vectors);
   if (!kernel) return nullptr;
   EXPECT_TRUE(kernel->uses_jit());
-  EXPECT_EQ(kernel->plan().resident_vectors, vectors);
   int held = kernel->compiled()->resident_vectors;
   if (isa == Isa::kAvx512 || vectors <= 2) {
     EXPECT_EQ(held, vectors) << pipeline.name << " on " << isa_name(isa);
   }
+  EXPECT_TRUE(held == vectors || held == 0) << pipeline.name << " on " << isa_name(isa) << ": " << held;
+  // The kernel's plan follows the code: the loops where the row did not fit.
+  EXPECT_EQ(kernel->plan().resident_vectors, held) << pipeline.name << " on " << isa_name(isa);
   std::string listing = jit::format_listing(*kernel->compiled(), {});
   EXPECT_EQ(listing.find("resident rows") != std::string::npos, held > 0);
   return kernel;

@@ -83,11 +83,10 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
     out << " (the plan's " << inspected.plan.unroll << " did not fit the vector registers)";
   }
   out << "\n";
+  // A planned residency that did not fit the registers is gone from the
+  // kernel's plan, and a line of its choices gives the reason.
   if (compiled->resident_vectors > 0) {
     out << "  resident rows: rows of " << compiled->resident_vectors << " vectors stay in registers\n";
-  } else if (inspected.plan.resident_vectors > 0) {
-    out << "  resident rows: none (the plan's " << inspected.plan.resident_vectors
-        << " vectors did not fit the vector registers; such rows take the loops)\n";
   }
   out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
       << " constants (rowjit dump lists them)\n";
