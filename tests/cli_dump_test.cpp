@@ -88,7 +88,8 @@ class CliDumpTest : public ::testing::Test {
   // rowjit environment variables unset except those in `env`.
   CliResult run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
     std::string command = "cd " + shell_quote(kSourceDir) +
-                          " && env -u ROWJIT_MAX_ISA -u ROWJIT_TUNING_FILE -u ROWJIT_VERBOSE -u ROWJIT_DUMP";
+                          " && env -u ROWJIT_MAX_ISA -u ROWJIT_TUNING_FILE -u ROWJIT_VERBOSE -u ROWJIT_DUMP"
+                          " -u ROWJIT_PERF_MAP -u ROWJIT_CACHE_CAPACITY";
     for (const auto& [name, value] : env) command += " " + name + "=" + shell_quote(value);
     command += " " + shell_quote(ROWJIT_CLI_PATH);
     for (const std::string& arg : args) command += " " + shell_quote(arg);
@@ -573,6 +574,63 @@ TEST_F(CliDumpTest, RunSoftmaxCappedAtAvx2) {
   ASSERT_TRUE(logits.is_ok()) << logits.status().message();
   ASSERT_TRUE(probs.is_ok()) << probs.status().message();
   expect_softmax(*logits, *probs);
+}
+
+TEST_F(CliDumpTest, RunLogsCompileWhenVerbose) {
+  Isa isa = best_host_isa();
+  if (isa < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  std::string output = path("probs.npy");
+  std::vector<std::string> args = {"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output",
+                                   "y=" + output};
+
+  CliResult quiet = run(args);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+
+  CliResult verbose = run(args, {{"ROWJIT_VERBOSE", "1"}});
+  ASSERT_EQ(verbose.exit_code, 0) << verbose.err;
+  EXPECT_EQ(count_of(verbose.err, "rowjit: compile pipeline=softmax kernel=softmax."), 1u) << verbose.err;
+  EXPECT_TRUE(contains(verbose.err, std::string(" isa=") + isa_name(isa) + " ")) << verbose.err;
+  EXPECT_TRUE(contains(verbose.err, " cache=miss\n")) << verbose.err;
+}
+
+TEST_F(CliDumpTest, RunWritesDumpToFolder) {
+  Isa isa = best_host_isa();
+  if (isa < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  std::string dumps = path("dumps");
+  CliResult result = run({"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output",
+                          "y=" + path("probs.npy")},
+                         {{"ROWJIT_DUMP", dumps}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+
+  ASSERT_TRUE(fs::is_directory(dumps)) << "no dump folder " << dumps;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dumps)) files.push_back(entry.path());
+  ASSERT_EQ(files.size(), 1u);
+  const std::string prefix = std::string("softmax.") + isa_name(isa) + ".";
+  EXPECT_TRUE(files[0].filename().string().starts_with(prefix)) << files[0];
+  EXPECT_EQ(files[0].extension(), ".asm") << files[0];
+  std::string dump = read_file(files[0]);
+  EXPECT_TRUE(dump.starts_with("; kernel " + prefix)) << dump.substr(0, 200);
+  EXPECT_TRUE(contains(dump, "; kernel softmax(x: f32[n]) -> (y: f32[n]) {\n")) << dump.substr(0, 400);
+  EXPECT_TRUE(contains(dump, "; sweep 0\n")) << dump.substr(0, 400);
+}
+
+TEST_F(CliDumpTest, RunDumpsInterpretedPipeline) {
+  std::string dumps = path("dumps");
+  CliResult result = run({"run", "examples/moe_top1.rj", "--input", "x=examples/logits.npy", "--output",
+                          "idx=" + path("idx.npy")},
+                         {{"ROWJIT_DUMP", dumps}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_TRUE(fs::is_directory(dumps)) << "no dump folder " << dumps;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dumps)) files.push_back(entry.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(files[0].filename().string().starts_with("moe_top1.")) << files[0];
+  std::string dump = read_file(files[0]);
+  EXPECT_TRUE(contains(dump, "; no machine code: runs on the reference interpreter: ")) << dump;
+  EXPECT_TRUE(contains(dump, "'argmax'")) << dump;
 }
 
 TEST_F(CliDumpTest, RunInterpreterNoticeNamesOp) {

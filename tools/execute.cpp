@@ -39,7 +39,9 @@ std::string_view engine_name(Engine engine) {
 Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args) {
   CompileOptions options;
   options.n_hint = args.n;
-  Result<std::shared_ptr<const Kernel>> kernel = compile(pipeline, options);
+  // The process-wide Compiler applies ROWJIT_VERBOSE, ROWJIT_DUMP and
+  // ROWJIT_PERF_MAP, as it does for an embedding engine.
+  Result<std::shared_ptr<const Kernel>> kernel = default_compiler().compile(pipeline, options);
   if (!kernel) return kernel.status();
   if (!(*kernel)->uses_jit()) print_interpreter_notice_once((*kernel)->plan().unsupported_reason);
 

@@ -23,9 +23,10 @@ struct Execution {
   double milliseconds = 0;  // wall time of the run alone, without file I/O
 };
 
-// Compiles `pipeline` with rowjit::compile for rows of length args.n and runs
-// it on `args`: JIT machine code where the planner and the CPU allow it, the
-// reference interpreter otherwise. Every subcommand that runs a pipeline goes
+// Compiles `pipeline` for rows of length args.n and runs it on `args`: JIT
+// machine code where the planner and the CPU allow it, the reference
+// interpreter otherwise. It compiles through rowjit::default_compiler(), so
+// the ROWJIT_VERBOSE, ROWJIT_DUMP and ROWJIT_PERF_MAP knobs apply. Every subcommand that runs a pipeline goes
 // through here. When the interpreter runs, prints once per process to stderr
 // which op or feature kept the pipeline from the JIT. On error the outputs may
 // be partly written.
