@@ -71,6 +71,14 @@ constexpr float kExp5C3 = 0x1.555a74p-3f;
 constexpr float kExp5C4 = 0x1.573af2p-5f;
 constexpr float kExp5C5 = 0x1.0fa8dp-7f;
 
+// The softmax exp rounds x * log2(e) to an integer n by adding a shift in the
+// same FMA. Floats in [2^23, 2^24) are spaced 1 apart, so the sum rounds to
+// shift + n, and subtracting the shift gives n exactly. The AVX2 shift also
+// leaves n + 151 in the low mantissa bits (see emit_exp_nonpositive_into).
+constexpr float kRoundingShift = 0x1.8p23f;
+constexpr float kRoundingShiftPow2 = 0x1.8p23f + 151.0f;
+constexpr float kShiftedExpScale = 0x1p-24f;
+
 constexpr uint32_t kExponentBias = 127;
 constexpr int kMantissaBits = 23;
 
@@ -92,19 +100,11 @@ void emit_clamp_keep_nan(MathEmitter& m, const Xmm& x, const Xmm& bound, float l
   m.code.vminps(x, bound, x);
 }
 
-// Sets n = round(x * log2(e)) and t = x - n * kLn2Hi, leaving out the second
-// FMA of the reduction. kLn2Lo * n stays in t as an error of at most
-// 150 * 1.9e-9 = 2.9e-7 relative in the result for the n >= -150 of a
-// non-positive x: up to 4 ulp more near x = -87, under 0.5 ulp for |x| < 10.
-void emit_exp_reduce_one_constant(MathEmitter& m, const Xmm& t, const Xmm& n) {
+// Sets n = round(x * log2(e)) and t = x - n * ln2; t contains x on entry.
+void emit_exp_reduce(MathEmitter& m, const Xmm& t, const Xmm& n) {
   m.code.vmulps(n, t, m.pool.vector(kLog2e));
   emit_round_nearest(m, n, n);
   m.code.vfnmadd231ps(t, n, m.pool.vector(kLn2Hi));
-}
-
-// Sets n = round(x * log2(e)) and t = x - n * ln2; t contains x on entry.
-void emit_exp_reduce(MathEmitter& m, const Xmm& t, const Xmm& n) {
-  emit_exp_reduce_one_constant(m, t, n);
   m.code.vfnmadd231ps(t, n, m.pool.vector(kLn2Lo));
 }
 
@@ -119,14 +119,45 @@ void emit_exp_polynomial(MathEmitter& m, const Xmm& p, const Xmm& t) {
   m.code.vfmadd213ps(p, t, m.pool.vector(1.0f));
 }
 
-// p = e^t with the degree-5 polynomial.
-void emit_exp_polynomial5(MathEmitter& m, const Xmm& p, const Xmm& t) {
-  m.code.vmovaps(p, m.pool.vector(kExp5C5));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C4));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C3));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C2));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C1));
-  m.code.vfmadd213ps(p, t, m.pool.vector(1.0f));
+// Computes p = scale * e^t with the degree-5 polynomial. `scale` is a power
+// of two that keeps every coefficient normal, so the scaling is exact.
+void emit_exp_polynomial5(MathEmitter& m, const Xmm& p, const Xmm& t, float scale) {
+  m.code.vmovaps(p, m.pool.vector(kExp5C5 * scale));
+  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C4 * scale));
+  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C3 * scale));
+  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C2 * scale));
+  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C1 * scale));
+  m.code.vfmadd213ps(p, t, m.pool.vector(scale));
+}
+
+// Computes out = e^x for the clamped x in t (x >= kExpInputMin), clobbering
+// t and n. The reduction t = x - n * kLn2Hi leaves out the second constant.
+// kLn2Lo * n then stays in t as an error of at most 150 * 1.9e-9 = 2.9e-7
+// relative in the result for the n >= -150 of a non-positive x: up to 4 ulp
+// more near x = -87, under 0.5 ulp for |x| < 10.
+//
+// AVX-512 scales by 2^n with vscalefps. AVX2 evaluates the polynomial with
+// its coefficients times 2^-24 and multiplies by 2^(n + 24) from the shift:
+// p * 2^-24 is exact, and the one product rounds once, into the denormals
+// where n < -126. n + 151 must stay in [1, 254], which holds for x in
+// [-104, 71]. A NaN x gives a NaN polynomial and so a NaN result.
+void emit_exp_nonpositive_into(MathEmitter& m, const Xmm& out, const Xmm& t, const Xmm& n) {
+  auto& code = m.code;
+  float shift = m.target.avx512 ? kRoundingShift : kRoundingShiftPow2;
+  code.vmovaps(n, m.pool.vector(shift));
+  code.vfmadd231ps(n, t, m.pool.vector(kLog2e));
+  if (m.target.avx512) {
+    code.vsubps(n, n, m.pool.vector(shift));
+    code.vfnmadd231ps(t, n, m.pool.vector(kLn2Hi));
+    emit_exp_polynomial5(m, out, t, 1.0f);
+    code.vscalefps(out, out, n);
+    return;
+  }
+  code.vsubps(out, n, m.pool.vector(shift));
+  code.vfnmadd231ps(t, out, m.pool.vector(kLn2Hi));
+  code.vpslld(n, n, kMantissaBits);
+  emit_exp_polynomial5(m, out, t, kShiftedExpScale);
+  code.vmulps(out, out, n);
 }
 
 // AVX2: 2^k for the int32 lanes k of `k` (normal range only), in place.
@@ -155,31 +186,14 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
   }
 
   if (nonpositive) {
-    emit_exp_reduce_one_constant(m, t, n);
-    emit_exp_polynomial5(m, out, t);
-  } else {
-    emit_exp_reduce(m, t, n);
-    emit_exp_polynomial(m, out, t);
+    emit_exp_nonpositive_into(m, out, t, n);
+    return;
   }
+  emit_exp_reduce(m, t, n);
+  emit_exp_polynomial(m, out, t);
 
   if (m.target.avx512) {
     code.vscalefps(out, out, n);
-    return;
-  }
-  if (nonpositive) {
-    // n is in [-150, 0]. With k = max(n, -126) and d = n - k in [-24, 0],
-    // out * 2^d is exact and normal, so it is an integer add to the exponent
-    // field, and the one product by 2^k rounds once into the denormals. A NaN
-    // n gives k = -126 and d = NaN, which converts to 0x80000000 and shifts
-    // to 0: out, already NaN, stays NaN.
-    code.vmaxps(t, n, m.pool.vector(-126.0f));
-    code.vsubps(n, n, t);
-    code.vcvtps2dq(n, n);
-    code.vpslld(n, n, kMantissaBits);
-    code.vpaddd(out, out, n);
-    code.vcvtps2dq(t, t);
-    emit_pow2_from_int(m, t);
-    code.vmulps(out, out, t);
     return;
   }
   // out = (out * 2^n1) * 2^n2 with n1 = floor(n / 2), n2 = n - n1. A NaN x

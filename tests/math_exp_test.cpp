@@ -88,6 +88,24 @@ TEST_P(MathExp, NonpositiveVariantNearZero) {
   EXPECT_LE(summary.max_ulp, 2.0) << describe(summary);
 }
 
+// The online softmax form calls the variant on x - r for a per-lane
+// reference r that may trail the max by up to 8 (kReferenceMargin in
+// jit/emit_softmax_core.cpp), so it must stay accurate a little above 0
+// (2.09 ulp measured on the sample).
+TEST_P(MathExp, NonpositiveVariantCoversOnlineMargin) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
+  std::vector<float> inputs;
+  for (float x : strided_sample()) {
+    if (x > 0.0f && x <= 8.0f) inputs.push_back(x);
+  }
+  inputs.push_back(8.0f);
+  const UlpSummary summary = sweep(kernel, inputs, exp_reference);
+  print_measure("exp_nonpositive", GetParam(), "the sample in (0, 8]", summary);
+  EXPECT_LE(summary.max_ulp, 2.5) << describe(summary);
+}
+
 TEST_P(MathExp, NonpositiveVariantSpecialValues) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
@@ -163,6 +181,17 @@ TEST_P(MathExpLong, AllFloats) {
   const UlpSummary summary = sweep_all_floats(kernel, exp_reference);
   print_measure("exp", GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kExpMaxUlp) << describe(summary);
+}
+
+// Every float with the sign bit set: -0, the negative floats, -inf and the
+// negative NaNs.
+TEST_P(MathExpLong, NonpositiveVariantAllNegativeFloats) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
+  ASSERT_TRUE(kernel.ok()) << kernel.error();
+  const UlpSummary summary = sweep_float_bits(kernel, exp_reference, uint64_t{1} << 31, uint64_t{1} << 32);
+  print_measure("exp_nonpositive", GetParam(), "all 2^31 negative floats", summary);
+  EXPECT_LE(summary.max_ulp, kExpNonpositiveMaxUlp) << describe(summary);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, MathExpLong, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);

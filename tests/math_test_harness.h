@@ -361,20 +361,26 @@ inline std::string describe(const UlpSummary& summary) {
   return text;
 }
 
-// Runs a one-input, one-output kernel over every float bit pattern in
-// batches and folds the ulp error against `reference`.
+// Runs a one-input, one-output kernel over the float bit patterns in
+// [first_bits, end_bits) (multiples of 2^22) in batches and folds the ulp
+// error against `reference`.
 template <typename Reference>
-UlpSummary sweep_all_floats(const MathKernel& kernel, Reference reference) {
+UlpSummary sweep_float_bits(const MathKernel& kernel, Reference reference, uint64_t first_bits, uint64_t end_bits) {
   constexpr uint64_t kBatch = uint64_t{1} << 22;
   std::vector<float> in(kBatch);
   std::vector<float> out(kBatch);
   UlpSummary summary;
-  for (uint64_t start = 0; start < (uint64_t{1} << 32); start += kBatch) {
+  for (uint64_t start = first_bits; start < end_bits; start += kBatch) {
     for (uint64_t i = 0; i < kBatch; ++i) in[i] = std::bit_cast<float>(static_cast<uint32_t>(start + i));
     kernel.run(in.data(), out.data(), static_cast<int64_t>(kBatch));
     for (uint64_t i = 0; i < kBatch; ++i) record(summary, in[i], out[i], reference(in[i]));
   }
   return summary;
+}
+
+template <typename Reference>
+UlpSummary sweep_all_floats(const MathKernel& kernel, Reference reference) {
+  return sweep_float_bits(kernel, reference, 0, uint64_t{1} << 32);
 }
 
 template <typename Reference>
