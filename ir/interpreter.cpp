@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "ir/interpret_ops.h"
+#include "ir/tensor_overlap.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -120,6 +121,10 @@ Status evaluate_op(const Op& op, RowContext& context) {
 Status interpret(const Pipeline& pipeline, const RunArgs& args) {
   IeeeFloatEnvironment ieee_environment;
   ROWJIT_TRY(validate_run_args(pipeline, args));
+  // Every in-place alias works here, because each row is loaded before any
+  // output of it is stored. Other overlaps would depend on the row order.
+  auto aliases = find_in_place_aliases(pipeline, args);
+  if (!aliases) return aliases.status();
 
   std::vector<RowValues> values;
   ROWJIT_TRY(size_row_buffers(pipeline, args, values));

@@ -1,6 +1,7 @@
 #include "runtime/compiler.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -8,7 +9,9 @@
 #include "ir/parser.h"
 #include "ir/planner.h"
 #include "ir/printer.h"
+#include "ir/tensor_overlap.h"
 #include "runtime/dump.h"
+#include "runtime/in_place.h"
 #include "runtime/log.h"
 #include "runtime/perf_map.h"
 #include "runtime/resident_fallback.h"
@@ -187,6 +190,10 @@ void Kernel::index_slots() {
       tensor_slots_[position] = {static_cast<int>(slot), v.kind != ir::ValueKind::kParam};
     }
   }
+  output_positions_.assign(tensors.size(), false);
+  for (size_t position = 0; position < tensors.size(); ++position) {
+    output_positions_[position] = pipeline_.find_output(tensors[position].name).has_value();
+  }
   const std::vector<ir::RunSignature::ScalarParam>& params = signature_.scalar_params();
   scalar_slots_.assign(params.size(), -1);
   for (size_t slot = 0; slot < layout.scalar_slots.size(); ++slot) {
@@ -195,6 +202,38 @@ void Kernel::index_slots() {
       if (params[position].name == v.name) scalar_slots_[position] = static_cast<int>(slot);
     }
   }
+}
+
+bool Kernel::may_share_memory(const ir::RunArgs& args) const {
+  if (signature_.checks_by_reference() || args.rows <= 0) return true;
+  // Address range [start, end) of each tensor, in the signature's order.
+  constexpr size_t kMaxQuick = 16;
+  const std::vector<ir::RunSignature::Tensor>& tensors = signature_.tensors();
+  if (tensors.size() > kMaxQuick) return true;
+  std::uintptr_t start[kMaxQuick];
+  std::uintptr_t end[kMaxQuick];
+  size_t position = 0;
+  for (const auto& [name, tensor] : args.tensors) {
+    const ir::RunSignature::Tensor& entry = tensors[position];
+    int64_t elements = 0;
+    switch (entry.shape.kind) {
+      case ir::Shape::Kind::kRow: elements = args.n; break;
+      case ir::Shape::Kind::kScalar: elements = 1; break;
+      default: return true;  // [n/B] and [k] lengths: leave them to the full check
+    }
+    int64_t row_bytes = ir::storage_bytes(entry.elem, elements);
+    int64_t span = entry.per_row && args.rows > 1 ? (args.rows - 1) * tensor.row_stride_bytes + row_bytes : row_bytes;
+    start[position] = reinterpret_cast<std::uintptr_t>(tensor.data);
+    end[position] = start[position] + static_cast<std::uintptr_t>(span);
+    ++position;
+  }
+  for (size_t i = 0; i < position; ++i) {
+    if (!output_positions_[i]) continue;
+    for (size_t j = 0; j < position; ++j) {
+      if (j != i && start[i] < end[j] && start[j] < end[i]) return true;
+    }
+  }
+  return false;
 }
 
 Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) const {
@@ -207,6 +246,9 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
 
   if (!compiled_) {
     if (first == 0 && count == args.rows) return ir::interpret(pipeline_, args);
+    // A part of the rows cannot see an overlap with the rows of another part.
+    auto aliases = ir::find_in_place_aliases(pipeline_, args);
+    if (!aliases) return aliases.status();
     ir::RunArgs part = args;
     part.rows = count;
     part.first_row = args.first_row + first;
@@ -215,6 +257,10 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
     }
     return ir::interpret(pipeline_, part);
   }
+
+  // The interpreter checks overlaps itself. Machine code runs in place only
+  // where its sweeps allow it.
+  if (may_share_memory(args)) ROWJIT_TRY(check_jit_in_place(pipeline_, plan_, args));
 
   // NOTE: KernelArgs has no first_row, because the JIT lowers no generator op
   // (uniform) yet; a JIT kernel with one will need it to split rows.

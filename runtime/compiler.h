@@ -75,6 +75,10 @@ class Kernel {
   };
   // Fills tensor_slots_ and scalar_slots_ from the layout of compiled_.
   void index_slots();
+  // Whether an output of checked arguments may share memory with another
+  // tensor: a quick test of address ranges that allocates nothing, true when
+  // it cannot tell. Only then does run_rows() call check_jit_in_place().
+  bool may_share_memory(const ir::RunArgs& args) const;
 
   // Runs `count` rows from row `first` of checked arguments: tensors advance
   // by `first` row strides, and first_row by `first`.
@@ -90,6 +94,7 @@ class Kernel {
   std::optional<jit::CompiledKernel> compiled_;
   std::vector<TensorSlot> tensor_slots_;  // by position in signature_.tensors()
   std::vector<int> scalar_slots_;         // by position in signature_.scalar_params()
+  std::vector<bool> output_positions_;    // by position in signature_.tensors(): whether it is an output
 };
 
 // Target description of `isa` on this host: vector width and cache sizes.
