@@ -94,7 +94,14 @@ class Kernel {
   std::optional<jit::CompiledKernel> compiled_;
   std::vector<TensorSlot> tensor_slots_;  // by position in signature_.tensors()
   std::vector<int> scalar_slots_;         // by position in signature_.scalar_params()
-  std::vector<bool> output_positions_;    // by position in signature_.tensors(): whether it is an output
+  // What may_share_memory() needs of each entry of signature_.tensors(), by position.
+  struct TensorExtent {
+    bool output = false;
+    bool whole_row = false;       // shape [n], else a per-row scalar
+    bool per_row = true;          // false for a vector parameter
+    int64_t element_bytes = 0;    // 0: not a whole number of bytes, or a shape that the quick test skips
+  };
+  std::vector<TensorExtent> tensor_extents_;
 };
 
 // Target description of `isa` on this host: vector width and cache sizes.
