@@ -77,6 +77,8 @@ struct PlanChoices {
 // Blocks of a row that the blocked-exp form can hold the maxima and sums of
 // in the kernel's stack frame (12 bytes each). Longer rows take the loops.
 constexpr int kMaxExpBlocks = 1024;
+// Main-loop iterations in the smallest block of the blocked-exp form.
+constexpr int kExpBlockIterations = 64;
 
 struct Plan {
   bool jit_supported = false;

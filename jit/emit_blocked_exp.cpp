@@ -37,7 +37,7 @@ const Reg64 kBlockSlot = rdx;
 // on AVX-512 at unroll 4), and larger where the row needs more than
 // kMaxExpBlocks of those: a power of two of bytes, set once per call.
 int KernelEmitter::min_exp_block_shift() const {
-  return std::countr_zero(static_cast<unsigned>(kExpBlockIterations * unroll_target_ * target_.bytes()));
+  return std::countr_zero(static_cast<unsigned>(ir::kExpBlockIterations * unroll_target_ * target_.bytes()));
 }
 
 // Sets the frame's block shift and block bytes for this call's n.

@@ -25,8 +25,6 @@ namespace rowjit::jit {
 
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
-// Main-loop iterations in the smallest block of the blocked-exp schedule.
-inline constexpr int kExpBlockIterations = 64;
 
 // Mode of one emission of a loop body: an unrolled step of the main loop, a
 // single vector of the remainder loop, or the masked tail.

@@ -193,6 +193,19 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
 }
 
+// One smallest block ahead: 64 iterations of 4 zmm vectors.
+TEST(Planner, BlockedExpPrefetchesOneBlock) {
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 18).prefetch_bytes, 64 * 4 * 64);
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices none;
+  none.prefetch_bytes = 0;
+  auto forced = ir::make_plan(*pipeline, avx512_target(), 1 << 18, none);
+  ASSERT_TRUE(forced.is_ok()) << forced.status().to_string();
+  EXPECT_TRUE(forced->blocked_exp);
+  EXPECT_EQ(forced->prefetch_bytes, 0);
+}
+
 TEST(Planner, RowLengthHintIsChecked) {
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
