@@ -106,8 +106,9 @@ struct Plan {
   // three_pass_reload of a plain softmax with the max and exp sweeps fused by
   // blocks: each block's max, then exp(x - block max) written to y and summed
   // while the block is in L1, so x is read from memory once. The last sweep
-  // scales each block by exp(block max - max) / sum. Rows of more than
-  // kMaxExpBlocks blocks take the three sweeps.
+  // scales each block by exp(block max - max) / sum. For three_pass_recompute
+  // of a log-softmax the middle sweep only sums, and the last sweep runs as
+  // usual with the row's max and sum.
   bool blocked_exp = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`

@@ -230,6 +230,28 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
   return "unknown form";
 }
 
+
+// True when the sweeps of a three_pass_recompute plan are those of a
+// log-softmax core: a max sweep, then a sweep that only sums exp(x - m), then
+// one that reads m and s as the row's max and sum. The blocked form can then
+// take m per block in the middle sweep and rescale the block sums after it.
+bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
+  if (sweeps.size() != 3 || core.scale_op >= 0 || !core.exp_input_nonpositive) return false;
+  ValueId m = p.ops[static_cast<size_t>(core.max_op)].results[0];
+  ValueId s = p.ops[static_cast<size_t>(core.sum_op)].results[0];
+  if (is_output(p, m) || is_output(p, s)) return false;
+  const Sweep& max_sweep = sweeps[0];
+  const Sweep& sum_sweep = sweeps[1];
+  bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
+                  max_sweep.stores.empty() && max_sweep.spills.empty();
+  std::vector<int> sum_ops = sum_sweep.ops;
+  std::sort(sum_ops.begin(), sum_ops.end());
+  bool sum_only = sum_ops == std::vector<int>{core.shift_op, core.exp_op} &&
+                  sum_sweep.reductions == std::vector<int>{core.sum_op} && sum_sweep.stores.empty() &&
+                  sum_sweep.spills.empty() && sum_sweep.scalar_ops.empty();
+  return max_only && sum_only;
+}
+
 }  // namespace
 
 Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
@@ -534,21 +556,30 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // took 256K-element rows from 0.148 to 0.135-0.147 ns per element. At 4M it
   // beat two_pass_online there but not in the benchmark program, so rows
   // beyond half the last-level cache keep the online form.
-  bool blocked_applies = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
-                         std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
-                                   core->normalize_op) != plan.reciprocal_divides.end();
+  //
+  // A log-softmax (three_pass_recompute whose middle sweep only sums) takes
+  // the same max and sum by blocks, and its last sweep runs as usual.
+  bool blocked_scales = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
+                        std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
+                                  core->normalize_op) != plan.reciprocal_divides.end();
+  bool blocked_sums = form == SoftmaxForm::kThreePassRecompute && core &&
+                      p.value(core->x).kind == ValueKind::kInput && !converts &&
+                      sweeps_allow_blocked_sum(p, *core, plan.sweeps);
+  bool blocked_applies = blocked_scales || blocked_sums;
   bool beyond_l2 = n_hint > 0 && n_hint > target.l2_bytes / 8;
   if (choices.blocked_exp && *choices.blocked_exp && !blocked_applies) {
     return Status(StatusCode::kInvalidArgument,
                   "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
-                  "with x an input and no other use of the max, the exp or the sum");
+                  "and to three_pass_recompute of a log-softmax, with x an input and no other use of the max, "
+                  "the exp or the sum");
   }
   plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && beyond_l2 && !out_of_cache);
   if (choices.blocked_exp) {
     plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("blocked exp: x and y exceed L2 (" + std::to_string(target.l2_bytes) +
-                           " bytes), so the max and exp sweeps run block by block and read x from L3 once");
+                           " bytes), so the max and exp sweeps run block by block and read x from L3 once" +
+                           (blocked_sums ? " (the last sweep reads it again)" : ""));
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
 

@@ -270,7 +270,11 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   // after the loops'.
   size_t stats_index = static_cast<size_t>(sweep_index) + (resident ? plan_.sweeps.size() : 0) +
                        (blocked ? 2 * plan_.sweeps.size() : 0);
-  bool block_maxima = blocked && !sweep.reductions.empty();  // the exp sweep, else the scaling sweep
+  // Blocked exp: the sweep of block maxima and sums, then the last sweep,
+  // which scales each block for a softmax and needs only the row's max and
+  // sum for a log-softmax.
+  bool block_maxima = blocked && !sweep.reductions.empty();
+  bool scales_blocks = blocked && !block_maxima && plan_.softmax_form == ir::SoftmaxForm::kThreePassReload;
   mark("sweep " + std::to_string(sweep_index));
   // A resident row has at most kMaxResidentVectors vectors: two accumulators
   // per reduction are enough to overlap them.
@@ -324,7 +328,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     block_max_acc_.clear();
     for (int lane = 0; lane < unroll_; ++lane) block_max_acc_.push_back(take_register());
     block_factor_ = take_register();
-  } else if (blocked) {
+  } else if (scales_blocks) {
     // The body multiplies by the block's factor where it would by 1 / S.
     ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
     ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
@@ -361,8 +365,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
       emit_resident_vectors(sweep);
     } else if (block_maxima) {
       emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
-    } else if (blocked) {
+    } else if (scales_blocks) {
       emit_block_loop(sweep, BlockOrder::kBackward, [this] { emit_block_factor(); }, [] {});
+    } else if (blocked) {
+      emit_block_loop(sweep, BlockOrder::kBackward, [] {}, [] {});
     } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {
       Label regular, done;
       xor_(eax, eax);

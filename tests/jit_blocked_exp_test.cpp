@@ -1,8 +1,9 @@
-// The blocked-exp schedule of softmax (Plan::blocked_exp), forced on, against
-// the interpreter on both ISAs. The cases are rows within one block (every
-// tail), rows of many blocks with a partial last block, special values, in
-// place, and a row longer than kMaxExpBlocks of the smallest blocks, which
-// takes larger blocks.
+// The blocked-exp schedule (Plan::blocked_exp), forced on, against the
+// interpreter on both ISAs: softmax under three_pass_reload, whose last sweep
+// scales blocks, and log-softmax under three_pass_recompute, whose last sweep
+// runs as usual. The cases are rows within one block (every tail), rows of
+// many blocks with a partial last block, special values, in place, and a row
+// longer than kMaxExpBlocks of the smallest blocks, which takes larger blocks.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -13,24 +14,38 @@
 namespace rowjit::testing {
 namespace {
 
-std::shared_ptr<const Kernel> compile_blocked(const ir::Pipeline& pipeline, Isa isa) {
-  CompileOptions options;
-  options.isa = isa;
-  options.choices.softmax_form = ir::SoftmaxForm::kThreePassReload;
-  options.choices.blocked_exp = true;
-  auto kernel = compile(pipeline, options);
-  EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
-  if (!kernel) return nullptr;
-  EXPECT_TRUE((*kernel)->plan().blocked_exp);
-  std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
-  EXPECT_NE(listing.find("max and exp by blocks"), std::string::npos);
-  return *kernel;
+// A pipeline that takes blocked exp, and the form it takes it under.
+struct BlockedCase {
+  const JitCase* pipeline_case;
+  ir::SoftmaxForm form;
+};
+
+std::string blocked_case_name(const ::testing::TestParamInfo<BlockedCase>& info) {
+  return info.param.pipeline_case->name;
 }
 
-const JitCase& softmax_case() { return kCases[0]; }
+class BlockedExp : public ::testing::TestWithParam<BlockedCase> {
+ protected:
+  const JitCase& jit_case() const { return *GetParam().pipeline_case; }
+  ir::Pipeline pipeline() const { return load(jit_case().name); }
 
-TEST(BlockedExp, MatchesInterpreterOnEveryLength) {
-  ir::Pipeline pipeline = load("softmax");
+  std::shared_ptr<const Kernel> compile_blocked(const ir::Pipeline& pipeline, Isa isa) const {
+    CompileOptions options;
+    options.isa = isa;
+    options.choices.softmax_form = GetParam().form;
+    options.choices.blocked_exp = true;
+    auto kernel = compile(pipeline, options);
+    EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    if (!kernel) return nullptr;
+    EXPECT_TRUE((*kernel)->plan().blocked_exp);
+    std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
+    EXPECT_NE(listing.find("max and exp by blocks"), std::string::npos);
+    return *kernel;
+  }
+};
+
+TEST_P(BlockedExp, MatchesInterpreterOnEveryLength) {
+  ir::Pipeline pipeline = this->pipeline();
   std::mt19937 rng(808);
   std::vector<int64_t> lengths;
   for (int64_t n = 1; n <= 300; ++n) lengths.push_back(n);
@@ -44,10 +59,10 @@ TEST(BlockedExp, MatchesInterpreterOnEveryLength) {
       RowTensors reference(pipeline, 3, n, 5, 3);
       fill_random(pipeline, jit, rng);
       copy_inputs(pipeline, jit, reference);
-      expect_matches_reference(*kernel, softmax_case(), jit, reference,
+      expect_matches_reference(*kernel, jit_case(), jit, reference,
                                std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n));
       std::string unused;
-      compare_outputs(pipeline, jit, jit, softmax_case().tolerance, unused, &nonzero);
+      compare_outputs(pipeline, jit, jit, jit_case().tolerance, unused, &nonzero);
       if (HasFailure()) return;
     }
     EXPECT_GT(nonzero, 0);
@@ -56,8 +71,8 @@ TEST(BlockedExp, MatchesInterpreterOnEveryLength) {
 
 // Logits whose block maxima differ by far more than exp's range: blocks with
 // a small max contribute nothing, and must not turn into NaN.
-TEST(BlockedExp, BlocksWithDistantMaxima) {
-  ir::Pipeline pipeline = load("softmax");
+TEST_P(BlockedExp, BlocksWithDistantMaxima) {
+  ir::Pipeline pipeline = this->pipeline();
   for (Isa isa : runnable_isas()) {
     auto kernel = compile_blocked(pipeline, isa);
     ASSERT_NE(kernel, nullptr);
@@ -70,13 +85,13 @@ TEST(BlockedExp, BlocksWithDistantMaxima) {
                            static_cast<float>(i % 7);
     }
     copy_inputs(pipeline, jit, reference);
-    expect_matches_reference(*kernel, softmax_case(), jit, reference,
+    expect_matches_reference(*kernel, jit_case(), jit, reference,
                              std::string("blocked exp, distant maxima, on ") + isa_name(isa));
   }
 }
 
-TEST(BlockedExp, MatchesInterpreterOnSpecialValues) {
-  ir::Pipeline pipeline = load("softmax");
+TEST_P(BlockedExp, MatchesInterpreterOnSpecialValues) {
+  ir::Pipeline pipeline = this->pipeline();
   const auto patterns = special_patterns();
   for (Isa isa : runnable_isas()) {
     auto kernel = compile_blocked(pipeline, isa);
@@ -89,7 +104,7 @@ TEST(BlockedExp, MatchesInterpreterOnSpecialValues) {
           for (int64_t i = 0; i < n; ++i) jit.row("x", r)[i] = patterns[k](i, n);
         }
         copy_inputs(pipeline, jit, reference);
-        expect_matches_reference(*kernel, softmax_case(), jit, reference,
+        expect_matches_reference(*kernel, jit_case(), jit, reference,
                                  std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
                                      ", special pattern " + std::to_string(k));
         if (HasFailure()) return;
@@ -98,8 +113,8 @@ TEST(BlockedExp, MatchesInterpreterOnSpecialValues) {
   }
 }
 
-TEST(BlockedExp, RunsInPlace) {
-  ir::Pipeline pipeline = load("softmax");
+TEST_P(BlockedExp, RunsInPlace) {
+  ir::Pipeline pipeline = this->pipeline();
   std::mt19937 rng(5);
   for (Isa isa : runnable_isas()) {
     auto kernel = compile_blocked(pipeline, isa);
@@ -115,7 +130,9 @@ TEST(BlockedExp, RunsInPlace) {
       for (int64_t r = 0; r < 2; ++r) {
         for (int64_t i = 0; i < n; ++i) {
           float want = reference.row("y", r)[i];
-          ASSERT_NEAR(jit.row("x", r)[i], want, 4e-6 * std::fabs(want) + 1e-40) << "n = " << n << ", i = " << i;
+          const Tolerance& bound = jit_case().tolerance;
+          ASSERT_NEAR(jit.row("x", r)[i], want, bound.relative * std::fabs(want) + bound.absolute)
+              << "n = " << n << ", i = " << i;
         }
       }
     }
@@ -123,8 +140,8 @@ TEST(BlockedExp, RunsInPlace) {
 }
 
 // More of the smallest blocks than the frame holds: the blocks grow.
-TEST(BlockedExp, LongRowsTakeLargerBlocks) {
-  ir::Pipeline pipeline = load("softmax");
+TEST_P(BlockedExp, LongRowsTakeLargerBlocks) {
+  ir::Pipeline pipeline = this->pipeline();
   std::mt19937 rng(91);
   for (Isa isa : runnable_isas()) {
     auto kernel = compile_blocked(pipeline, isa);
@@ -135,18 +152,32 @@ TEST(BlockedExp, LongRowsTakeLargerBlocks) {
     RowTensors reference(pipeline, 1, n, 0, 0);
     fill_random(pipeline, jit, rng);
     copy_inputs(pipeline, jit, reference);
-    expect_matches_reference(*kernel, softmax_case(), jit, reference,
+    expect_matches_reference(*kernel, jit_case(), jit, reference,
                              std::string("blocked exp with larger blocks on ") + isa_name(isa));
   }
 }
 
-TEST(BlockedExp, RejectedWhereItDoesNotApply) {
-  ir::Pipeline pipeline = load("log_softmax");
-  CompileOptions options;
-  options.choices.blocked_exp = true;
-  auto kernel = compile(pipeline, options);
+INSTANTIATE_TEST_SUITE_P(Forms, BlockedExp,
+                         ::testing::Values(BlockedCase{&kCases[0], ir::SoftmaxForm::kThreePassReload},
+                                           BlockedCase{&kCases[1], ir::SoftmaxForm::kThreePassRecompute}),
+                         blocked_case_name);
+
+TEST(BlockedExpChoice, RejectedWhereItDoesNotApply) {
+  ir::Pipeline log_softmax = load("log_softmax");
+  CompileOptions online;
+  online.choices.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  online.choices.blocked_exp = true;
+  auto kernel = compile(log_softmax, online);
   ASSERT_FALSE(kernel.is_ok());
   EXPECT_NE(kernel.status().message().find("cannot force blocked exp"), std::string::npos);
+
+  // The temperature scales x - max before exp.
+  ir::Pipeline temperature = load("softmax_temperature");
+  CompileOptions blocked;
+  blocked.choices.blocked_exp = true;
+  auto scaled = compile(temperature, blocked);
+  ASSERT_FALSE(scaled.is_ok());
+  EXPECT_NE(scaled.status().message().find("cannot force blocked exp"), std::string::npos);
 }
 
 }  // namespace

@@ -189,8 +189,24 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 20).blocked_exp);
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
-  // Log-softmax has no y = e / s to scale by blocks.
-  EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
+  // Log-softmax takes the max and sum by blocks, and reads x again in its
+  // last sweep: 4 + 8 bytes per element.
+  EXPECT_TRUE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
+  EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1 << 18).bytes_per_element, 12.0);
+  EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 14).blocked_exp);
+}
+
+// A max that is an output must be the row's max in every sweep, so it cannot
+// be taken per block.
+TEST(Planner, BlockedSumNeedsPrivateMax) {
+  auto pipeline = ir::parse_pipeline(
+      "kernel lsm(x: f32[n]) -> (y: f32[n], m: f32) {\n  m = max(x)\n  d = x - m\n"
+      "  y = d - log(sum(exp(d)))\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 1 << 18);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->softmax_form, ir::SoftmaxForm::kThreePassRecompute);
+  EXPECT_FALSE(plan->blocked_exp);
 }
 
 // One smallest block ahead: 64 iterations of 4 zmm vectors.
