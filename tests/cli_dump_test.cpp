@@ -2,8 +2,6 @@
 // engine of `rowjit run`: each test runs the built binary with std::system in
 // a clean environment and checks its exit code, its output and its messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -21,6 +19,7 @@
 #include "runtime/compiler.h"
 #include "runtime/cpu_features.h"
 #include "runtime/npy.h"
+#include "tests/cli_testing.h"
 #include "tests/json_testing.h"
 #include "tests/test_util.h"
 
@@ -31,31 +30,12 @@ namespace fs = std::filesystem;
 
 const std::string kSourceDir = ROWJIT_SOURCE_DIR;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 size_t count_of(const std::string& text, const std::string& part) {
   size_t count = 0;
   for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
   return count;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
 }
 
 std::string source_path(const std::string& relative) { return kSourceDir + "/" + relative; }
@@ -71,46 +51,22 @@ Isa best_host_isa() { return best_isa(host_cpu()); }
 
 const std::regex kOpmask(R"(\bk[0-7]\b)");
 
-class CliDumpTest : public ::testing::Test {
+class CliDumpTest : public ScratchFolderTest {
  protected:
-  void SetUp() override {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    folder_ = fs::path(::testing::TempDir()) /
-              ("rowjit_cli_dump_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(folder_);
-    fs::create_directories(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
-
-  std::string path(const std::string& name) const { return (folder_ / name).string(); }
-
   // Runs the rowjit binary with `args` from the source folder, with the
   // rowjit environment variables unset except those in `env`.
   CliResult run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
-    std::string command = "cd " + shell_quote(kSourceDir) +
-                          " && env -u ROWJIT_MAX_ISA -u ROWJIT_TUNING_FILE -u ROWJIT_VERBOSE -u ROWJIT_DUMP"
-                          " -u ROWJIT_PERF_MAP -u ROWJIT_CACHE_CAPACITY";
-    for (const auto& [name, value] : env) command += " " + name + "=" + shell_quote(value);
-    command += " " + shell_quote(ROWJIT_CLI_PATH);
-    for (const std::string& arg : args) command += " " + shell_quote(arg);
-    command += " >" + shell_quote(path("stdout.txt")) + " 2>" + shell_quote(path("stderr.txt"));
-
-    CliResult result;
-    int status = std::system(command.c_str());
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_file(path("stdout.txt"));
-    result.err = read_file(path("stderr.txt"));
-    fs::remove(path("stdout.txt"));
-    fs::remove(path("stderr.txt"));
-    return result;
+    CliOptions options;
+    options.working_dir = kSourceDir;
+    options.unset_rowjit_variables = true;
+    options.environment = env;
+    return run_cli(args, folder_, options);
   }
 
   void write_text(const std::string& name, const std::string& text) const {
     std::ofstream out(path(name), std::ios::binary);
     out << text;
   }
-
-  fs::path folder_;
 };
 
 // "; sweep N: B code bytes, I instructions" lines of a text listing, as {N, I}.
@@ -611,7 +567,7 @@ TEST_F(CliDumpTest, RunWritesDumpToFolder) {
   const std::string prefix = std::string("softmax.") + isa_name(isa) + ".";
   EXPECT_TRUE(files[0].filename().string().starts_with(prefix)) << files[0];
   EXPECT_EQ(files[0].extension(), ".asm") << files[0];
-  std::string dump = read_file(files[0]);
+  std::string dump = read_text_file(files[0]);
   EXPECT_TRUE(dump.starts_with("; kernel " + prefix)) << dump.substr(0, 200);
   EXPECT_TRUE(contains(dump, "; kernel softmax(x: f32[n]) -> (y: f32[n]) {\n")) << dump.substr(0, 400);
   EXPECT_TRUE(contains(dump, "; sweep 0\n")) << dump.substr(0, 400);
@@ -628,7 +584,7 @@ TEST_F(CliDumpTest, RunDumpsInterpretedPipeline) {
   for (const auto& entry : fs::directory_iterator(dumps)) files.push_back(entry.path());
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(files[0].filename().string().starts_with("moe_top1.")) << files[0];
-  std::string dump = read_file(files[0]);
+  std::string dump = read_text_file(files[0]);
   EXPECT_TRUE(contains(dump, "; no machine code: runs on the reference interpreter: ")) << dump;
   EXPECT_TRUE(contains(dump, "'argmax'")) << dump;
 }

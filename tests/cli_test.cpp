@@ -1,8 +1,6 @@
 // End-to-end tests of the rowjit command: each test runs the built binary with
 // std::system and checks its exit code, its messages and the files it leaves.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,8 +14,9 @@
 #include "runtime/cpu_features.h"
 #include "runtime/npy.h"
 #include "runtime/version.h"
+#include "tests/cli_testing.h"
 
-namespace rowjit {
+namespace rowjit::testing {
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,60 +25,20 @@ const std::string kSourceDir = ROWJIT_SOURCE_DIR;
 const std::string kInterpreterNotice =
     "rowjit: running on the reference interpreter (no JIT kernel for this pipeline yet)";
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Quotes an argument for /bin/sh.
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 std::string source_path(const std::string& relative) { return kSourceDir + "/" + relative; }
 
-class CliTest : public testing::Test {
+class CliTest : public ScratchFolderTest {
  protected:
-  void SetUp() override {
-    const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-    folder_ = fs::path(testing::TempDir()) /
-              ("rowjit_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(folder_);
-    fs::create_directories(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
-
-  std::string path(const std::string& name) const { return (folder_ / name).string(); }
-
   // Runs the rowjit binary with `args` in `working_dir` and captures its output.
   // A `virtual_memory_kib` above 0 limits the binary's address space (ulimit -v).
+  // The binary inherits this process's ROWJIT_* variables, so it applies the
+  // same ISA cap as host_isa() in this process.
   CliResult run(const std::vector<std::string>& args, const std::string& working_dir = "",
                 int64_t virtual_memory_kib = 0) const {
-    std::string command;
-    if (!working_dir.empty()) command = "cd " + shell_quote(working_dir) + " && ";
-    if (virtual_memory_kib > 0) command += "ulimit -v " + std::to_string(virtual_memory_kib) + " && ";
-    command += shell_quote(ROWJIT_CLI_PATH);
-    for (const std::string& arg : args) command += " " + shell_quote(arg);
-    command += " >" + shell_quote(path("stdout.txt")) + " 2>" + shell_quote(path("stderr.txt"));
-
-    CliResult result;
-    int status = std::system(command.c_str());
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_file(path("stdout.txt"));
-    result.err = read_file(path("stderr.txt"));
-    fs::remove(path("stdout.txt"));
-    fs::remove(path("stderr.txt"));
-    return result;
+    CliOptions options;
+    options.working_dir = working_dir;
+    options.virtual_memory_kib = virtual_memory_kib;
+    return run_cli(args, folder_, options);
   }
 
   // Names in the test folder, so a test can check that a failure left nothing behind.
@@ -122,8 +81,6 @@ class CliTest : public testing::Test {
     write_s32("label.npy", {2}, {3, 0});
     write_f32("bias.npy", {5}, {0.25, -0.25, 0.5, 0, 1});
   }
-
-  fs::path folder_;
 };
 
 std::vector<float> floats_of(const NpyArray& array) {
@@ -313,7 +270,7 @@ TEST_F(CliTest, RunFailureKeepsOldOutput) {
                           "y=" + path("y.npy"), "--output", "picked=" + path("picked.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "rowjit run: run failed: row 1")) << result.err;
-  EXPECT_EQ(read_file(path("y.npy")), old_bytes);
+  EXPECT_EQ(read_text_file(path("y.npy")), old_bytes);
   EXPECT_EQ(folder_entries(),
             (std::vector<std::string>{"bias.npy", "label.npy", "x.npy", "y.npy"}));
 }
@@ -830,4 +787,4 @@ TEST_F(CliTest, RowsOptionMustAgreeWithFiles) {
 }
 
 }  // namespace
-}  // namespace rowjit
+}  // namespace rowjit::testing

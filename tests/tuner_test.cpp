@@ -3,7 +3,6 @@
 #include "runtime/tuner.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -19,6 +18,7 @@
 #include "runtime/tune_sampler.h"
 #include "runtime/tune_workspace.h"
 #include "runtime/tuning_file.h"
+#include "tests/cli_testing.h"
 #include "tests/runtime_testing.h"
 
 namespace rowjit {
@@ -221,61 +221,18 @@ TEST(Tuner, TinyBudgetSoftmax) {
   EXPECT_TRUE(plan.is_ok()) << plan.status().to_string();
 }
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CliResult;
+using testing::run_cli;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Quotes an argument for /bin/sh.
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-class TuneCli : public ::testing::Test {
+class TuneCli : public testing::ScratchFolderTest {
  protected:
-  void SetUp() override {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    folder_ = fs::path(::testing::TempDir()) / ("rowjit_tune_" + std::string(info->name()) + "_" +
-                                                std::to_string(getpid()));
-    fs::remove_all(folder_);
-    fs::create_directories(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
-
-  std::string path(const std::string& name) const { return (folder_ / name).string(); }
-
+  // Runs `rowjit tune` with `args`. The binary inherits this process's
+  // ROWJIT_* variables, so it applies the same ISA cap as host_isa() in this process.
   CliResult run(const std::vector<std::string>& args) const {
-    // Appended piece by piece: GCC 12 warns about "literal" + std::string
-    // here (-Wrestrict, a false positive).
-    std::string command = shell_quote(ROWJIT_CLI_PATH);
-    command += " tune";
-    for (const std::string& arg : args) {
-      command += ' ';
-      command += shell_quote(arg);
-    }
-    command += " >";
-    command += shell_quote(path("stdout.txt"));
-    command += " 2>";
-    command += shell_quote(path("stderr.txt"));
-    CliResult result;
-    int status = std::system(command.c_str());
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_file(path("stdout.txt"));
-    result.err = read_file(path("stderr.txt"));
-    return result;
+    std::vector<std::string> command_args = {"tune"};
+    command_args.insert(command_args.end(), args.begin(), args.end());
+    return run_cli(command_args, folder_);
   }
-
-  fs::path folder_;
 };
 
 const std::string kSoftmaxExample = std::string(ROWJIT_SOURCE_DIR) + "/examples/softmax.rj";
@@ -312,7 +269,7 @@ TEST_F(TuneCli, CorruptOutFileKept) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("cannot merge into --out"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("not valid JSON"), std::string::npos) << result.err;
-  EXPECT_EQ(read_file(out), "{\"schema_version\": 1, \"entries\": [");
+  EXPECT_EQ(testing::read_text_file(out), "{\"schema_version\": 1, \"entries\": [");
 }
 
 TEST_F(TuneCli, TinyBudgetWritesAndMerges) {
