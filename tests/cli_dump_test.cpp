@@ -148,15 +148,15 @@ TEST_F(CliDumpTest, DumpJsonCountsMatchText) {
     ASSERT_EQ(json_result.exit_code, 0) << json_result.err;
 
     auto json = parse_json(json_result.out);
-    ASSERT_TRUE(json.has_value()) << json_result.out;
-    EXPECT_EQ(json->at("isa").string, isa_name(isa));
+    ASSERT_TRUE(json.is_ok()) << json.status().to_string() << "\n" << json_result.out;
+    EXPECT_EQ(json_member(*json, "isa").string, isa_name(isa));
     std::vector<std::pair<int, int>> counts = text_sweep_counts(text.out);
-    const auto& sweeps = json->at("sweeps").array;
+    const auto& sweeps = json_member(*json, "sweeps").array;
     ASSERT_FALSE(counts.empty()) << text.out;
     ASSERT_EQ(sweeps.size(), counts.size());
     for (size_t s = 0; s < sweeps.size(); ++s) {
-      EXPECT_EQ(sweeps[s].at("sweep").number, counts[s].first) << isa_name(isa);
-      EXPECT_EQ(sweeps[s].at("instructions").number, counts[s].second) << isa_name(isa);
+      EXPECT_EQ(json_member(sweeps[s], "sweep").number, counts[s].first) << isa_name(isa);
+      EXPECT_EQ(json_member(sweeps[s], "instructions").number, counts[s].second) << isa_name(isa);
     }
   }
 }
@@ -166,12 +166,12 @@ TEST_F(CliDumpTest, DumpJsonBytesCoverCode) {
   CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--format", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   auto json = parse_json(result.out);
-  ASSERT_TRUE(json.has_value()) << result.out;
+  ASSERT_TRUE(json.is_ok()) << json.status().to_string() << "\n" << result.out;
   size_t hex_digits = 0;
-  for (const JsonValue& instruction : json->at("instructions").array) {
-    hex_digits += instruction.at("bytes").string.size();
+  for (const JsonValue& instruction : json_member(*json, "instructions").array) {
+    hex_digits += json_member(instruction, "bytes").string.size();
   }
-  EXPECT_EQ(static_cast<double>(hex_digits), 2 * json->at("code_bytes").number);
+  EXPECT_EQ(static_cast<double>(hex_digits), 2 * json_member(*json, "code_bytes").number);
 }
 
 TEST_F(CliDumpTest, DumpBytesShowRet) {

@@ -188,25 +188,25 @@ TEST(DumpListing, PoolMismatchIsNotLabelled) {
 
 TEST(DumpListing, HandKernelJson) {
   auto json = parse_json(jit::format_listing_json(hand_kernel(), {}));
-  ASSERT_TRUE(json.has_value());
-  EXPECT_EQ(json->at("isa").string, "avx2");
-  EXPECT_EQ(json->at("code_bytes").number, 9);
-  EXPECT_EQ(json->at("total_bytes").number, 128);
-  const auto& instructions = json->at("instructions").array;
+  ASSERT_TRUE(json.is_ok()) << json.status().to_string();
+  EXPECT_EQ(json_member(*json, "isa").string, "avx2");
+  EXPECT_EQ(json_member(*json, "code_bytes").number, 9);
+  EXPECT_EQ(json_member(*json, "total_bytes").number, 128);
+  const auto& instructions = json_member(*json, "instructions").array;
   ASSERT_EQ(instructions.size(), 2u);
-  EXPECT_EQ(instructions[0].at("bytes").string, "c5fc100558000000");
-  EXPECT_EQ(instructions[0].at("comment").string, "c1 = 2");
-  EXPECT_EQ(instructions[1].at("offset").number, 8);
-  EXPECT_EQ(instructions[1].at("text").string, "ret");
-  const auto& constants = json->at("constants").array;
+  EXPECT_EQ(json_member(instructions[0], "bytes").string, "c5fc100558000000");
+  EXPECT_EQ(json_member(instructions[0], "comment").string, "c1 = 2");
+  EXPECT_EQ(json_member(instructions[1], "offset").number, 8);
+  EXPECT_EQ(json_member(instructions[1], "text").string, "ret");
+  const auto& constants = json_member(*json, "constants").array;
   ASSERT_EQ(constants.size(), 2u);
-  EXPECT_EQ(constants[1].at("offset").number, 96);
-  EXPECT_EQ(constants[1].at("bits").string, "0x40000000");
-  EXPECT_EQ(constants[1].at("value").number, 2);
-  const auto& sweeps = json->at("sweeps").array;
+  EXPECT_EQ(json_member(constants[1], "offset").number, 96);
+  EXPECT_EQ(json_member(constants[1], "bits").string, "0x40000000");
+  EXPECT_EQ(json_member(constants[1], "value").number, 2);
+  const auto& sweeps = json_member(*json, "sweeps").array;
   ASSERT_EQ(sweeps.size(), 1u);
-  EXPECT_EQ(sweeps[0].at("code_bytes").number, 8);
-  EXPECT_EQ(sweeps[0].at("instructions").number, 1);
+  EXPECT_EQ(json_member(sweeps[0], "code_bytes").number, 8);
+  EXPECT_EQ(json_member(sweeps[0], "instructions").number, 1);
 }
 
 TEST(DumpListing, JsonNonFiniteConstantIsNull) {
@@ -215,20 +215,20 @@ TEST(DumpListing, JsonNonFiniteConstantIsNull) {
   kernel.constants[0] = 0xff800000;
   for (int lane = 0; lane < 8; ++lane) std::memcpy(kernel.bytes.data() + 64 + 4 * lane, &kernel.constants[0], 4);
   auto json = parse_json(jit::format_listing_json(kernel, {}));
-  ASSERT_TRUE(json.has_value());
-  const JsonValue& constant = json->at("constants").array.at(0);
-  EXPECT_EQ(constant.at("value").kind, JsonValue::Kind::kNull);
-  EXPECT_EQ(constant.at("value_text").string, "-inf");
+  ASSERT_TRUE(json.is_ok()) << json.status().to_string();
+  const JsonValue& constant = json_member(*json, "constants").array.at(0);
+  EXPECT_EQ(json_member(constant, "value").kind, JsonValue::Kind::kNull);
+  EXPECT_EQ(json_member(constant, "value_text").string, "-inf");
 }
 
 TEST(DumpListing, JsonEscapesMarkers) {
   jit::CompiledKernel kernel = hand_kernel();
   kernel.markers.push_back({8, "op: \"quoted\"\tand \\"});
   auto json = parse_json(jit::format_listing_json(kernel, {}));
-  ASSERT_TRUE(json.has_value());
-  const auto& markers = json->at("markers").array;
+  ASSERT_TRUE(json.is_ok()) << json.status().to_string();
+  const auto& markers = json_member(*json, "markers").array;
   ASSERT_EQ(markers.size(), 3u);
-  EXPECT_EQ(markers[2].at("text").string, "op: \"quoted\"\tand \\");
+  EXPECT_EQ(json_member(markers[2], "text").string, "op: \"quoted\"\tand \\");
 }
 
 // --- Softmax kernels ---
@@ -372,15 +372,15 @@ TEST(DumpListing, JsonCountsMatchText) {
     ASSERT_NE(kernel->compiled(), nullptr);
     std::string text = jit::format_listing(*kernel->compiled(), {});
     auto json = parse_json(jit::format_listing_json(*kernel->compiled(), {}));
-    ASSERT_TRUE(json.has_value()) << isa_name(isa);
+    ASSERT_TRUE(json.is_ok()) << isa_name(isa) << ": " << json.status().to_string();
 
     std::vector<std::pair<int, int>> text_counts = text_sweep_counts(text);
-    const auto& sweeps = json->at("sweeps").array;
+    const auto& sweeps = json_member(*json, "sweeps").array;
     ASSERT_EQ(sweeps.size(), text_counts.size()) << isa_name(isa);
     ASSERT_EQ(sweeps.size(), 3u) << isa_name(isa);
     for (size_t s = 0; s < sweeps.size(); ++s) {
-      EXPECT_EQ(sweeps[s].at("sweep").number, text_counts[s].first);
-      EXPECT_EQ(sweeps[s].at("instructions").number, text_counts[s].second);
+      EXPECT_EQ(json_member(sweeps[s], "sweep").number, text_counts[s].first);
+      EXPECT_EQ(json_member(sweeps[s], "instructions").number, text_counts[s].second);
     }
   }
 }
