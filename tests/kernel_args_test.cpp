@@ -8,16 +8,20 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <tuple>
 
 #include "ir/run_signature.h"
 #include "runtime/compiler.h"
 #include "tests/interpreter_testing.h"
+#include "tests/run_args_cases.h"
 #include "tests/runtime_testing.h"
 
 namespace rowjit {
 namespace {
 
 using ir::ElemType;
+using ir::testing::EntriesArgs;
+using ir::testing::kEntriesText;
 using ir::testing::make_output;
 using ir::testing::make_tensor;
 using ir::testing::TestTensor;
@@ -39,222 +43,73 @@ std::shared_ptr<const Kernel> compile_or_fail(const char* text) {
   return *kernel;
 }
 
-// An input, a bounded f32 parameter, an s32 parameter with a default that
-// sizes [k] outputs, and a vector parameter. topk keeps it on the interpreter.
-constexpr const char* kEntriesText = R"(kernel k(x: f32[n], param tau: f32 > 0, param eps: f32 >= 0 = 0,
-                                   param k: s32 = 2, param bias: f32[n]) -> (y: f32[n], v: f32[k], i: s32[k]) {
-  y = x / tau + bias + eps
-  v, i = topk(x, k=k)
-})";
-
-// The same entries without topk, which the JIT lowers.
+// The entries of kEntriesText without topk, which the JIT lowers.
 constexpr const char* kScaledText = R"(kernel scaled(x: f32[n], param tau: f32 > 0, param eps: f32 >= 0 = 0,
                                         param bias: f32[n]) -> (y: f32[n]) {
   y = x / tau + bias + eps
 })";
 
-// The test parameter is true when the run is split into tasks.
-class KernelArgs : public ::testing::TestWithParam<bool> {
+// Kernel::run on kEntriesText, whose topk keeps it on the interpreter.
+class KernelEntriesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    kernel_ = compile_or_fail(kEntriesText);
-    x_ = make_tensor<float>(ElemType::kF32, {{1, 2, 3, 4}, {5, 6, 7, 8}});
-    bias_ = make_tensor<float>(ElemType::kF32, {{0, 0, 0, 0}});
-    y_ = make_output(ElemType::kF32, 2, 16);
-    v_ = make_output(ElemType::kF32, 2, 8);
-    i_ = make_output(ElemType::kS32, 2, 8);
-    args_.rows = 2;
-    args_.n = 4;
-    args_.tensors = {{"x", x_.ref()}, {"bias", bias_.ref()}, {"y", y_.ref()}, {"v", v_.ref()}, {"i", i_.ref()}};
-    args_.scalars = {{"tau", 2.0}};
-  }
+  void SetUp() override { kernel_ = compile_or_fail(kEntriesText); }
 
-  // The message of the rejected run, or "" if the run succeeded.
-  std::string rejection() {
-    Status status = GetParam() ? kernel_->run(args_, inline_tasks()) : kernel_->run(args_);
+  // The message of the rejected run, or "" if the run succeeded. `split`
+  // splits the run into tasks.
+  std::string rejection(bool split) {
+    Status status = split ? kernel_->run(entries_.args, inline_tasks()) : kernel_->run(entries_.args);
     if (status.is_ok()) return "";
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.to_string();
     return status.message();
   }
 
   std::shared_ptr<const Kernel> kernel_;
-  TestTensor x_, bias_, y_, v_, i_;
-  ir::RunArgs args_;
+  EntriesArgs entries_;
 };
+
+// The test parameter is true when the run is split into tasks.
+class KernelArgs : public KernelEntriesTest, public ::testing::WithParamInterface<bool> {};
 
 INSTANTIATE_TEST_SUITE_P(WholeAndSplit, KernelArgs, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Split" : "Whole"; });
 
 TEST_P(KernelArgs, ValidRunUsesDefaults) {
-  EXPECT_EQ(rejection(), "");
-  EXPECT_EQ(y_.at<float>(1, 3), 4.0f);
-  EXPECT_EQ(i_.row<int32_t>(1, 2), (std::vector<int32_t>{3, 2}));
-}
-
-TEST_P(KernelArgs, MissingTensor) {
-  args_.tensors.erase("x");
-  EXPECT_EQ(rejection(), "missing tensor 'x'; it is required by input x: f32[n]");
-}
-
-TEST_P(KernelArgs, MissingOutput) {
-  args_.tensors.erase("i");
-  EXPECT_EQ(rejection(), "missing tensor 'i'; it is required by output i: s32[k]");
-}
-
-TEST_P(KernelArgs, MissingVectorParameter) {
-  args_.tensors.erase("bias");
-  EXPECT_EQ(rejection(), "missing tensor 'bias'; it is required by param bias: f32[n]");
-}
-
-TEST_P(KernelArgs, MissingParameter) {
-  args_.scalars.erase("tau");
-  EXPECT_EQ(rejection(), "missing parameter 'tau'; it is required because param tau: f32 has no default");
-}
-
-TEST_P(KernelArgs, UnknownTensor) {
-  args_.tensors["z"] = x_.ref();
-  EXPECT_EQ(rejection(), "unknown tensor 'z'; pipeline 'k' has the tensors x, bias, y, v, i");
-}
-
-// "a" sorts before every declared name, so it is the first name the check meets.
-TEST_P(KernelArgs, UnknownTensorSortedFirst) {
-  args_.tensors["a"] = x_.ref();
-  EXPECT_EQ(rejection(), "unknown tensor 'a'; pipeline 'k' has the tensors x, bias, y, v, i");
-}
-
-// The same count of names as declared, with one name replaced by an unknown one.
-TEST_P(KernelArgs, UnknownTensorInPlaceOfDeclared) {
-  args_.tensors.erase("v");
-  args_.tensors["w"] = v_.ref();
-  EXPECT_EQ(rejection(), "unknown tensor 'w'; pipeline 'k' has the tensors x, bias, y, v, i");
-}
-
-TEST_P(KernelArgs, UnknownParameter) {
-  args_.scalars["temperature"] = 1.0;
-  EXPECT_EQ(rejection(), "unknown parameter 'temperature'; pipeline 'k' has the scalar parameters tau, eps, k");
-}
-
-TEST_P(KernelArgs, UnknownParameterSortedFirst) {
-  args_.scalars["alpha"] = 1.0;
-  EXPECT_EQ(rejection(), "unknown parameter 'alpha'; pipeline 'k' has the scalar parameters tau, eps, k");
-}
-
-TEST_P(KernelArgs, ScalarParameterPassedAsTensor) {
-  args_.tensors["tau"] = x_.ref();
-  EXPECT_EQ(rejection(),
-            "'tau' is a scalar parameter (param tau: f32); pass it in RunArgs::scalars, not in tensors");
-}
-
-TEST_P(KernelArgs, TensorPassedAsScalar) {
-  args_.scalars["bias"] = 1.0;
-  EXPECT_EQ(rejection(), "'bias' is param bias: f32[n], not a scalar parameter; pass it in RunArgs::tensors");
-}
-
-TEST_P(KernelArgs, WrongElementType) {
-  args_.tensors["x"].type = ElemType::kS8;
-  EXPECT_EQ(rejection(), "tensor 'x' has element type s8, expected f32");
-}
-
-TEST_P(KernelArgs, NullData) {
-  args_.tensors["y"].data = nullptr;
-  EXPECT_EQ(rejection(), "tensor 'y' has null data but 2 rows are requested");
-}
-
-TEST_P(KernelArgs, NullDataOfZeroRows) {
-  args_.rows = 0;
-  args_.tensors["y"].data = nullptr;
-  EXPECT_EQ(rejection(), "");
-}
-
-TEST_P(KernelArgs, StrideSmallerThanRow) {
-  args_.tensors["x"].row_stride_bytes = 12;
-  EXPECT_EQ(rejection(),
-            "tensor 'x' has row stride 12 bytes, smaller than one row of 16 bytes (4 x f32); pass a stride of at "
-            "least 16");
-}
-
-// 4 * n would overflow int64 and make every stride look long enough.
-TEST_P(KernelArgs, RowLengthBeyondAnyMemory) {
-  args_.n = (int64_t{1} << 61) + 1;
-  EXPECT_EQ(rejection(), "n = 2305843009213693953 is longer than any row can be (at most 1099511627776 elements); "
-                         "check the row length passed");
-}
-
-TEST_P(KernelArgs, StrideOfKOutput) {
-  args_.scalars["k"] = 3;
-  EXPECT_EQ(rejection(),
-            "tensor 'v' has row stride 8 bytes, smaller than one row of 12 bytes (3 x f32); pass a stride of at "
-            "least 12");
+  EXPECT_EQ(rejection(GetParam()), "");
+  EXPECT_EQ(entries_.y.at<float>(1, 3), 4.0f);
+  EXPECT_EQ(entries_.i.row<int32_t>(1, 2), (std::vector<int32_t>{3, 2}));
 }
 
 TEST_P(KernelArgs, StrideUnusedForOneRow) {
-  args_.rows = 1;
-  args_.tensors["x"].row_stride_bytes = 0;
-  EXPECT_EQ(rejection(), "");
-  EXPECT_EQ(y_.at<float>(0, 1), 1.0f);
-}
-
-TEST_P(KernelArgs, NonFiniteParameter) {
-  args_.scalars["tau"] = std::numeric_limits<double>::infinity();
-  EXPECT_EQ(rejection(), "parameter 'tau' = inf must be finite");
-  args_.scalars["tau"] = std::numeric_limits<double>::quiet_NaN();
-  EXPECT_EQ(rejection(), "parameter 'tau' = nan must be finite");
-}
-
-TEST_P(KernelArgs, NonIntegralS32Parameter) {
-  args_.scalars["k"] = 2.5;
-  EXPECT_EQ(rejection(), "parameter 'k' = 2.5 must be an integer (s32)");
-}
-
-TEST_P(KernelArgs, S32ParameterOutOfRange) {
-  args_.scalars["k"] = 3e9;
-  EXPECT_EQ(rejection(), "parameter 'k' = 3e+09 is outside the s32 range [-2147483648, 2147483647]");
-}
-
-TEST_P(KernelArgs, BoundViolated) {
-  args_.scalars["tau"] = 0;
-  EXPECT_EQ(rejection(), "parameter 'tau' = 0 must be > 0");
-  args_.scalars["tau"] = 1;
-  args_.scalars["eps"] = -0.5;
-  EXPECT_EQ(rejection(), "parameter 'eps' = -0.5 must be >= 0");
-}
-
-TEST_P(KernelArgs, BoundCheckedInF32) {
-  args_.scalars["tau"] = 1e-50;
-  EXPECT_EQ(rejection(), "parameter 'tau' = 1e-50 (0 in f32) must be > 0");
-  args_.scalars["tau"] = 1e39;
-  EXPECT_EQ(rejection(), "parameter 'tau' = 1e+39 overflows f32 to inf; use a value within +-3.4e38");
-}
-
-TEST_P(KernelArgs, RowCountOverflowingAddressSpace) {
-  args_.rows = std::numeric_limits<int64_t>::max();
-  EXPECT_EQ(rejection(), "tensor 'x': 9223372036854775807 rows of stride 16 bytes overflow the address space; "
-                         "check the row count");
-}
-
-TEST_P(KernelArgs, KParameterNotPositive) {
-  args_.scalars["k"] = -1;
-  EXPECT_EQ(rejection(), "parameter 'k' = -1 must be a positive integer, because it is the length of [k]");
-  args_.scalars["k"] = 0;
-  EXPECT_EQ(rejection(), "parameter 'k' = 0 must be a positive integer, because it is the length of [k]");
-}
-
-TEST_P(KernelArgs, NegativeRowsAndLength) {
-  args_.n = -1;
-  EXPECT_EQ(rejection(), "n = -1 must be >= 0 (it is the row length)");
-  args_.n = 4;
-  args_.rows = -2;
-  EXPECT_EQ(rejection(), "rows = -2 must be >= 0");
-  args_.rows = 2;
-  args_.first_row = -1;
-  EXPECT_EQ(rejection(), "first_row = -1 must be >= 0");
+  entries_.args.rows = 1;
+  entries_.args.tensors["x"].row_stride_bytes = 0;
+  EXPECT_EQ(rejection(GetParam()), "");
+  EXPECT_EQ(entries_.y.at<float>(0, 1), 1.0f);
 }
 
 TEST_P(KernelArgs, RejectedRunWritesNothing) {
-  std::vector<uint8_t> before = y_.bytes;
-  args_.scalars["tau"] = 0;
-  EXPECT_NE(rejection(), "");
-  EXPECT_EQ(y_.bytes, before);
+  std::vector<uint8_t> before = entries_.y.bytes;
+  entries_.args.scalars["tau"] = 0;
+  EXPECT_NE(rejection(GetParam()), "");
+  EXPECT_EQ(entries_.y.bytes, before);
+}
+
+// Each case of run_args_cases(), which interpreter_args_test.cpp runs through
+// interpret(), run whole and split into tasks.
+class KernelArgCases : public KernelEntriesTest,
+                       public ::testing::WithParamInterface<std::tuple<ir::testing::RunArgsCase, bool>> {};
+
+INSTANTIATE_TEST_SUITE_P(RunArgs, KernelArgCases,
+                         ::testing::Combine(::testing::ValuesIn(ir::testing::run_args_cases()), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_Split" : "_Whole");
+                         });
+
+TEST_P(KernelArgCases, Message) {
+  const auto& [run_args_case, split] = GetParam();
+  for (size_t step = 0; step < run_args_case.steps.size(); ++step) {
+    run_args_case.steps[step].change(entries_);
+    EXPECT_EQ(rejection(split), run_args_case.steps[step].message) << "step " << step;
+  }
 }
 
 // The same checks on a kernel that runs JIT code where the host allows it:
@@ -504,19 +359,11 @@ std::vector<Mutation> mutations(TestTensor& x) {
 TEST(RunSignature, AgreesWithValidateRunArgs) {
   ir::Pipeline pipeline = ir::testing::parse(kEntriesText);
   ir::RunSignature signature(pipeline);
-  TestTensor x = make_tensor<float>(ElemType::kF32, {{1, 2, 3, 4}, {5, 6, 7, 8}});
-  TestTensor bias = make_tensor<float>(ElemType::kF32, {{0, 0, 0, 0}});
-  TestTensor y = make_output(ElemType::kF32, 2, 16);
-  TestTensor v = make_output(ElemType::kF32, 2, 8);
-  TestTensor i = make_output(ElemType::kS32, 2, 8);
-  ir::RunArgs valid;
-  valid.rows = 2;
-  valid.n = 4;
-  valid.tensors = {{"x", x.ref()}, {"bias", bias.ref()}, {"y", y.ref()}, {"v", v.ref()}, {"i", i.ref()}};
-  valid.scalars = {{"tau", 2.0}};
+  EntriesArgs entries;
+  const ir::RunArgs& valid = entries.args;
   ASSERT_TRUE(signature.accepts(pipeline, valid));
 
-  std::vector<Mutation> list = mutations(x);
+  std::vector<Mutation> list = mutations(entries.x);
   auto expect_agreement = [&](const ir::RunArgs& args, const std::string& label) {
     Status reference = ir::validate_run_args(pipeline, args);
     EXPECT_EQ(signature.accepts(pipeline, args), reference.is_ok()) << label << ": " << reference.to_string();
