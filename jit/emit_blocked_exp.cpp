@@ -12,7 +12,8 @@
 // Each block has its own max, so no running sum is ever rescaled: the only
 // exps of block maxima are those of S and of the per-block factors, one each.
 // A block's max starts from -FLT_MAX, so a block of -inf gives exps of 0, not
-// exp(-inf - -inf) = NaN.
+// exp(-inf - -inf) = NaN; a row of -inf only gets a NaN max at the end, as
+// in the reference (emit_block_totals).
 #include <bit>
 #include <cfloat>
 
@@ -245,6 +246,21 @@ void KernelEmitter::emit_block_totals() {
   jmp(sum_loop, T_NEAR);
   L(sums_done);
   vcvtsd2ss(Xmm(sum.getIdx()), Xmm(sum.getIdx()), Xmm(sum.getIdx()));
+
+  // S = 0 only for a row of -inf (any finite or +inf element adds at least
+  // exp(0) = 1, and a NaN makes S NaN). The reference's max is then -inf and
+  // x - max is NaN, so every result is NaN: M becomes NaN, where the block
+  // maxima left it at -FLT_MAX (a logsumexp m + log(S) would give -inf).
+  constexpr uint8_t kEqualOrdered = 0x00;
+  constexpr uint32_t kQuietNanBits = 0x7fc00000;
+  vbroadcastss(factor, Xmm(sum.getIdx()));
+  if (target_.avx512) {
+    vcmpps(scratch_.mask[0], factor, pool_.vector(0.0f), kEqualOrdered);
+    vmovaps(row_max | scratch_.mask[0], pool_.vector_bits(kQuietNanBits));
+  } else {
+    vcmpps(factor, factor, pool_.vector(0.0f), kEqualOrdered);
+    vblendvps(row_max, row_max, pool_.vector_bits(kQuietNanBits), factor);
+  }
   ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
   store_scalar_result(m, row_max);

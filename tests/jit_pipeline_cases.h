@@ -42,6 +42,10 @@ inline const JitCase kCases[] = {
     {"dense_to_sparse_gate", {4e-6 + 3e-7 / 0.01, 1e-40}, {{"tau", 0.01}}, "dense_to_sparse_gate_tau_0_01"},
     {"softmax_masked", {4e-6, 1e-40}, {}},
     {"stablemax", {4e-6, 1e-40}, {}},
+    {"log_stablemax", {4e-6, 1e-6}, {}},
+    // y = lse^2 doubles the relative error of lse = m + log(sum), whose
+    // absolute error is the sum's relative error.
+    {"log_z_loss", {1e-5, 1e-6}, {}},
     {"row_stats", {1e-6, 4e-3}, {}},
 };
 
@@ -59,6 +63,13 @@ inline ir::Pipeline load(const std::string& name) {
   auto pipeline = name == "row_stats" ? ir::parse_pipeline(kRowStats) : parse_example(name);
   EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
   return *pipeline;
+}
+
+// True when the pipeline has an output y with one element per element of x,
+// the one the in-place and streaming tests write.
+inline bool has_row_output_y(const ir::Pipeline& pipeline) {
+  auto y = pipeline.find_output("y");
+  return y && pipeline.value(*y).type.shape.kind == ir::Shape::Kind::kRow;
 }
 
 inline const std::vector<std::optional<ir::SoftmaxForm>> kForms = {

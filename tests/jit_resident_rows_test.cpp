@@ -104,7 +104,7 @@ TEST_P(ResidentRows, MatchInterpreterOnSpecialValues) {
 TEST_P(ResidentRows, RunInPlace) {
   const JitCase& c = GetParam();
   ir::Pipeline pipeline = load(c.name);
-  if (!pipeline.find_output("y")) GTEST_SKIP() << c.name << " has no output y of the shape of x";
+  if (!has_row_output_y(pipeline)) GTEST_SKIP() << c.name << " has no output y of the shape of x";
   std::mt19937 rng(17);
   for (Isa isa : runnable_isas()) {
     for (const auto& form : kResidentForms) {
