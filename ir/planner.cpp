@@ -577,7 +577,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   if (choices.blocked_exp) {
     plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
   } else if (plan.blocked_exp) {
-    plan.reasons.push_back("blocked exp: x and y exceed L2 (" + std::to_string(target.l2_bytes) +
+    plan.reasons.push_back("blocked exp: x and a row output of its size would exceed L2 (" +
+                           std::to_string(target.l2_bytes) +
                            " bytes), so the max and exp sweeps run block by block and read x from L3 once" +
                            (blocked_sums ? " (the last sweep reads it again)" : ""));
   }

@@ -22,8 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kSourceDir = ROWJIT_SOURCE_DIR;
-const std::string kInterpreterNotice =
-    "rowjit: running on the reference interpreter (no JIT kernel for this pipeline yet)";
+const std::string kInterpreterNotice = "runs on the reference interpreter: ";
 
 std::string source_path(const std::string& relative) { return kSourceDir + "/" + relative; }
 

@@ -9,13 +9,6 @@
 namespace rowjit::cli {
 namespace {
 
-void print_interpreter_notice_once(const std::string& reason) {
-  static bool printed = false;
-  if (printed) return;
-  printed = true;
-  std::fprintf(stderr, "rowjit: running on the reference interpreter: %s\n", reason.c_str());
-}
-
 Engine engine_of(const Kernel& kernel) {
   switch (kernel.isa()) {
     case Isa::kAvx512: return Engine::kJitAvx512;
@@ -43,7 +36,7 @@ Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunAr
   // ROWJIT_PERF_MAP, as it does for an embedding engine.
   Result<std::shared_ptr<const Kernel>> kernel = default_compiler().compile(pipeline, options);
   if (!kernel) return kernel.status();
-  if (!(*kernel)->uses_jit()) print_interpreter_notice_once((*kernel)->plan().unsupported_reason);
+  // A kernel on the interpreter was logged by the compiler, with the reason.
 
   // The time covers the run alone, not the compilation.
   auto start = std::chrono::steady_clock::now();
