@@ -25,6 +25,9 @@ namespace rowjit::jit {
 
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
+// The last row of a call prefetches past its end only when it is at least
+// this long (see emit_prefetch_bases).
+inline constexpr int kPrefetchPastEndMinBytes = 64 * 1024;
 
 // Mode of one emission of a loop body: an unrolled step of the main loop, a
 // single vector of the remainder loop, or the masked tail.
@@ -69,6 +72,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_prologue();
   void emit_epilogue();
   Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
+  void emit_prefetch_bases();
   void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_resident_vectors(const ir::Sweep& sweep);
@@ -173,6 +177,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
 
   // Registers with fixed roles (see kernel_emitter.cpp).
   std::map<ir::ValueId, Xbyak::Reg64> tensor_reg_;
+  std::map<ir::ValueId, Xbyak::Reg64> prefetch_reg_;  // base of each prefetched input's prefetches
   std::map<ir::ValueId, int> scalar_param_slot_;
   std::map<ir::ValueId, int> frame_offset_;  // per-row scalar values
   int frame_bytes_ = 0;

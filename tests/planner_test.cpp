@@ -155,7 +155,8 @@ TEST(Planner, ResidentChoiceIsChecked) {
 
 TEST(Planner, PrefetchesRowsBeyondTheCache) {
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 25).prefetch_bytes, 16384);
-  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 14).prefetch_bytes, 0);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 14).prefetch_bytes, 16384);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 0).prefetch_bytes, 16384);
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
   ir::PlanChoices negative;
