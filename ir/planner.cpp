@@ -252,6 +252,26 @@ bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const 
   return max_only && sum_only;
 }
 
+// The op of a log-softmax's last sweep, y = d - l with d = x - m, l a
+// per-row scalar and y a row output, when that is all the sweep computes
+// besides d itself and d has no other use than exp; else -1. Blocked exp then
+// writes d per block into y and subtracts a per-block constant last.
+int blocked_shift_output_op(const Pipeline& p, const SoftmaxCore& core, const Sweep& last) {
+  std::vector<int> ops = last.ops;
+  std::erase(ops, core.shift_op);
+  if (ops.size() != 1 || !last.reductions.empty() || !last.spills.empty()) return -1;
+  const Op& op = p.ops[static_cast<size_t>(ops[0])];
+  ValueId d = p.ops[static_cast<size_t>(core.shift_op)].results[0];
+  if (op.kind != OpKind::kSub || op.operands[0] != d || !p.value(op.operands[1]).type.shape.is_scalar()) return -1;
+  ValueId y = op.results[0];
+  if (!is_output(p, y) || p.value(y).type.shape.kind != Shape::Kind::kRow || is_output(p, d)) return -1;
+  auto users = users_of(p);
+  for (int u : users[static_cast<size_t>(d)]) {
+    if (u != core.exp_op && u != ops[0]) return -1;
+  }
+  return ops[0];
+}
+
 }  // namespace
 
 Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
@@ -579,10 +599,26 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("blocked exp: x and a row output of its size would exceed L2 (" +
                            std::to_string(target.l2_bytes) +
-                           " bytes), so the max and exp sweeps run block by block and read x from L3 once" +
-                           (blocked_sums ? " (the last sweep reads it again)" : ""));
+                           " bytes), so the max and exp sweeps run block by block and read x from L3 once");
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
+  // A log-softmax's y = d - l: the blocked sweep writes d = x - block max into
+  // y, and the last sweep reloads it and subtracts (max - block max) + l per
+  // block, instead of reading x from L3 again.
+  int shift_output = plan.blocked_exp && blocked_sums ? blocked_shift_output_op(p, *core, plan.sweeps[2]) : -1;
+  if (shift_output >= 0) {
+    ValueId d = p.ops[static_cast<size_t>(core->shift_op)].results[0];
+    ValueId y = p.ops[static_cast<size_t>(shift_output)].results[0];
+    plan.spill_buffer[static_cast<size_t>(d)] = y;
+    plan.sweeps[1].spills = {d};
+    Sweep& last = plan.sweeps[2];
+    last.ops = {shift_output};
+    last.loads.clear();
+    last.reloads = {d};
+    // One more write per element (the spill), and the reload of d from L2
+    // replaces the load of x from L3.
+    plan.bytes_per_element += 4.0;
+  }
 
   // Software prefetch for rows that stream from beyond the caches. In a
   // separate timing program on AVX-512 (Zen 5; docs/benchmarks.md), the online

@@ -276,4 +276,14 @@ void KernelEmitter::emit_block_factor() {
   vmulps(block_factor_, block_factor_, block_inverse_sum_);
 }
 
+// The block's (M - m_b) + l for a log-softmax's y = d - l, where d = x - m_b
+// was written per block: into the register that the last sweep's body
+// subtracts.
+void KernelEmitter::emit_block_shift() {
+  const Xmm& block_max = scratch_.vec[0];
+  vbroadcastss(block_max, dword[rsp + kBlockSlot * 4 + block_max_area_]);
+  vsubps(block_max, block_row_max_, block_max);
+  vaddps(vreg_of_.at(block_shift_value_), block_max, block_log_sum_);
+}
+
 }  // namespace rowjit::jit

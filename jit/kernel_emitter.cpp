@@ -303,6 +303,8 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   // sum for a log-softmax.
   bool block_maxima = blocked && !sweep.reductions.empty();
   bool scales_blocks = blocked && !block_maxima && plan_.softmax_form == ir::SoftmaxForm::kThreePassReload;
+  // A log-softmax's y = d - l whose d the blocked sweep wrote per block.
+  bool shifts_blocks = blocked && !block_maxima && !scales_blocks && !sweep.reloads.empty();
   mark("sweep " + std::to_string(sweep_index));
   // A resident row has at most kMaxResidentVectors vectors: two accumulators
   // per reduction are enough to overlap them.
@@ -356,6 +358,14 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     block_max_acc_.clear();
     for (int lane = 0; lane < unroll_; ++lane) block_max_acc_.push_back(take_register());
     block_factor_ = take_register();
+  } else if (shifts_blocks) {
+    // The body subtracts the block's (M - m_b) + l where it would subtract l.
+    ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+    block_shift_value_ = p_.ops[static_cast<size_t>(sweep.ops[0])].operands[1];
+    block_row_max_ = take_register();
+    load_scalar(block_row_max_, m);
+    block_log_sum_ = take_register();
+    vmovaps(block_log_sum_, vreg_of_.at(block_shift_value_));
   } else if (scales_blocks) {
     // The body multiplies by the block's factor where it would by 1 / S.
     ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
@@ -395,6 +405,8 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
       emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
     } else if (scales_blocks) {
       emit_block_loop(sweep, BlockOrder::kBackward, [this] { emit_block_factor(); }, [] {});
+    } else if (shifts_blocks) {
+      emit_block_loop(sweep, BlockOrder::kBackward, [this] { emit_block_shift(); }, [] {});
     } else if (blocked) {
       emit_block_loop(sweep, BlockOrder::kBackward, [] {}, [] {});
     } else if (plan_.nontemporal_stores && !sweep.stores.empty() && !reloaded_later) {

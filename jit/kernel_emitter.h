@@ -103,6 +103,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_block_sum();
   void emit_block_totals();
   void emit_block_factor();
+  void emit_block_shift();
 
   // ---- register use within a sweep
   void allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
@@ -238,6 +239,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, or a temporary
   Xbyak::Xmm block_row_max_;               // M, in the last sweep
   Xbyak::Xmm block_inverse_sum_;           // 1 / S, in the last sweep
+  Xbyak::Xmm block_log_sum_;               // l of a log-softmax's y = d - l, in the last sweep
+  ir::ValueId block_shift_value_ = ir::kNoValue;  // that l
 };
 
 }  // namespace rowjit::jit

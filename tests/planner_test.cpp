@@ -190,10 +190,15 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 20).blocked_exp);
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
-  // Log-softmax takes the max and sum by blocks, and reads x again in its
-  // last sweep: 4 + 8 bytes per element.
-  EXPECT_TRUE(plan_for("log_softmax", std::nullopt, 1 << 18).blocked_exp);
-  EXPECT_EQ(plan_for("log_softmax", std::nullopt, 1 << 18).bytes_per_element, 12.0);
+  // Log-softmax takes the max and sum by blocks, writes d = x - block max
+  // into y and reloads it in its last sweep: (4 + 4) + (4 + 4) bytes.
+  ir::Plan log_plan = plan_for("log_softmax", std::nullopt, 1 << 18);
+  EXPECT_TRUE(log_plan.blocked_exp);
+  EXPECT_EQ(log_plan.bytes_per_element, 16.0);
+  ASSERT_EQ(log_plan.sweeps.size(), 3u);
+  EXPECT_EQ(log_plan.sweeps[1].spills.size(), 1u);
+  EXPECT_TRUE(log_plan.sweeps[2].loads.empty());
+  EXPECT_EQ(log_plan.sweeps[2].reloads.size(), 1u);
   EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 14).blocked_exp);
 }
 
