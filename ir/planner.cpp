@@ -578,7 +578,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // beyond half the last-level cache keep the online form.
   //
   // A log-softmax (three_pass_recompute whose middle sweep only sums) takes
-  // the same max and sum by blocks, and its last sweep runs as usual.
+  // the same max and sum by blocks; its last sweep is set up below.
   bool blocked_scales = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
                         std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
                                   core->normalize_op) != plan.reciprocal_divides.end();
@@ -631,11 +631,10 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // 0.135 ns per element with it against 0.148 to 0.152 without (8 KiB and
   // 32 KiB were slower than 16 KiB, the smallest AVX-512 block).
   //
-  // Rows in cache prefetch 16 KiB ahead too: in a batch that brings the next
+  // Rows in cache prefetch 16 KiB ahead too. In a batch that brings the next
   // rows in during the current one (1024 log-softmax rows of 4096 elements:
-  // 0.254 to 0.220 ns per element), and a single short row gives up its
-  // prefetches past the end at run time (jit/kernel_emitter.cpp,
-  // emit_prefetch_bases), so it loses nothing.
+  // 0.254 to 0.220 ns per element). A short last row gives up its prefetches
+  // past the end at run time (emit_prefetch_bases in jit/kernel_emitter.cpp).
   int block_bytes = kExpBlockIterations * plan.unroll * plan.vector_bits / 8;
   int default_prefetch = plan.blocked_exp ? block_bytes : 16384;
   plan.prefetch_bytes = choices.prefetch_bytes.value_or(default_prefetch);
