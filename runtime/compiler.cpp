@@ -263,9 +263,10 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
 
   // The interpreter checks overlaps itself. Machine code runs in place only
   // where its sweeps allow it.
-  // NOTE: the quick test added about 15 ns to a 64-element softmax call
-  // (bench/runtime_overhead_bench, BM_KernelRun64, on a loaded 2-vCPU VM), an
-  // estimate to confirm on a quiet machine.
+  // NOTE: the quick test adds about 14 ns to a 64-element softmax call
+  // (bench/runtime_overhead_bench, BM_KernelRun64: 45.5 ns without it, 59.6
+  // with it, on a quiet 2-vCPU Zen 5 VM). Folding it into the signature
+  // check, which walks the same tensors, could remove most of that.
   if (may_share_memory(args)) ROWJIT_TRY(check_jit_in_place(pipeline_, plan_, args));
 
   // NOTE: KernelArgs has no first_row, because the JIT lowers no generator op
