@@ -631,9 +631,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // 0.135 ns per element with it against 0.148 to 0.152 without (8 KiB and
   // 32 KiB were slower than 16 KiB, the smallest AVX-512 block).
   //
-  // Rows in cache prefetch 16 KiB ahead too. In a batch that brings the next
-  // rows in during the current one (1024 log-softmax rows of 4096 elements:
-  // 0.254 to 0.220 ns per element). A short last row gives up its prefetches
+  // Rows in cache prefetch 16 KiB ahead too, which in a batch brings the
+  // next rows in during the current one (1024 log-softmax rows of 4096
+  // elements: 0.254 to 0.220 ns per element). A short last row gives up its prefetches
   // past the end at run time (emit_prefetch_bases in jit/kernel_emitter.cpp).
   int block_bytes = kExpBlockIterations * plan.unroll * plan.vector_bits / 8;
   int default_prefetch = plan.blocked_exp ? block_bytes : 16384;
