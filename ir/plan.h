@@ -107,8 +107,9 @@ struct Plan {
   // blocks: each block's max, then exp(x - block max) written to y and summed
   // while the block is in L1, so x is read from memory once. The last sweep
   // scales each block by exp(block max - max) / sum. For three_pass_recompute
-  // of a log-softmax the middle sweep only sums, and the last sweep runs as
-  // usual with the row's max and sum.
+  // of a log-softmax the middle sweep sums. Where y = (x - max) - log(sum), it
+  // also writes x - block max into y, and the last sweep subtracts
+  // (max - block max) + log(sum) from each block.
   bool blocked_exp = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`

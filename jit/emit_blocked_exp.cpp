@@ -1,18 +1,21 @@
-// The blocked-exp schedule of a plain softmax (Plan::blocked_exp): the max
-// sweep and the exp sweep run block by block. For each block (16 KiB of x or
-// more, see min_exp_block_shift), a pass of max alone finds the block's max
-// m_b, then the exp sweep's body writes e = exp(x - m_b) to y and sums it
-// while the block is still in L1. The frame keeps m_b and the block's sum s_b
-// in double. After the row, M = max m_b and S = sum of s_b * exp(m_b - M),
-// and the last sweep scales each block of y by exp(m_b - M) / S, from the
-// last block back to the first: the blocks of y written last are still in
-// L2 and are scaled before the sweep's own traffic evicts them (at n = 256K,
-// 40.2 us -> 37.6 us per row against 80 us for cpp_fastmath).
+// The blocked-exp schedule (Plan::blocked_exp): the max sweep and the exp
+// sweep run block by block. For each block (16 KiB of x or more, see
+// min_exp_block_shift), a pass of max alone finds the block's max m_b. Then
+// the exp sweep's body sums exp(x - m_b) while the block is still in L1, and
+// writes to y what the last sweep needs: e = exp(x - m_b) for a softmax,
+// d = x - m_b for a log-softmax. The frame keeps m_b and the block's sum s_b
+// in double. After the row, M = max m_b and S = sum of s_b * exp(m_b - M).
+//
+// The last sweep visits the blocks from the last back to the first, because
+// the blocks of y written last are still in L2 (at n = 256K, 40.2 us -> 37.6
+// us per softmax row against 80 us for cpp_fastmath). It multiplies each
+// block of a softmax by exp(m_b - M) / S and subtracts (M - m_b) + log(S)
+// from each block of a log-softmax.
 //
 // Each block has its own max, so no running sum is ever rescaled: the only
 // exps of block maxima are those of S and of the per-block factors, one each.
 // A block's max starts from -FLT_MAX, so a block of -inf gives exps of 0, not
-// exp(-inf - -inf) = NaN; a row of -inf only gets a NaN max at the end, as
+// exp(-inf - -inf) = NaN. A row of -inf only gets a NaN max at the end, as
 // in the reference (emit_block_totals).
 #include <bit>
 #include <cfloat>
@@ -27,8 +30,6 @@ using ir::ValueId;
 
 namespace {
 
-const Reg64 kIndex = r8;
-const Reg64 kRowBytes = r9;
 const Reg64 kBlockEnd = rax;
 const Reg64 kBlockSlot = rdx;
 
@@ -80,7 +81,7 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
     mov(kBlockSlot, kIndex);
     shr(kBlockSlot, cl);
   } else {
-    // From the last block down to block 0; kIndex restarts at each block.
+    // From the last block down to block 0. kIndex restarts at each block.
     cmp(kRowBytes, 0);
     jle(done, T_NEAR);
     mov(rcx, qword[rsp + block_shift_offset_]);
@@ -247,10 +248,10 @@ void KernelEmitter::emit_block_totals() {
   L(sums_done);
   vcvtsd2ss(Xmm(sum.getIdx()), Xmm(sum.getIdx()), Xmm(sum.getIdx()));
 
-  // S = 0 only for a row of -inf (any finite or +inf element adds at least
-  // exp(0) = 1, and a NaN makes S NaN). The reference's max is then -inf and
-  // x - max is NaN, so every result is NaN: M becomes NaN, where the block
-  // maxima left it at -FLT_MAX (a logsumexp m + log(S) would give -inf).
+  // S = 0 only for a row of -inf, because any finite or +inf element adds at
+  // least exp(0) = 1 and a NaN makes S NaN. The reference's max is then -inf
+  // and x - max is NaN, so every result is NaN. M therefore becomes NaN: the
+  // block maxima left it at -FLT_MAX, and a logsumexp m + log(S) would be -inf.
   constexpr uint8_t kEqualOrdered = 0x00;
   constexpr uint32_t kQuietNanBits = 0x7fc00000;
   vbroadcastss(factor, Xmm(sum.getIdx()));
@@ -276,9 +277,9 @@ void KernelEmitter::emit_block_factor() {
   vmulps(block_factor_, block_factor_, block_inverse_sum_);
 }
 
-// The block's (M - m_b) + l for a log-softmax's y = d - l, where d = x - m_b
-// was written per block: into the register that the last sweep's body
-// subtracts.
+// Sets the register that the last sweep's body subtracts to the block's
+// (M - m_b) + l, for a log-softmax's y = d - l whose d = x - m_b was
+// written per block.
 void KernelEmitter::emit_block_shift() {
   const Xmm& block_max = scratch_.vec[0];
   vbroadcastss(block_max, dword[rsp + kBlockSlot * 4 + block_max_area_]);

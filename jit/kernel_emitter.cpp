@@ -24,13 +24,6 @@ using ir::ValueId;
 
 namespace {
 
-const Reg64 kArgs = rdi;
-const Reg64 kRowsLeft = rsi;
-const Reg64 kRowBytes = r9;
-const Reg64 kIndex = r8;
-const Reg64 kMainEnd = rdx;
-const Reg64 kTensorRegs[kMaxTensorSlots] = {r10, r11, rbx, rbp, r12, r13, r14, r15};
-
 // MXCSR for kernels: round to nearest even, all exceptions masked, no flush to
 // zero and no denormals-are-zero, whatever the caller has set.
 constexpr uint32_t kKernelMxcsr = 0x1F80;
@@ -299,8 +292,8 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   size_t stats_index = static_cast<size_t>(sweep_index) + (resident ? plan_.sweeps.size() : 0) +
                        (blocked ? 2 * plan_.sweeps.size() : 0);
   // Blocked exp: the sweep of block maxima and sums, then the last sweep,
-  // which scales each block for a softmax and needs only the row's max and
-  // sum for a log-softmax.
+  // which scales each block of a softmax, shifts each block of a log-softmax,
+  // or uses only the row's max and sum (a logsumexp).
   bool block_maxima = blocked && !sweep.reductions.empty();
   bool scales_blocks = blocked && !block_maxima && plan_.softmax_form == ir::SoftmaxForm::kThreePassReload;
   // A log-softmax's y = d - l whose d the blocked sweep wrote per block.

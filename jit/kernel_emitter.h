@@ -23,6 +23,19 @@
 
 namespace rowjit::jit {
 
+// General-purpose registers of generated kernels, shared by the emitter's
+// files (the top of kernel_emitter.cpp describes the whole assignment).
+inline const Xbyak::Reg64 kArgs{Xbyak::Operand::RDI};      // KernelArgs*
+inline const Xbyak::Reg64 kRowsLeft{Xbyak::Operand::RSI};  // rows left, this one included
+inline const Xbyak::Reg64 kRowBytes{Xbyak::Operand::R9};   // row length in bytes
+inline const Xbyak::Reg64 kIndex{Xbyak::Operand::R8};      // byte index within the row
+inline const Xbyak::Reg64 kMainEnd{Xbyak::Operand::RDX};   // last start of a full main-loop iteration
+// Row pointers of the tensors, one each; the spare ones hold prefetch bases.
+inline const Xbyak::Reg64 kTensorRegs[kMaxTensorSlots] = {
+    Xbyak::Reg64{Xbyak::Operand::R10}, Xbyak::Reg64{Xbyak::Operand::R11}, Xbyak::Reg64{Xbyak::Operand::RBX},
+    Xbyak::Reg64{Xbyak::Operand::RBP}, Xbyak::Reg64{Xbyak::Operand::R12}, Xbyak::Reg64{Xbyak::Operand::R13},
+    Xbyak::Reg64{Xbyak::Operand::R14}, Xbyak::Reg64{Xbyak::Operand::R15}};
+
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
 // The last row of a call prefetches past its end only when it is at least

@@ -94,7 +94,7 @@ class Kernel {
   std::optional<jit::CompiledKernel> compiled_;
   std::vector<TensorSlot> tensor_slots_;  // by position in signature_.tensors()
   std::vector<int> scalar_slots_;         // by position in signature_.scalar_params()
-  // What may_share_memory() needs of each entry of signature_.tensors(), by position.
+  // Per-tensor facts for may_share_memory(), by position in signature_.tensors().
   struct TensorExtent {
     bool output = false;
     bool whole_row = false;       // shape [n], else a per-row scalar

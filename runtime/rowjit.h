@@ -195,8 +195,8 @@ typedef struct rowjit_run_args {
 /* Runs the kernel on the calling thread. The arguments are checked against
  * the pipeline's signature first (names, element types, strides, parameter
  * bounds); nothing is written when they are invalid. An output may run in
- * place on an input, with the same data pointer and row stride, where
- * docs/embedding.md says. Any other overlap of an output with another tensor
+ * place on an input, with the same data pointer and row stride, for the
+ * pipelines that docs/embedding.md ("In place") lists. Any other overlap of an output with another tensor
  * is ROWJIT_INVALID_ARGUMENT. */
 rowjit_status rowjit_kernel_run(const rowjit_kernel* kernel, const rowjit_run_args* args);
 

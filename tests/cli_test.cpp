@@ -80,6 +80,17 @@ class CliTest : public ScratchFolderTest {
     write_s32("label.npy", {2}, {3, 0});
     write_f32("bias.npy", {5}, {0.25, -0.25, 0.5, 0, 1});
   }
+
+  // Runs `rowjit run` on tests/data/cli_entries.rj with the inputs of
+  // write_entries_inputs() and then `arguments` (params and outputs).
+  CliResult run_entries(const std::vector<std::string>& arguments) const {
+    std::vector<std::string> command = {"run",     source_path("tests/data/cli_entries.rj"),
+                                        "--input", "x=" + path("x.npy"),
+                                        "--input", "label=" + path("label.npy"),
+                                        "--input", "bias=" + path("bias.npy")};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    return run(command);
+  }
 };
 
 std::vector<float> floats_of(const NpyArray& array) {
@@ -367,9 +378,7 @@ TEST_F(CliTest, InvalidParamValues) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.value);
-    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                            "--input", "bias=" + path("bias.npy"), "--param", "scale=" + c.value,
+    CliResult result = run_entries({"--param", "scale=" + c.value,
                             "--output", "y=" + path("y.npy")});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_TRUE(contains(result.err, c.expected)) << result.err;
@@ -381,9 +390,7 @@ TEST_F(CliTest, InvalidIntegerParam) {
   write_entries_inputs();
   for (std::string value : {"2.5", "3e9", "two"}) {
     SCOPED_TRACE(value);
-    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                            "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+    CliResult result = run_entries({"--param", "scale=1",
                             "--param", "k=" + value, "--output", "y=" + path("y.npy")});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_TRUE(contains(result.err, "invalid value for --param k: '" + value + "'")) << result.err;
@@ -395,9 +402,7 @@ TEST_F(CliTest, KLengthBelowOneIsUsageError) {
   write_entries_inputs();
   for (std::string value : {"0", "-3"}) {
     SCOPED_TRACE(value);
-    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                            "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+    CliResult result = run_entries({"--param", "scale=1",
                             "--param", "k=" + value, "--output", "v=" + path("v.npy")});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_TRUE(contains(result.err, "invalid value for --param k: '" + value +
@@ -421,9 +426,7 @@ TEST_F(CliTest, F32ParamCheckedAfterRounding) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.value);
-    CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                            "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                            "--input", "bias=" + path("bias.npy"), "--param", "scale=" + c.value,
+    CliResult result = run_entries({"--param", "scale=" + c.value,
                             "--output", "y=" + path("y.npy")});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_TRUE(contains(result.err, c.expected)) << result.err;
@@ -455,9 +458,7 @@ TEST_F(CliTest, UnknownAndMissingParams) {
 
 TEST_F(CliTest, VectorParamNeedsInput) {
   write_entries_inputs();
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--param", "bias=1", "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_TRUE(contains(result.err, "vector parameter given as --param")) << result.err;
@@ -469,9 +470,7 @@ TEST_F(CliTest, VectorParamNeedsInput) {
 TEST_F(CliTest, RowCountMismatchNamesBothFiles) {
   write_entries_inputs();
   write_s32("label.npy", {3}, {0, 1, 2});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "row count mismatch: x: " + path("x.npy") +
@@ -484,9 +483,7 @@ TEST_F(CliTest, RowCountMismatchNamesBothFiles) {
 TEST_F(CliTest, RowsFromSetsReference) {
   write_entries_inputs();
   write_s32("label.npy", {3}, {0, 1, 2});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--rows-from", "label", "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "row count mismatch: label: " + path("label.npy") +
@@ -496,9 +493,7 @@ TEST_F(CliTest, RowsFromSetsReference) {
 
 TEST_F(CliTest, RowsFromRejectsParam) {
   write_entries_inputs();
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--rows-from", "bias", "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_TRUE(contains(result.err, "invalid --rows-from: bias")) << result.err;
@@ -508,9 +503,7 @@ TEST_F(CliTest, RowsFromRejectsParam) {
 TEST_F(CliTest, RowLengthMismatchNamesBothFiles) {
   write_entries_inputs();
   write_f32("bias.npy", {4}, {0, 0, 0, 0});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "row length mismatch: x: " + path("x.npy") +
@@ -522,9 +515,7 @@ TEST_F(CliTest, RowLengthMismatchNamesBothFiles) {
 TEST_F(CliTest, PerRowScalarShapes) {
   write_entries_inputs();
   write_s32("label.npy", {2, 2}, {0, 1, 2, 3});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "wrong shape for input label")) << result.err;
@@ -534,9 +525,7 @@ TEST_F(CliTest, PerRowScalarShapes) {
 TEST_F(CliTest, VectorParamMustBeOneDimensional) {
   write_entries_inputs();
   write_f32("bias.npy", {1, 5}, {0, 0, 0, 0, 0});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "wrong shape for parameter bias")) << result.err;
@@ -548,9 +537,7 @@ TEST_F(CliTest, BindsEveryEntryKind) {
   write_entries_inputs();
   // A per-row scalar may also be given as a (rows, 1) array.
   write_s32("label.npy", {2, 1}, {3, 0});
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=2",
+  CliResult result = run_entries({"--param", "scale=2",
                           "--param", "k=3", "--output", "y=" + path("y.npy"), "--output",
                           "picked=" + path("picked.npy"), "--output", "v=" + path("v.npy"),
                           "--output", "i=" + path("i.npy")});
@@ -585,9 +572,7 @@ TEST_F(CliTest, BindsEveryEntryKind) {
 
 TEST_F(CliTest, DiscardsUnrequestedOutputs) {
   write_entries_inputs();
-  CliResult result = run({"run", source_path("tests/data/cli_entries.rj"), "--input",
-                          "x=" + path("x.npy"), "--input", "label=" + path("label.npy"),
-                          "--input", "bias=" + path("bias.npy"), "--param", "scale=1",
+  CliResult result = run_entries({"--param", "scale=1",
                           "--output", "picked=" + path("picked.npy")});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(contains(result.out, "1 output (picked: f32 2, values -1 .. 0.5)")) << result.out;

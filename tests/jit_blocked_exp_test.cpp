@@ -104,10 +104,7 @@ TEST_P(BlockedExp, MatchesInterpreterOnSpecialValues) {
       for (size_t k = 0; k < patterns.size(); ++k) {
         RowTensors jit(pipeline, 2, n, 0, 0);
         RowTensors reference(pipeline, 2, n, 0, 0);
-        for (int64_t r = 0; r < 2; ++r) {
-          for (int64_t i = 0; i < n; ++i) jit.row("x", r)[i] = patterns[k](i, n);
-        }
-        copy_inputs(pipeline, jit, reference);
+        fill_pattern(pipeline, patterns[k], jit, reference);
         expect_matches_reference(*kernel, jit_case(), jit, reference,
                                  std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
                                      ", special pattern " + std::to_string(k));
@@ -187,10 +184,7 @@ TEST(BlockedExpChoice, LogSumExpMatchesOnSpecialValues) {
       for (size_t k = 0; k < patterns.size(); ++k) {
         RowTensors jit(pipeline, 2, n, 0, 0);
         RowTensors reference(pipeline, 2, n, 0, 0);
-        for (int64_t r = 0; r < 2; ++r) {
-          for (int64_t i = 0; i < n; ++i) jit.row("x", r)[i] = patterns[k](i, n);
-        }
-        copy_inputs(pipeline, jit, reference);
+        fill_pattern(pipeline, patterns[k], jit, reference);
         expect_matches_reference(**kernel, *loss, jit, reference,
                                  std::string("blocked logsumexp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
                                      ", special pattern " + std::to_string(k));

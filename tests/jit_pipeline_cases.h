@@ -159,4 +159,14 @@ inline std::vector<std::function<float(int64_t, int64_t)>> special_patterns() {
   };
 }
 
+// Sets x of every row of `jit` to `pattern` and copies the inputs to
+// `reference`.
+inline void fill_pattern(const ir::Pipeline& pipeline, const std::function<float(int64_t, int64_t)>& pattern,
+                         RowTensors& jit, RowTensors& reference) {
+  for (int64_t r = 0; r < jit.rows(); ++r) {
+    for (int64_t i = 0; i < jit.n(); ++i) jit.row("x", r)[i] = pattern(i, jit.n());
+  }
+  copy_inputs(pipeline, jit, reference);
+}
+
 }  // namespace rowjit::testing

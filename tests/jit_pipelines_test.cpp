@@ -64,8 +64,7 @@ TEST_P(JitPipeline, MatchesInterpreterOnSpecialValues) {
         for (size_t k = 0; k < patterns.size(); ++k) {
           RowTensors jit(pipeline, 1, n, 0, 0);
           RowTensors reference(pipeline, 1, n, 0, 0);
-          for (int64_t i = 0; i < n; ++i) jit.row("x", 0)[i] = patterns[k](i, n);
-          copy_inputs(pipeline, jit, reference);
+          fill_pattern(pipeline, patterns[k], jit, reference);
           expect_matches_reference(*kernel, c, jit, reference,
                                    std::string(c.name) + " on " + isa_name(isa) + ", form " + form_name(form) +
                                        ", n = " + std::to_string(n) + ", special pattern " + std::to_string(k));

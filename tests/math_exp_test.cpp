@@ -90,8 +90,8 @@ TEST_P(MathExp, NonpositiveVariantNearZero) {
 
 // The online softmax form calls the variant on x - r for a per-lane
 // reference r that may trail the max by up to 8 (kReferenceMargin in
-// jit/emit_softmax_core.cpp), so it must stay accurate a little above 0
-// (2.09 ulp measured on the sample).
+// jit/emit_softmax_core.cpp). So it must stay accurate a little above 0:
+// 2.09 ulp was measured on the sample.
 TEST_P(MathExp, NonpositiveVariantCoversOnlineMargin) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);
