@@ -27,6 +27,11 @@ class ConstantPool {
   // The slot of `bits` in memory, even when the constant is pinned.
   const Xbyak::Address& address_of(uint32_t bits);
 
+  // A vector whose lane i holds period[i % period.size()], for lookups with
+  // vpermps. Stored after the broadcast slots; equal tables share one copy.
+  // The period must divide the lane count.
+  const Xbyak::Address& lane_table(const std::vector<uint32_t>& period);
+
   // While pinned, vector_bits(bits) returns `reg`, which the caller has loaded
   // with address_of(bits) and keeps unchanged until unpin_all().
   void pin(uint32_t bits, const Xbyak::Xmm& reg) { pinned_.insert_or_assign(bits, reg); }
@@ -51,6 +56,10 @@ class ConstantPool {
   std::vector<uint32_t> slots_;
   std::map<uint32_t, int> slot_of_;
   std::deque<Xbyak::Address> addresses_;  // one per slot; a deque keeps references valid
+  std::map<std::vector<uint32_t>, int> table_of_;  // period -> index in table_addresses_
+  std::vector<std::vector<uint32_t>> tables_;
+  std::deque<Xbyak::Address> table_addresses_;
+  Xbyak::Label table_label_;
   std::map<uint32_t, Xbyak::Xmm> pinned_;
   std::map<uint32_t, int> uses_;
 };

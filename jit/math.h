@@ -36,10 +36,11 @@ struct MathEmitter {
 void emit_exp(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
 // dst = exp(src) for src <= 0, -inf or NaN, as x - max(x) in a softmax is:
-// emit_exp without the clamp against overflow, with a one-constant reduction
-// and a degree-5 polynomial, within kExpNonpositiveMaxUlp (the error grows
-// with |src|; see docs/math.md). Small positive src (the online form's margin
-// of 8) stay within 2.5 ulp; src above 71 gives a wrong result on AVX2.
+// emit_exp without the clamp against overflow, with a table of 2^(j / 8) and
+// a degree-3 polynomial, within kExpNonpositiveMaxUlp (see docs/math.md).
+// Small positive src (the online form's margin of 8) stay within 2.5 ulp;
+// src above 71 gives a wrong result. Uses the first two vector and the first
+// opmask scratch registers.
 void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
 // The two parts of exp(src) = mantissa * 2^exponent used by the two-pass
@@ -82,10 +83,9 @@ void emit_tanh(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, con
 // reference, see tests/math_test_harness.h), measured over all 2^32 float
 // inputs by the Long tests in tests/math_*_test.cpp and rounded up. Measured:
 // exp 0.913, log 0.924, sigmoid 2.402, tanh 1.362, the same on AVX2 and
-// AVX-512. The lowering and docs quote these.
-// NOTE: measured on the strided sample of non-positive inputs (4.64 ulp, at
-// x = -85.5), not over all of them as the other bounds are.
-inline constexpr double kExpNonpositiveMaxUlp = 5.0;
+// AVX-512. The lowering and docs quote these. The softmax exp is measured
+// over all 2^31 negative floats (1.926 ulp), its domain.
+inline constexpr double kExpNonpositiveMaxUlp = 2.0;
 inline constexpr double kExpMaxUlp = 1.0;
 inline constexpr double kLogMaxUlp = 1.0;
 inline constexpr double kSigmoidMaxUlp = 2.5;

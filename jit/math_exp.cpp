@@ -25,7 +25,10 @@
 // the relative error of e^t on [-ln2/2, ln2/2] with c0 = 1, then a search over
 // the neighbouring floats of each coefficient. Degree 6; max relative error of
 // the float polynomial 5.2e-9 (0.09 * 2^-24) before rounding in the evaluation.
+#include <bit>
 #include <cfloat>
+#include <cmath>
+#include <vector>
 
 #include "jit/math.h"
 #include "jit/math_internal.h"
@@ -59,25 +62,30 @@ constexpr float kExpC4 = 0x1.555916p-5f;
 constexpr float kExpC5 = 0x1.126876p-7f;
 constexpr float kExpC6 = 0x1.6ae848p-10f;
 
-// Degree 5 for the softmax exp (emit_exp_nonpositive), where a few ulp cost
-// nothing against the error of the sum and x - max, and one FMA per vector
-// is a few percent of the hottest loop (the exp sweep of a cached softmax is
-// bound by the two pipes that run FMAs, multiplies and vscalefps). Fitted by scripts/fit_polynomials.py
-// (fit_exp(5)) on [-ln2/2, ln2/2]: max relative error 9.2e-8 (1.55 * 2^-24)
-// before rounding in float.
-constexpr float kExp5C1 = 0x1.fffff6p-1f;
-constexpr float kExp5C2 = 0x1.fffdc4p-2f;
-constexpr float kExp5C3 = 0x1.555a74p-3f;
-constexpr float kExp5C4 = 0x1.573af2p-5f;
-constexpr float kExp5C5 = 0x1.0fa8dp-7f;
+// The softmax exp (emit_exp_nonpositive) reduces by eighths of ln 2:
+// N = round(x * 8 log2(e)), r = x - N ln2 / 8, |r| <= ln2 / 16, and
+// exp(x) = 2^(N / 8) * e^r. 2^(N / 8) = 2^floor(N / 8) * 2^((N mod 8) / 8)
+// takes its second factor from an 8-entry table (one vpermps), which leaves a
+// degree-3 polynomial for e^r: two FMAs fewer per vector, and on the
+// dependency chain, than a degree-5 polynomial over [-ln2/2, ln2/2]. Fitted by
+// scripts/fit_polynomials.py (fit_exp_eighths) on [-ln2/16, ln2/16] widened
+// by 0.1%: e^r ~ 1 + c1 r + c2 r^2 + c3 r^3, max relative error 2.7e-8
+// (0.45 * 2^-24) before rounding in float.
+constexpr float kExpEighthsC1 = 0x1p+0f;
+constexpr float kExpEighthsC2 = 0x1.000888p-1f;
+constexpr float kExpEighthsC3 = 0x1.554a1p-3f;
+constexpr float kLog2eTimes8 = 0x1.715476p+3f;
+// ln2 / 8 split as kLn2Hi and kLn2Lo are (exact: a power-of-two scaling).
+constexpr float kLn2HiOver8 = kLn2Hi / 8.0f;
+constexpr float kLn2LoOver8 = kLn2Lo / 8.0f;
 
-// The softmax exp rounds x * log2(e) to an integer n by adding a shift in the
-// same FMA. Floats in [2^23, 2^24) are spaced 1 apart, so the sum rounds to
-// shift + n, and subtracting the shift gives n exactly. The AVX2 shift also
-// leaves n + 151 in the low mantissa bits (see emit_exp_nonpositive_into).
-constexpr float kRoundingShift = 0x1.8p23f;
-constexpr float kRoundingShiftPow2 = 0x1.8p23f + 151.0f;
+// The softmax exp rounds x * 8 log2(e) to an integer N by adding a shift in
+// the same FMA. Floats in [2^23, 2^24) are spaced 1 apart, so the sum rounds to
+// shift + N, its low mantissa bits hold 192 + N as an integer (the shift's
+// 192 = 8 * 24 is the 2^24 below), and subtracting the shift gives N exactly.
+constexpr float kEighthsShift = 0x1.8p23f + 192.0f;
 constexpr float kShiftedExpScale = 0x1p-24f;
+constexpr int kEighthsExponentShift = 20;  // 23 - log2(8)
 
 constexpr uint32_t kExponentBias = 127;
 constexpr int kMantissaBits = 23;
@@ -119,45 +127,44 @@ void emit_exp_polynomial(MathEmitter& m, const Xmm& p, const Xmm& t) {
   m.code.vfmadd213ps(p, t, m.pool.vector(1.0f));
 }
 
-// Computes p = scale * e^t with the degree-5 polynomial. `scale` is a power
-// of two that keeps every coefficient normal, so the scaling is exact.
-void emit_exp_polynomial5(MathEmitter& m, const Xmm& p, const Xmm& t, float scale) {
-  m.code.vmovaps(p, m.pool.vector(kExp5C5 * scale));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C4 * scale));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C3 * scale));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C2 * scale));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExp5C1 * scale));
-  m.code.vfmadd213ps(p, t, m.pool.vector(scale));
+// 2^(j / 8) for j = 0..7, each minus j << 20 in its bit pattern, so that
+// adding (192 + N) << 20 (the shifted FMA result moved up by 20 bits; 2^23 and
+// above fall off the top) gives 2^(N / 8) * 2^24 = 2^((N mod 8) / 8) *
+// 2^(floor(N / 8) + 24): the (N mod 8) << 20 in it cancels, 24 + floor(N / 8)
+// lands in the exponent field.
+std::vector<uint32_t> exp_eighths_table() {
+  std::vector<uint32_t> table;
+  for (uint32_t j = 0; j < 8; ++j) {
+    float power = static_cast<float>(std::exp2(static_cast<double>(j) / 8.0));
+    table.push_back(std::bit_cast<uint32_t>(power) - (j << kEighthsExponentShift));
+  }
+  return table;
 }
 
-// Computes out = e^x for the clamped x in t (x >= kExpInputMin), clobbering
-// t and n. The reduction t = x - n * kLn2Hi leaves out the second constant.
-// kLn2Lo * n then stays in t as an error of at most 150 * 1.9e-9 = 2.9e-7
-// relative in the result for the n >= -150 of a non-positive x: up to 4 ulp
-// more near x = -87, under 0.5 ulp for |x| < 10.
-//
-// AVX-512 scales by 2^n with vscalefps. AVX2 evaluates the polynomial with
-// its coefficients times 2^-24 and multiplies by 2^(n + 24) from the shift:
-// p * 2^-24 is exact, and the one product rounds once, into the denormals
-// where n < -126. n + 151 must stay in [1, 254], which holds for x in
-// [-104, 71]. A NaN x gives a NaN polynomial and so a NaN result.
-void emit_exp_nonpositive_into(MathEmitter& m, const Xmm& out, const Xmm& t, const Xmm& n) {
+// The part of emit_exp_nonpositive shared by both ISAs. From v = shift + N
+// (kEighthsShift) and the reduced argument r, sets p = e^r * 2^-24 and
+// v = 2^(N / 8) * 2^24 (see exp_eighths_table), whose product is exp(x).
+// vpermps reads only the low 3 (ymm) or 4 (zmm) bits of each index lane,
+// which hold N mod 8 or N mod 16 because 192 is a multiple of 16; the zmm
+// table repeats the 8 entries. p must differ from v and r.
+void emit_exp_eighths_parts(MathEmitter& m, const Xmm& p, const Xmm& v, const Xmm& r) {
   auto& code = m.code;
-  float shift = m.target.avx512 ? kRoundingShift : kRoundingShiftPow2;
-  code.vmovaps(n, m.pool.vector(shift));
-  code.vfmadd231ps(n, t, m.pool.vector(kLog2e));
-  if (m.target.avx512) {
-    code.vsubps(n, n, m.pool.vector(shift));
-    code.vfnmadd231ps(t, n, m.pool.vector(kLn2Hi));
-    emit_exp_polynomial5(m, out, t, 1.0f);
-    code.vscalefps(out, out, n);
-    return;
-  }
-  code.vsubps(out, n, m.pool.vector(shift));
-  code.vfnmadd231ps(t, out, m.pool.vector(kLn2Hi));
-  code.vpslld(n, n, kMantissaBits);
-  emit_exp_polynomial5(m, out, t, kShiftedExpScale);
-  code.vmulps(out, out, n);
+  // Xbyak declares vpermps on Ymm (Zmm derives from it), not on Xmm.
+  const Xbyak::Address& table = m.pool.lane_table(exp_eighths_table());
+  if (m.target.avx512) code.vpermps(Xbyak::Zmm(p.getIdx()), Xbyak::Zmm(v.getIdx()), table);
+  else code.vpermps(Xbyak::Ymm(p.getIdx()), Xbyak::Ymm(v.getIdx()), table);
+  code.vpslld(v, v, kEighthsExponentShift);
+  code.vpaddd(v, v, p);
+  code.vmovaps(p, m.pool.vector(kExpEighthsC3 * kShiftedExpScale));
+  code.vfmadd213ps(p, r, m.pool.vector(kExpEighthsC2 * kShiftedExpScale));
+  code.vfmadd213ps(p, r, m.pool.vector(kExpEighthsC1 * kShiftedExpScale));
+  code.vfmadd213ps(p, r, m.pool.vector(kShiftedExpScale));
+}
+
+// r -= N * ln2 / 8 in two steps (Cody-Waite, as emit_exp_reduce).
+void emit_reduce_eighths(MathEmitter& m, const Xmm& r, const Xmm& n) {
+  m.code.vfnmadd231ps(r, n, m.pool.vector(kLn2HiOver8));
+  m.code.vfnmadd231ps(r, n, m.pool.vector(kLn2LoOver8));
 }
 
 // AVX2: 2^k for the int32 lanes k of `k` (normal range only), in place.
@@ -170,7 +177,7 @@ void emit_pow2_from_int(MathEmitter& m, const Xmm& k) {
 
 namespace math_internal {
 
-void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1, bool nonpositive) {
+void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1) {
   auto& code = m.code;
   const Xmm& t = t0;
   const Xmm& n = t1;
@@ -180,15 +187,8 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
   const Xmm& first_bound = same_register(in, t0) ? t1 : t0;
   code.vmovaps(first_bound, m.pool.vector(kExpInputMin));
   code.vmaxps(t, first_bound, in);
-  if (!nonpositive) {
-    code.vmovaps(n, m.pool.vector(kExpInputMax));
-    code.vminps(t, n, t);
-  }
-
-  if (nonpositive) {
-    emit_exp_nonpositive_into(m, out, t, n);
-    return;
-  }
+  code.vmovaps(n, m.pool.vector(kExpInputMax));
+  code.vminps(t, n, t);
   emit_exp_reduce(m, t, n);
   emit_exp_polynomial(m, out, t);
 
@@ -213,8 +213,50 @@ void emit_exp(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch&
   emit_exp_into(m, dst, src, scratch.vec[0], scratch.vec[1]);
 }
 
+// exp(x) = 2^(N / 8) * e^r with N = round(x * 8 log2(e)) and r = x - N ln2 / 8.
+// N comes from one FMA that adds kEighthsShift: v = shift + N keeps N in its
+// low mantissa bits for the table lookup and the exponent (see
+// exp_eighths_table), and v - shift is N as a float.
+//
+// The polynomial carries the factor 2^-24 in its coefficients and the table
+// product the 2^24, so 2^(floor(N / 8) + 24) stays a normal power for every
+// x >= -104 and the final product rounds once, into the denormals where the
+// result is below 2^-126. floor(N / 8) + 151 must stay in [1, 254], which
+// holds for x in [-104, 71]. A NaN x gives a NaN polynomial and so a NaN
+// result, whatever the table lookup read.
+//
+// Below -104 (the result rounds to 0 there) the lookup and the exponent would
+// wrap. AVX2 clamps x to -104 first. AVX-512 leaves the clamp off the
+// dependency chain: it computes with x as it is and zeroes the lanes below
+// -104 (and -inf) in the final product with an opmask set by a comparison
+// that keeps NaN lanes. The exp sweep of a cached softmax is bound by the
+// latency of this chain more than by its pipes (docs/math.md).
 void emit_exp_nonpositive(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
-  emit_exp_into(m, dst, src, scratch.vec[0], scratch.vec[1], true);
+  auto& code = m.code;
+  const Xmm& t = scratch.vec[0];
+  const Xmm& v = scratch.vec[1];
+  if (m.target.avx512) {
+    const Xbyak::Opmask& in_range = scratch.mask[0];
+    code.vcmpps(in_range, src, m.pool.vector(kExpInputMin), kCmpNltUnordered);
+    code.vmovaps(v, m.pool.vector(kEighthsShift));
+    code.vfmadd231ps(v, src, m.pool.vector(kLog2eTimes8));
+    code.vsubps(t, v, m.pool.vector(kEighthsShift));  // N
+    if (!same_register(dst, src)) code.vmovaps(dst, src);
+    emit_reduce_eighths(m, dst, t);
+    emit_exp_eighths_parts(m, t, v, dst);
+    code.vmulps(dst | in_range | Xbyak::util::T_z, t, v);
+    return;
+  }
+  // t = max(x, -104), keeping NaN (vmaxps returns its second source when
+  // either is NaN).
+  code.vmovaps(t, m.pool.vector(kExpInputMin));
+  code.vmaxps(t, t, src);
+  code.vmovaps(v, m.pool.vector(kEighthsShift));
+  code.vfmadd231ps(v, t, m.pool.vector(kLog2eTimes8));
+  code.vsubps(dst, v, m.pool.vector(kEighthsShift));  // N
+  emit_reduce_eighths(m, t, dst);
+  emit_exp_eighths_parts(m, dst, v, t);
+  code.vmulps(dst, dst, v);
 }
 
 // exponent = round(x * log2(e)) clamped to [-FLT_MAX, FLT_MAX], so that it is

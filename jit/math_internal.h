@@ -32,10 +32,7 @@ inline bool same_register(const Xbyak::Xmm& a, const Xbyak::Xmm& b) { return a.g
 // Appends out = exp(in), with the accuracy and special values of emit_exp.
 // `out` must differ from `t0` and `t1`; `in` may be any of the three, because
 // it is read only before anything else is written. Writes out, t0 and t1.
-// With `nonpositive`, the input is known to be <= 0, -inf or NaN (x - max(x)
-// in a softmax): the clamp against overflow is left out and the polynomial
-// has degree 5 (see emit_exp_nonpositive).
 void emit_exp_into(MathEmitter& m, const Xbyak::Xmm& out, const Xbyak::Xmm& in, const Xbyak::Xmm& t0,
-                   const Xbyak::Xmm& t1, bool nonpositive = false);
+                   const Xbyak::Xmm& t1);
 
 }  // namespace rowjit::jit::math_internal

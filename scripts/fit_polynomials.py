@@ -183,6 +183,18 @@ def fit_exp(degree):
     return fit_rounded(np.exp, np.ones_like, basis, -half, half)
 
 
+def fit_exp_eighths(degree):
+    """e^r ~ 1 + c1 r + ... + c_degree r^degree for the softmax exp.
+
+    r = x - N ln2 / 8 lies in [-ln2/16, ln2/16]; the interval is widened by
+    0.1% for the rounding of x * 8 log2(e) to N. At degree 3, c1 comes out
+    as exactly 1.0f.
+    """
+    half = math.log(2.0) / 16.0 * 1.001
+    basis = [(lambda r, k=k: r**k) for k in range(1, degree + 1)]
+    return fit_rounded(np.exp, np.ones_like, basis, -half, half)
+
+
 def fit_log(degree):
     """log1p(f) ~ f + f^2 (c0 + c1 f + ... + c_degree f^degree) on [sqrt(1/2)-1, sqrt(2)-1]."""
     low = math.sqrt(0.5) - 1.0
@@ -209,6 +221,9 @@ def main():
         for degree in range(5, 8):
             _, error, double_error = fit_exp(degree)
             print(f"exp degree {degree}: {error:.3e} (double {double_error:.3e})")
+        for degree in range(2, 5):
+            _, error, double_error = fit_exp_eighths(degree)
+            print(f"softmax exp degree {degree}: {error:.3e} (double {double_error:.3e})")
         for degree in range(6, 10):
             _, error, double_error = fit_log(degree)
             print(f"log Q degree {degree}: {error:.3e} (double {double_error:.3e})")
@@ -224,6 +239,8 @@ def main():
 
     print_fit(f"exp: e^t ~ 1 + t P(t) on [-ln2/2, ln2/2], polynomial of degree {EXP_DEGREE}",
               [f"kExpC{k}" for k in range(1, EXP_DEGREE + 1)], fit_exp(EXP_DEGREE))
+    print_fit(f"softmax exp: e^r ~ 1 + r P(r) on [-ln2/16, ln2/16] (widened), degree {EXP_EIGHTHS_DEGREE}",
+              [f"kExpEighthsC{k}" for k in range(1, EXP_EIGHTHS_DEGREE + 1)], fit_exp_eighths(EXP_EIGHTHS_DEGREE))
     print_fit(f"log: log1p(f) ~ f + f^2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1], Q of degree {LOG_DEGREE}",
               [f"kLogQ{k}" for k in range(LOG_DEGREE + 1)], fit_log(LOG_DEGREE))
     print_fit(f"tanh: x + x^3 R(x^2) on [0, {TANH_LIMIT}], R of degree {TANH_DEGREE} in x^2",
@@ -231,6 +248,7 @@ def main():
 
 
 EXP_DEGREE = 6
+EXP_EIGHTHS_DEGREE = 3
 LOG_DEGREE = 8
 TANH_DEGREE = 4
 TANH_LIMIT = 0.625
