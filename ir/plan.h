@@ -72,6 +72,7 @@ struct PlanChoices {
   std::optional<int> resident_vectors;  // 0: never; see Plan::resident_vectors
   std::optional<int> prefetch_bytes;    // 0: none; see Plan::prefetch_bytes
   std::optional<bool> blocked_exp;      // see Plan::blocked_exp
+  std::optional<bool> speculative_max;  // see Plan::speculative_max
 };
 
 // Blocks of a row that the blocked-exp form can hold the maxima and sums of
@@ -79,6 +80,13 @@ struct PlanChoices {
 constexpr int kMaxExpBlocks = 1024;
 // Main-loop iterations in the smallest block of the blocked-exp form.
 constexpr int kExpBlockIterations = 64;
+// Rows of more than this many elements take blocked exp by default (unless
+// they are out of cache), for Plan::speculative_max.
+constexpr int64_t kBlockedMinElements = 8192;
+// How far a block's max may exceed the reference it took under
+// Plan::speculative_max before the block runs again: exp(x - reference)
+// then stays below e^8, as in the online form.
+constexpr float kSpeculationMargin = 8.0f;
 
 struct Plan {
   bool jit_supported = false;
@@ -111,6 +119,11 @@ struct Plan {
   // also writes x - block max into y, and the last sweep subtracts
   // (max - block max) + log(sum) from each block.
   bool blocked_exp = false;
+  // Blocked exp without the max pass for blocks after the first: each block
+  // takes the reference of the block before it, and its exp sweep also finds
+  // the block's max. A block whose max exceeds the reference by more than
+  // kSpeculationMargin runs again with its max as the reference.
+  bool speculative_max = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`
 

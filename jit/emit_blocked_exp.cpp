@@ -12,6 +12,12 @@
 // block of a softmax by exp(m_b - M) / S and subtracts (M - m_b) + log(S)
 // from each block of a log-softmax.
 //
+// Under Plan::speculative_max only block 0 has the pass of max alone. A later
+// block takes the reference m_b of the block before it and finds its own max in
+// the exp sweep; a block that exceeds its m_b by more than the margin runs again
+// (emit_speculation_check). The factors below hold for any m_b within the
+// margin of the block's max, so they do not change.
+//
 // Each block has its own max, so no running sum is ever rescaled: the only
 // exps of block maxima are those of S and of the per-block factors, one each.
 // A block's max starts from -FLT_MAX, so a block of -inf gives exps of 0, not
@@ -67,7 +73,7 @@ void KernelEmitter::emit_exp_block_size() {
 // end. Float sums are flushed into the frame every kFlushInterval iterations.
 void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
                                     const std::function<void()>& block_start,
-                                    const std::function<void()>& block_end) {
+                                    const std::function<void()>& block_end, Label* restart) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
   Label block, chunk, steps, singles, tail, block_done, full, done;
@@ -99,6 +105,7 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   cmp(kBlockEnd, kRowBytes);
   cmovg(kBlockEnd, kRowBytes);
   block_start();
+  if (restart) L(*restart);
 
   // Full steps in chunks of kFlushInterval, then single vectors, then the
   // masked tail (last block only). kBlockEnd is lowered for each comparison
@@ -152,7 +159,10 @@ void KernelEmitter::emit_block_max() {
   L(steps);
   cmp(rcx, kBlockEnd);
   jg(singles, T_NEAR);
-  for (int lane = 0; lane < unroll_; ++lane) vmaxps(block_max_acc_[lane], block_max_acc_[lane], ptr[x + rcx + lane * vector_bytes]);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    const Xmm& acc = block_max_acc_[static_cast<size_t>(lane) % block_max_acc_.size()];
+    vmaxps(acc, acc, ptr[x + rcx + lane * vector_bytes]);
+  }
   add(rcx, step);
   jmp(steps, T_NEAR);
   L(singles);
@@ -186,6 +196,67 @@ void KernelEmitter::emit_block_max() {
   vbroadcastss(value_register(m), Xmm(acc.getIdx()));
 }
 
+// Plan::speculative_max: block 0 takes its max from a pass of max alone, as
+// without speculation. A later block starts from the reference in m's
+// register, the max of the block before it (or of the last block that ran
+// again), and its body raises block_max_acc_ over x as it loads it.
+void KernelEmitter::emit_speculative_block_start() {
+  Label first, accumulators;
+  mark("speculative max: block 0 takes a max pass, later blocks the reference before them");
+  test(kBlockSlot, kBlockSlot);
+  jz(first, T_NEAR);
+  ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  vmovss(dword[rsp + kBlockSlot * 4 + block_max_area_], Xmm(value_register(m).getIdx()));
+  jmp(accumulators, T_NEAR);
+  L(first);
+  emit_block_max();
+  // The max pass leaves its reduction in the accumulators (and zeroes the
+  // upper lanes of the first): they start again for the body.
+  L(accumulators);
+  for (const Xmm& acc : block_max_acc_) vmovups(acc, pool_.vector(-FLT_MAX));
+}
+
+// Raises the lane's block max over the x just loaded. A masked tail leaves its
+// lanes beyond n out.
+void KernelEmitter::raise_block_max(const Xmm& x, const BodyMode& mode) {
+  const Xmm& acc = block_max_acc_[static_cast<size_t>(mode.lane) % block_max_acc_.size()];
+  if (!mode.masked) {
+    vmaxps(acc, acc, x);
+  } else if (target_.avx512) {
+    vmaxps(acc | k1, acc, x);
+  } else {
+    const Xmm& valid = scratch_.vec[0];
+    vblendvps(valid, acc, x, tail_mask_);
+    vmaxps(acc, acc, valid);
+  }
+}
+
+// After a speculative block (and its sum): if the block's max B exceeds the
+// reference by more than kSpeculationMargin, B becomes the block's max and
+// the next block's reference, and the block runs again from `restart`. Its
+// exps past the margin may have been anything, but the second run writes y
+// and the block's sum again. B NaN (or a NaN reference) does not run again:
+// the block's sum is NaN then, and so is every output.
+void KernelEmitter::emit_speculation_check(Label& restart) {
+  const Xmm& block_max = block_max_acc_[0];
+  const Xmm& limit = scratch_.vec[0];
+  ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  Label within_margin;
+  mark("speculative max: the block runs again if its max exceeds the reference by the margin");
+  for (size_t lane = 1; lane < block_max_acc_.size(); ++lane) vmaxps(block_max, block_max, block_max_acc_[lane]);
+  horizontal(block_max, LaneCombine::kMax);
+  vaddps(limit, value_register(m), pool_.vector(ir::kSpeculationMargin));
+  vucomiss(Xmm(block_max.getIdx()), Xmm(limit.getIdx()));
+  jbe(within_margin, T_NEAR);  // also taken when either is NaN
+  vbroadcastss(value_register(m), Xmm(block_max.getIdx()));
+  vmovss(dword[rsp + kBlockSlot * 4 + block_max_area_], Xmm(block_max.getIdx()));
+  mov(rcx, qword[rsp + block_shift_offset_]);
+  mov(kIndex, kBlockSlot);
+  shl(kIndex, cl);
+  jmp(restart, T_NEAR);
+  L(within_margin);
+}
+
 // The block's sum: the float sums since the last flush go to the frame's
 // doubles, which are reduced into the block's slot and restart from 0.
 void KernelEmitter::emit_block_sum() {
@@ -210,8 +281,9 @@ void KernelEmitter::emit_block_sum() {
 void KernelEmitter::emit_block_totals() {
   // The math scratch registers are taken by exp: the sum goes in an
   // accumulator, which the last block left at zero.
+  // The loops' pinned constants are free again here.
   const Xmm& row_max = block_max_acc_[0];
-  const Xmm& factor = block_factor_;
+  const Xmm factor = take_register();
   const Xmm& sum = reductions_[0].acc[0];
   Label max_loop, sum_loop, done;
 
@@ -266,6 +338,7 @@ void KernelEmitter::emit_block_totals() {
   ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
   store_scalar_result(m, row_max);
   store_scalar_result(s, sum);
+  free_register(factor);
 }
 
 // The block's factor exp(m_b - M) / S, into the register that the last

@@ -77,7 +77,13 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
     r.track_nan = !is_sum(r.kind) && !feeds_core_only;
     // The softmax core's sum adds exps of at most 1 and stays in float.
     r.wide = is_sum(r.kind) && index != plan_.core.sum_op;
-    for (int lane = 0; lane < unroll_; ++lane) {
+    // On AVX2 the softmax core's sum takes one accumulator: an iteration of
+    // its exp sweep outlasts four dependent adds, and the three registers
+    // saved keep exp constants out of memory (16K rows: 0.193 -> 0.188 ns per
+    // element in a timing loop).
+    int accumulators = unroll_;
+    if (!target_.avx512 && !resident && index == plan_.core.sum_op) accumulators = 1;
+    for (int lane = 0; lane < accumulators; ++lane) {
       Xmm acc = take_register();
       if (identity(r.kind) == 0.0f) vxorps(acc, acc, acc);
       else vmovups(acc, pool_.vector(identity(r.kind)));
@@ -103,7 +109,7 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
 }
 
 void KernelEmitter::accumulate_reduction(Reduction& r, const Xmm& value, const BodyMode& mode) {
-  const Xmm& acc = r.acc[static_cast<size_t>(mode.lane)];
+  const Xmm& acc = r.acc[static_cast<size_t>(mode.lane) % r.acc.size()];
   const Xmm& s0 = scratch_.vec[0];
   const Xmm& s1 = scratch_.vec[1];
   Xmm v = value;

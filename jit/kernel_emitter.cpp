@@ -348,9 +348,11 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   }
   release_carried();
   if (block_maxima) {
+    // AVX2 has half the registers: two accumulators keep a max pass at one
+    // vector per cycle and leave the exp constants in registers.
+    int accumulators = target_.avx512 ? unroll_ : std::min(unroll_, 2);
     block_max_acc_.clear();
-    for (int lane = 0; lane < unroll_; ++lane) block_max_acc_.push_back(take_register());
-    block_factor_ = take_register();
+    for (int lane = 0; lane < accumulators; ++lane) block_max_acc_.push_back(take_register());
   } else if (shifts_blocks) {
     // The body subtracts the block's (M - m_b) + l where it would subtract l.
     ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
@@ -394,6 +396,17 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   auto emit_sweep_loops = [&] {
     if (resident) {
       emit_resident_vectors(sweep);
+    } else if (block_maxima && plan_.speculative_max) {
+      Label restart;
+      speculating_ = true;
+      emit_block_loop(
+          sweep, BlockOrder::kForward, [this] { emit_speculative_block_start(); },
+          [this, &restart] {
+            emit_block_sum();
+            emit_speculation_check(restart);
+          },
+          &restart);
+      speculating_ = false;
     } else if (block_maxima) {
       emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
     } else if (scales_blocks) {
@@ -710,6 +723,7 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
     load_row(reg, v, mode);
     vreg_of_[v] = reg;
     if (resident) keep_if_read_later(v, reg);
+    if (speculating_ && v == plan_.core.x) raise_block_max(reg, mode);
   }
   for (ValueId v : sweep.reloads) {
     if (resident) {

@@ -110,9 +110,14 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // kBackward visits the blocks last to first: the scaling sweep then starts
   // on the blocks of y that the exp sweep left in L2.
   enum class BlockOrder { kForward, kBackward };
+  // `restart`, if given, is bound after block_start, where block_end may jump
+  // back to run the block again.
   void emit_block_loop(const ir::Sweep& sweep, BlockOrder order, const std::function<void()>& block_start,
-                       const std::function<void()>& block_end);
+                       const std::function<void()>& block_end, Xbyak::Label* restart = nullptr);
   void emit_block_max();
+  void emit_speculative_block_start();
+  void raise_block_max(const Xbyak::Xmm& x, const BodyMode& mode);
+  void emit_speculation_check(Xbyak::Label& restart);
   void emit_block_sum();
   void emit_block_totals();
   void emit_block_factor();
@@ -249,7 +254,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
   int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
-  Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, or a temporary
+  bool speculating_ = false;               // the exp sweep's body raises block_max_acc_
+  Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, in the last sweep
   Xbyak::Xmm block_row_max_;               // M, in the last sweep
   Xbyak::Xmm block_inverse_sum_;           // 1 / S, in the last sweep
   Xbyak::Xmm block_log_sum_;               // l of a log-softmax's y = d - l, in the last sweep

@@ -46,7 +46,8 @@ bool KernelKey::operator==(const KernelKey& other) const {
          choices.nontemporal_stores == other.choices.nontemporal_stores &&
          choices.resident_vectors == other.choices.resident_vectors &&
          choices.prefetch_bytes == other.choices.prefetch_bytes &&
-         choices.blocked_exp == other.choices.blocked_exp;
+         choices.blocked_exp == other.choices.blocked_exp &&
+         choices.speculative_max == other.choices.speculative_max;
 }
 
 uint64_t kernel_key_hash(const KernelKey& key) {
@@ -58,14 +59,12 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   // -1 stands for "not forced".
   hash.add_integer(key.choices.softmax_form ? static_cast<int64_t>(*key.choices.softmax_form) : -1);
   hash.add_integer(key.choices.unroll ? *key.choices.unroll : -1);
-  int64_t nontemporal = -1;
-  if (key.choices.nontemporal_stores) nontemporal = *key.choices.nontemporal_stores ? 1 : 0;
-  hash.add_integer(nontemporal);
+  auto add_flag = [&hash](const std::optional<bool>& flag) { hash.add_integer(flag ? (*flag ? 1 : 0) : -1); };
+  add_flag(key.choices.nontemporal_stores);
   hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
   hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);
-  int64_t blocked_exp = -1;
-  if (key.choices.blocked_exp) blocked_exp = *key.choices.blocked_exp ? 1 : 0;
-  hash.add_integer(blocked_exp);
+  add_flag(key.choices.blocked_exp);
+  add_flag(key.choices.speculative_max);
   return hash.value();
 }
 

@@ -51,7 +51,11 @@ struct Candidate {
 
   bool operator==(const Candidate&) const = default;
   ir::PlanChoices choices() const {
-    return {softmax_form, unroll, nontemporal_stores, std::nullopt, std::nullopt, std::nullopt};
+    ir::PlanChoices choices;
+    choices.softmax_form = softmax_form;
+    choices.unroll = unroll;
+    choices.nontemporal_stores = nontemporal_stores;
+    return choices;
   }
 };
 

@@ -1,11 +1,13 @@
-// The blocked-exp schedule (Plan::blocked_exp), forced on, against the
-// interpreter on both ISAs: softmax under three_pass_reload, whose last sweep
-// scales blocks, and log-softmax under three_pass_recompute, whose last sweep
-// runs as usual. The cases are rows within one block (every tail), rows of
+// The blocked-exp schedule (Plan::blocked_exp), forced on, with and without
+// the speculative max, against the interpreter on both ISAs: softmax under
+// three_pass_reload, whose last sweep scales blocks, and log-softmax under
+// three_pass_recompute, whose last sweep shifts them. The cases are rows within one block (every tail), rows of
 // many blocks with a partial last block, special values, in place, and a row
 // longer than kMaxExpBlocks of the smallest blocks, which takes larger blocks.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
 #include <random>
 
 #include "jit/disassembler.h"
@@ -14,14 +16,16 @@
 namespace rowjit::testing {
 namespace {
 
-// A pipeline that takes blocked exp, and the form it takes it under.
+// A pipeline that takes blocked exp, the form it takes it under, and whether
+// the blocks after the first take a speculative max (Plan::speculative_max).
 struct BlockedCase {
   const JitCase* pipeline_case;
   ir::SoftmaxForm form;
+  bool speculative;
 };
 
 std::string blocked_case_name(const ::testing::TestParamInfo<BlockedCase>& info) {
-  return info.param.pipeline_case->name;
+  return std::string(info.param.pipeline_case->name) + (info.param.speculative ? "_speculative" : "_max_pass");
 }
 
 class BlockedExp : public ::testing::TestWithParam<BlockedCase> {
@@ -34,16 +38,19 @@ class BlockedExp : public ::testing::TestWithParam<BlockedCase> {
     options.isa = isa;
     options.choices.softmax_form = GetParam().form;
     options.choices.blocked_exp = true;
+    options.choices.speculative_max = GetParam().speculative;
     auto kernel = compile(pipeline, options);
     EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
     if (!kernel) return nullptr;
     EXPECT_TRUE((*kernel)->plan().blocked_exp);
+    EXPECT_EQ((*kernel)->plan().speculative_max, GetParam().speculative);
     // The log-softmax writes x - block max into y and reloads it last.
     if (GetParam().form == ir::SoftmaxForm::kThreePassRecompute) {
       EXPECT_FALSE((*kernel)->plan().sweeps.back().reloads.empty());
     }
     std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
     EXPECT_NE(listing.find("max and exp by blocks"), std::string::npos);
+    EXPECT_EQ(listing.find("speculative max") != std::string::npos, GetParam().speculative);
     return *kernel;
   }
 };
@@ -158,9 +165,47 @@ TEST_P(BlockedExp, LongRowsTakeLargerBlocks) {
   }
 }
 
+// Rows whose later blocks exceed the reference they take: a rising row makes
+// every block run again, and a spike, +inf or NaN in a late block, or a first
+// block of -inf, sets a new reference there. Values rise by up to exactly the
+// margin in one pattern, which runs no block again.
+TEST_P(BlockedExp, LateBlocksAboveTheReference) {
+  ir::Pipeline pipeline = this->pipeline();
+  const float inf = INFINITY;
+  const float margin = ir::kSpeculationMargin;
+  const std::vector<std::function<float(int64_t, int64_t)>> patterns = {
+      [](int64_t i, int64_t) { return 0.01f * static_cast<float>(i); },
+      [](int64_t i, int64_t) { return -0.01f * static_cast<float>(i); },
+      [](int64_t i, int64_t n) { return i == n - 3 ? 50.0f : static_cast<float>(i % 5); },
+      [=](int64_t i, int64_t n) { return i == n - 3 ? inf : static_cast<float>(i % 5); },
+      [](int64_t i, int64_t n) { return i == n - 3 ? NAN : static_cast<float>(i % 5); },
+      [=](int64_t i, int64_t) { return i < 5000 ? -inf : static_cast<float>(i % 11); },
+      [=](int64_t i, int64_t) { return i < 5000 ? 0.0f : margin; },
+      [=](int64_t i, int64_t) { return i < 5000 ? 0.0f : margin + 0.5f; },
+      [](int64_t i, int64_t) { return i % 4096 == 4095 ? 1e30f : -1e30f; },
+  };
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_blocked(pipeline, isa);
+    ASSERT_NE(kernel, nullptr);
+    for (int64_t n : {9000, 20001}) {
+      for (size_t k = 0; k < patterns.size(); ++k) {
+        RowTensors jit(pipeline, 2, n, 0, 0);
+        RowTensors reference(pipeline, 2, n, 0, 0);
+        fill_pattern(pipeline, patterns[k], jit, reference);
+        expect_matches_reference(*kernel, jit_case(), jit, reference,
+                                 std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
+                                     ", late-block pattern " + std::to_string(k));
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Forms, BlockedExp,
-                         ::testing::Values(BlockedCase{&kCases[0], ir::SoftmaxForm::kThreePassReload},
-                                           BlockedCase{&kCases[1], ir::SoftmaxForm::kThreePassRecompute}),
+                         ::testing::Values(BlockedCase{&kCases[0], ir::SoftmaxForm::kThreePassReload, true},
+                                           BlockedCase{&kCases[0], ir::SoftmaxForm::kThreePassReload, false},
+                                           BlockedCase{&kCases[1], ir::SoftmaxForm::kThreePassRecompute, true},
+                                           BlockedCase{&kCases[1], ir::SoftmaxForm::kThreePassRecompute, false}),
                          blocked_case_name);
 
 // A logsumexp under blocked exp: its output m + log(S) is NaN on a row of

@@ -62,6 +62,21 @@ TEST(RowSizeClass, L2BoundaryNotPowerOfTwo) {
   EXPECT_EQ(row_size_class(163841, l2).log2_bucket, 18);
 }
 
+// The planner's blocked-exp threshold falls between two buckets, so rows on
+// either side of it never share a kernel.
+TEST(RowSizeClass, BlockedExpThresholdSplitsBuckets) {
+  EXPECT_NE(row_size_class(ir::kBlockedMinElements, 1 << 20).log2_bucket,
+            row_size_class(ir::kBlockedMinElements + 1, 1 << 20).log2_bucket);
+}
+
+TEST(KernelKey, SpeculativeMaxChangesKey) {
+  KernelKey base = key_named("a");
+  KernelKey forced = base;
+  forced.choices.speculative_max = false;
+  EXPECT_NE(kernel_key_hash(base), kernel_key_hash(forced));
+  EXPECT_FALSE(base == forced);
+}
+
 TEST(KernelKey, HashSeparatesFields) {
   KernelKey base = key_named("a");
   KernelKey other_isa = base;

@@ -186,8 +186,8 @@ TEST(Planner, OnlineFormLeavesNoDeadExp) {
 
 TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 18).blocked_exp);
+  EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 18).speculative_max);
   EXPECT_EQ(plan_for("softmax", std::nullopt, 1 << 18).bytes_per_element, 16.0);
-  EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 14).blocked_exp);
   EXPECT_TRUE(plan_for("softmax", std::nullopt, 1 << 20).blocked_exp);
   EXPECT_FALSE(plan_for("softmax", std::nullopt, 1 << 22).blocked_exp);
   // Log-softmax takes the max and sum by blocks, writes d = x - block max
@@ -199,7 +199,40 @@ TEST(Planner, BlockedExpBetweenL2AndLlc) {
   EXPECT_EQ(log_plan.sweeps[1].spills.size(), 1u);
   EXPECT_TRUE(log_plan.sweeps[2].loads.empty());
   EXPECT_EQ(log_plan.sweeps[2].reloads.size(), 1u);
-  EXPECT_FALSE(plan_for("log_softmax", std::nullopt, 1 << 14).blocked_exp);
+}
+
+// Rows in L2 of more than kBlockedMinElements take blocked exp for its
+// speculative max; shorter rows keep the plain loops.
+TEST(Planner, SpeculativeMaxInL2AboveThreshold) {
+  const int64_t threshold = ir::kBlockedMinElements;
+  for (const char* name : {"softmax", "log_softmax"}) {
+    EXPECT_FALSE(plan_for(name, std::nullopt, threshold).blocked_exp) << name;
+    EXPECT_FALSE(plan_for(name, std::nullopt, threshold).speculative_max) << name;
+    ir::Plan longer = plan_for(name, std::nullopt, threshold + 1);
+    EXPECT_TRUE(longer.blocked_exp) << name;
+    EXPECT_TRUE(longer.speculative_max) << name;
+    bool named = false;
+    for (const std::string& reason : longer.reasons) named = named || reason.find("speculative max") == 0;
+    EXPECT_TRUE(named) << name;
+  }
+}
+
+TEST(Planner, SpeculativeMaxForcedOffOrRejected) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices off;
+  off.speculative_max = false;
+  auto plain_blocks = ir::make_plan(*pipeline, avx512_target(), 1 << 18, off);
+  ASSERT_TRUE(plain_blocks.is_ok()) << plain_blocks.status().to_string();
+  EXPECT_TRUE(plain_blocks->blocked_exp);
+  EXPECT_FALSE(plain_blocks->speculative_max);
+
+  ir::PlanChoices on;
+  on.speculative_max = true;
+  on.blocked_exp = false;
+  auto rejected = ir::make_plan(*pipeline, avx512_target(), 1 << 18, on);
+  ASSERT_FALSE(rejected.is_ok());
+  EXPECT_NE(rejected.status().message().find("force blocked exp too"), std::string::npos);
 }
 
 // A max that is an output must be the row's max in every sweep, so it cannot

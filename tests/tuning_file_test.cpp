@@ -59,7 +59,9 @@ TuningEntry make_entry(const CpuIdentity& cpu, uint64_t hash, int bucket, int th
   entry.isa = isa;
   entry.shape_bucket = bucket;
   entry.threads = threads;
-  entry.choices = {form, unroll, nontemporal, std::nullopt, std::nullopt, std::nullopt};
+  entry.choices.softmax_form = form;
+  entry.choices.unroll = unroll;
+  entry.choices.nontemporal_stores = nontemporal;
   entry.kept_default = false;
   entry.default_ns_per_element = 0.25;
   entry.tuned_ns_per_element = 0.125;
