@@ -24,9 +24,15 @@ struct BlockedCase {
   bool speculative;
 };
 
-std::string blocked_case_name(const ::testing::TestParamInfo<BlockedCase>& info) {
-  return std::string(info.param.pipeline_case->name) + (info.param.speculative ? "_speculative" : "_max_pass");
+std::string blocked_case_text(const BlockedCase& blocked_case) {
+  return std::string(blocked_case.pipeline_case->name) + (blocked_case.speculative ? "_speculative" : "_max_pass");
 }
+
+std::string blocked_case_name(const ::testing::TestParamInfo<BlockedCase>& info) {
+  return blocked_case_text(info.param);
+}
+
+void PrintTo(const BlockedCase& blocked_case, std::ostream* out) { *out << blocked_case_text(blocked_case); }
 
 class BlockedExp : public ::testing::TestWithParam<BlockedCase> {
  protected:

@@ -35,6 +35,9 @@ inline const char* isa_name(MathIsa isa) { return isa == MathIsa::kAvx512 ? "Avx
 
 inline std::string isa_param_name(const ::testing::TestParamInfo<MathIsa>& info) { return isa_name(info.param); }
 
+// Prints the parameter by name where GoogleTest lists it (ctest shows that text).
+inline void PrintTo(MathIsa isa, std::ostream* out) { *out << isa_name(isa); }
+
 // XCR0 (read with xgetbv) lists the register state the OS saves on context
 // switches; AVX needs bits 1-2 (XMM, YMM), AVX-512 also bits 5-7 (opmask,
 // upper halves of zmm0-15, zmm16-31). CPUID.1:ECX bit 27 (OSXSAVE) tells
