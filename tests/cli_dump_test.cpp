@@ -22,6 +22,7 @@
 #include "tests/cli_testing.h"
 #include "tests/json_testing.h"
 #include "tests/test_util.h"
+#include "tests/text_testing.h"
 
 namespace rowjit::testing {
 namespace {
@@ -30,22 +31,7 @@ namespace fs = std::filesystem;
 
 const std::string kSourceDir = ROWJIT_SOURCE_DIR;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-size_t count_of(const std::string& text, const std::string& part) {
-  size_t count = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
-  return count;
-}
-
 std::string source_path(const std::string& relative) { return kSourceDir + "/" + relative; }
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 Isa best_host_isa() { return best_isa(host_cpu()); }
 

@@ -15,6 +15,7 @@
 #include "runtime/npy.h"
 #include "runtime/version.h"
 #include "tests/cli_testing.h"
+#include "tests/text_testing.h"
 
 namespace rowjit::testing {
 namespace {
@@ -97,17 +98,6 @@ std::vector<float> floats_of(const NpyArray& array) {
   std::vector<float> values(array.data.size() / 4);
   std::memcpy(values.data(), array.data.data(), array.data.size());
   return values;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Number of times `part` occurs in `text`.
-size_t count_of(const std::string& text, const std::string& part) {
-  size_t count = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
-  return count;
 }
 
 // --- Top level ---

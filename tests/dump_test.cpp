@@ -14,18 +14,10 @@
 #include "runtime/cpu_features.h"
 #include "tests/json_testing.h"
 #include "tests/test_util.h"
+#include "tests/text_testing.h"
 
 namespace rowjit::testing {
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 void append_dwords(std::vector<uint8_t>& bytes, uint32_t value, int count) {
   for (int i = 0; i < count; ++i) {
