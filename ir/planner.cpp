@@ -672,8 +672,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + " bytes ahead: forced");
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
-                           " bytes ahead: one block of blocked exp, so that the next block is in L1 when its max "
-                           "pass starts");
+                           " bytes ahead: one block of blocked exp, so that the next block is in L1 when its " +
+                           (plan.speculative_max ? "exp pass" : "max pass") + " starts");
   } else if (out_of_cache) {
     plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
                            " bytes ahead: the row streams from memory, and the hardware prefetcher alone "
