@@ -120,9 +120,10 @@ struct Plan {
   // (max - block max) + log(sum) from each block.
   bool blocked_exp = false;
   // Blocked exp without the max pass for blocks after the first: each block
-  // takes the reference of the block before it, and its exp sweep also finds
-  // the block's max. A block whose max exceeds the reference by more than
-  // kSpeculationMargin runs again with its max as the reference.
+  // takes the max of the row so far as its reference, and its exp sweep also
+  // finds the block's max. A block whose max exceeds the reference by more
+  // than kSpeculationMargin runs again with its max as the reference. Rows
+  // computed in place keep the max pass in every block.
   bool speculative_max = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`

@@ -623,10 +623,11 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   if (choices.speculative_max) {
     plan.reasons.push_back(std::string("speculative max ") + (plan.speculative_max ? "on" : "off") + ": forced");
   } else if (plan.speculative_max) {
-    plan.reasons.push_back("speculative max: each block after the first takes the max of the block before it "
-                           "as its reference and finds its own max while it computes exp; a block whose max "
-                           "exceeds the reference by more than " +
-                           std::to_string(static_cast<int>(kSpeculationMargin)) + " runs again");
+    plan.reasons.push_back("speculative max: each block after the first takes the max of the row so far as its "
+                           "reference and finds its own max while it computes exp; a block whose max exceeds "
+                           "the reference by more than " +
+                           std::to_string(static_cast<int>(kSpeculationMargin)) +
+                           " runs again, and rows computed in place keep a max pass per block");
   }
   // A log-softmax's y = d - l: the blocked sweep writes d = x - block max into
   // y, and the last sweep reloads it and subtracts (max - block max) + l per

@@ -13,10 +13,11 @@
 // from each block of a log-softmax.
 //
 // Under Plan::speculative_max only block 0 has the pass of max alone. A later
-// block takes the reference m_b of the block before it and finds its own max in
-// the exp sweep; a block that exceeds its m_b by more than the margin runs again
-// (emit_speculation_check). The factors below hold for any m_b within the
-// margin of the block's max, so they do not change.
+// block takes the max of the row so far as its reference m_b and finds its own
+// max in the exp sweep; a block that exceeds its m_b by more than the margin
+// runs again (emit_speculation_check). The factors below hold for any m_b
+// within the margin of the block's max, so they do not change. A row computed
+// in place cannot read x again, so it takes the max pass in every block.
 //
 // Each block has its own max, so no running sum is ever rescaled: the only
 // exps of block maxima are those of S and of the per-block factors, one each.
@@ -25,6 +26,7 @@
 // in the reference (emit_block_totals).
 #include <bit>
 #include <cfloat>
+#include <set>
 
 #include "jit/kernel_emitter.h"
 
@@ -198,8 +200,8 @@ void KernelEmitter::emit_block_max() {
 
 // Plan::speculative_max: block 0 takes its max from a pass of max alone, as
 // without speculation. A later block starts from the reference in m's
-// register, the max of the block before it (or of the last block that ran
-// again), and its body raises block_max_acc_ over x as it loads it.
+// register, the max of the row so far, and its body raises block_max_acc_
+// over x as it loads it.
 void KernelEmitter::emit_speculative_block_start() {
   Label first, accumulators;
   mark("speculative max: block 0 takes a max pass, later blocks the reference before them");
@@ -231,12 +233,27 @@ void KernelEmitter::raise_block_max(const Xmm& x, const BodyMode& mode) {
   }
 }
 
+// Jumps to `in_place` when a row tensor that `sweep` writes starts where x
+// does: the row is computed in place. The API rejects partial overlaps, so
+// equal row pointers are the only sharing to look for.
+void KernelEmitter::emit_in_place_test(const ir::Sweep& sweep, Label& in_place) {
+  const Reg64& x = tensor_reg_.at(plan_.core.x);
+  std::set<ValueId> written(sweep.stores.begin(), sweep.stores.end());
+  for (ValueId v : sweep.spills) written.insert(plan_.spill_buffer[static_cast<size_t>(v)]);
+  for (ValueId tensor : written) {
+    cmp(x, tensor_reg_.at(tensor));
+    je(in_place, T_NEAR);
+  }
+}
+
 // After a speculative block (and its sum): if the block's max B exceeds the
 // reference by more than kSpeculationMargin, B becomes the block's max and
-// the next block's reference, and the block runs again from `restart`. Its
-// exps past the margin may have been anything, but the second run writes y
-// and the block's sum again. B NaN (or a NaN reference) does not run again:
-// the block's sum is NaN then, and so is every output.
+// the reference, and the block runs again from `restart`. Its exps past the
+// margin may have been anything, but the second run writes y and the block's
+// sum again. Otherwise the reference rises to B if B is larger, so that the
+// next block starts from the max of the row so far. B NaN (or a NaN
+// reference) does not run again: the block's sum is NaN then, and so is every
+// output.
 void KernelEmitter::emit_speculation_check(Label& restart) {
   const Xmm& block_max = block_max_acc_[0];
   const Xmm& limit = scratch_.vec[0];
@@ -255,6 +272,8 @@ void KernelEmitter::emit_speculation_check(Label& restart) {
   shl(kIndex, cl);
   jmp(restart, T_NEAR);
   L(within_margin);
+  vbroadcastss(limit, Xmm(block_max.getIdx()));
+  vmaxps(value_register(m), value_register(m), limit);
 }
 
 // The block's sum: the float sums since the last flush go to the frame's

@@ -397,7 +397,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     if (resident) {
       emit_resident_vectors(sweep);
     } else if (block_maxima && plan_.speculative_max) {
-      Label restart;
+      // A block that runs again reads x again, which a row computed in place
+      // has overwritten: such rows take the loops with a max pass per block.
+      Label restart, in_place, joined;
+      emit_in_place_test(sweep, in_place);
       speculating_ = true;
       emit_block_loop(
           sweep, BlockOrder::kForward, [this] { emit_speculative_block_start(); },
@@ -407,6 +410,11 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
           },
           &restart);
       speculating_ = false;
+      jmp(joined, T_NEAR);
+      L(in_place);
+      mark("blocks with a max pass each (the row is computed in place)");
+      emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
+      L(joined);
     } else if (block_maxima) {
       emit_block_loop(sweep, BlockOrder::kForward, [this] { emit_block_max(); }, [this] { emit_block_sum(); });
     } else if (scales_blocks) {

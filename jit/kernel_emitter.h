@@ -118,6 +118,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_speculative_block_start();
   void raise_block_max(const Xbyak::Xmm& x, const BodyMode& mode);
   void emit_speculation_check(Xbyak::Label& restart);
+  void emit_in_place_test(const ir::Sweep& sweep, Xbyak::Label& in_place);
   void emit_block_sum();
   void emit_block_totals();
   void emit_block_factor();

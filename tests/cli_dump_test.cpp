@@ -317,6 +317,7 @@ TEST_F(CliDumpTest, PlanShowsLowering) {
   EXPECT_TRUE(contains(result.out, "\nlowering:\n  isa: avx2 (set by --isa)\n")) << result.out;
   EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n  unroll: [1-8] vectors per main-loop iteration)")))
       << result.out;
+  EXPECT_TRUE(contains(result.out, ", but the softmax sum keeps one\n")) << result.out;
   EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n  code: \d+ bytes, \d+ constants)"))) << result.out;
 }
 

@@ -79,6 +79,10 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
   }
   out << "  unroll: " << compiled->unroll << " vectors per main-loop iteration, each reduction with "
       << compiled->unroll << " accumulators";
+  // jit/emit_reductions.cpp: AVX2 frees registers for the exp constants.
+  if (compiled->isa == "avx2" && compiled->unroll > 1 && inspected.plan.softmax_form != ir::SoftmaxForm::kNone) {
+    out << ", but the softmax sum keeps one";
+  }
   if (compiled->unroll != inspected.plan.unroll) {
     out << " (the plan's " << inspected.plan.unroll << " did not fit the vector registers)";
   }
