@@ -213,24 +213,34 @@ void Kernel::index_slots() {
   }
 }
 
-bool Kernel::may_share_memory(const ir::RunArgs& args) const {
-  if (signature_.checks_by_reference() || args.rows <= 0) return true;
-  // Address range [start, end) of each tensor, in the signature's order.
+bool Kernel::bind_checked_tensors(const ir::RunArgs& args, int64_t first, jit::KernelArgs& call) const {
+  // Address range [start, end) of each tensor, in the signature's order, for
+  // the quick test. [n/B] and [k] lengths and sub-byte elements are left to
+  // the full check.
   constexpr size_t kMaxQuick = 16;
-  if (tensor_extents_.size() > kMaxQuick) return true;
+  bool quick = tensor_extents_.size() <= kMaxQuick;
   std::uintptr_t start[kMaxQuick];
   std::uintptr_t end[kMaxQuick];
   size_t position = 0;
   for (const auto& [name, tensor] : args.tensors) {
-    const TensorExtent& extent = tensor_extents_[position];
-    // [n/B] and [k] lengths and sub-byte elements are left to the full check.
-    if (extent.element_bytes == 0) return true;
-    int64_t row_bytes = (extent.whole_row ? args.n : 1) * extent.element_bytes;
-    int64_t span = extent.per_row && args.rows > 1 ? (args.rows - 1) * tensor.row_stride_bytes + row_bytes : row_bytes;
-    start[position] = reinterpret_cast<std::uintptr_t>(tensor.data);
-    end[position] = start[position] + static_cast<std::uintptr_t>(span);
+    const TensorSlot& target = tensor_slots_[position];
+    if (target.slot >= 0) {
+      call.data[target.slot] =
+          static_cast<const char*>(tensor.data) + (target.advances ? first * tensor.row_stride_bytes : 0);
+      call.stride[target.slot] = target.advances ? tensor.row_stride_bytes : 0;
+    }
+    if (quick) {
+      const TensorExtent& extent = tensor_extents_[position];
+      quick = extent.element_bytes != 0;
+      int64_t row_bytes = (extent.whole_row ? args.n : 1) * extent.element_bytes;
+      int64_t span =
+          extent.per_row && args.rows > 1 ? (args.rows - 1) * tensor.row_stride_bytes + row_bytes : row_bytes;
+      start[position] = reinterpret_cast<std::uintptr_t>(tensor.data);
+      end[position] = start[position] + static_cast<std::uintptr_t>(span);
+    }
     ++position;
   }
+  if (!quick) return true;
   for (size_t i = 0; i < position; ++i) {
     if (!tensor_extents_[i].output) continue;
     for (size_t j = 0; j < position; ++j) {
@@ -262,33 +272,20 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
     return ir::interpret(pipeline_, part);
   }
 
-  // The interpreter checks overlaps itself. Machine code runs in place only
-  // where its sweeps allow it.
-  // NOTE: the quick test adds about 14 ns to a 64-element softmax call
-  // (bench/runtime_overhead_bench, BM_KernelRun64: 45.5 ns without it, 59.6
-  // with it, on a quiet 2-vCPU Zen 5 VM). Folding it into the signature
-  // check, which walks the same tensors, could remove most of that.
-  if (may_share_memory(args)) ROWJIT_TRY(check_jit_in_place(pipeline_, plan_, args));
-
   // NOTE: KernelArgs has no first_row, because the JIT lowers no generator op
   // (uniform) yet; a JIT kernel with one will need it to split rows.
   jit::KernelArgs call;
   call.rows = count;
   call.n = args.n;
+  bool may_share_memory = true;
   if (signature_.checks_by_reference()) {
     bind_tensors_by_name(args, first, call);
   } else {
-    // Checked arguments hold the signature's tensors in its order, so the
-    // map is walked once, without lookups.
-    size_t position = 0;
-    for (const auto& [name, tensor] : args.tensors) {
-      const TensorSlot& target = tensor_slots_[position++];
-      if (target.slot < 0) continue;
-      call.data[target.slot] =
-          static_cast<const char*>(tensor.data) + (target.advances ? first * tensor.row_stride_bytes : 0);
-      call.stride[target.slot] = target.advances ? tensor.row_stride_bytes : 0;
-    }
+    may_share_memory = bind_checked_tensors(args, first, call);
   }
+  // The interpreter checks overlaps itself. Machine code runs in place only
+  // where its sweeps allow it.
+  if (may_share_memory) ROWJIT_TRY(check_jit_in_place(pipeline_, plan_, args));
 
   // Parameters and scalar arguments are both sorted by name, so one walk
   // pairs them, and a parameter without an argument takes its default.

@@ -75,10 +75,12 @@ class Kernel {
   };
   // Fills tensor_slots_ and scalar_slots_ from the layout of compiled_.
   void index_slots();
-  // Whether an output of checked arguments may share memory with another
-  // tensor: a quick test of address ranges that allocates nothing, true when
-  // it cannot tell. Only then does run_rows() call check_jit_in_place().
-  bool may_share_memory(const ir::RunArgs& args) const;
+  // Fills the tensor slots of `call` from checked arguments, whose tensors
+  // hold the signature's order, in one walk without lookups. Returns whether
+  // an output may share memory with another tensor: a quick test of address
+  // ranges that allocates nothing, true when it cannot tell. Only then does
+  // run_rows() call check_jit_in_place().
+  bool bind_checked_tensors(const ir::RunArgs& args, int64_t first, jit::KernelArgs& call) const;
 
   // Runs `count` rows from row `first` of checked arguments: tensors advance
   // by `first` row strides, and first_row by `first`.
@@ -94,7 +96,7 @@ class Kernel {
   std::optional<jit::CompiledKernel> compiled_;
   std::vector<TensorSlot> tensor_slots_;  // by position in signature_.tensors()
   std::vector<int> scalar_slots_;         // by position in signature_.scalar_params()
-  // Per-tensor facts for may_share_memory(), by position in signature_.tensors().
+  // Per-tensor facts for bind_checked_tensors(), by position in signature_.tensors().
   struct TensorExtent {
     bool output = false;
     bool whole_row = false;       // shape [n], else a per-row scalar
