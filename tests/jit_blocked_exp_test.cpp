@@ -59,6 +59,51 @@ class BlockedExp : public ::testing::TestWithParam<BlockedCase> {
     EXPECT_EQ(listing.find("speculative max") != std::string::npos, GetParam().speculative);
     return *kernel;
   }
+
+  // Runs the blocked kernel on two rows of each pattern at each length, on
+  // both ISAs, against the interpreter.
+  void expect_patterns_match(const std::vector<std::function<float(int64_t, int64_t)>>& patterns,
+                             std::initializer_list<int64_t> lengths, const std::string& what) {
+    ir::Pipeline pipeline = this->pipeline();
+    for (Isa isa : runnable_isas()) {
+      auto kernel = compile_blocked(pipeline, isa);
+      ASSERT_NE(kernel, nullptr);
+      for (int64_t n : lengths) {
+        for (size_t k = 0; k < patterns.size(); ++k) {
+          RowTensors jit(pipeline, 2, n, 0, 0);
+          RowTensors reference(pipeline, 2, n, 0, 0);
+          fill_pattern(pipeline, patterns[k], jit, reference);
+          expect_matches_reference(*kernel, jit_case(), jit, reference,
+                                   std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
+                                       ", " + what + " " + std::to_string(k));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+
+  // Runs `kernel` with y in x's buffer and compares x afterwards with the y
+  // of the interpreter's run on `reference`.
+  void expect_in_place_matches(const Kernel& kernel, RowTensors& jit, RowTensors& reference,
+                               const std::string& where) {
+    jit.alias("y", "x");
+    ASSERT_TRUE(kernel.run(jit.args()).is_ok()) << where;
+    ASSERT_TRUE(ir::interpret(pipeline(), reference.args()).is_ok()) << where;
+    const Tolerance& bound = jit_case().tolerance;
+    for (int64_t r = 0; r < jit.rows(); ++r) {
+      for (int64_t i = 0; i < jit.n(); ++i) {
+        float want = reference.row("y", r)[i];
+        float got = jit.row("x", r)[i];
+        if (std::isnan(want)) {
+          ASSERT_TRUE(std::isnan(got)) << where << ", row " << r << ", i = " << i;
+          continue;
+        }
+        if (got == want) continue;  // also -inf, which ASSERT_NEAR cannot compare
+        ASSERT_NEAR(got, want, bound.relative * std::fabs(want) + bound.absolute)
+            << where << ", row " << r << ", i = " << i;
+      }
+    }
+  }
 };
 
 TEST_P(BlockedExp, MatchesInterpreterOnEveryLength) {
@@ -108,23 +153,7 @@ TEST_P(BlockedExp, BlocksWithDistantMaxima) {
 }
 
 TEST_P(BlockedExp, MatchesInterpreterOnSpecialValues) {
-  ir::Pipeline pipeline = this->pipeline();
-  const auto patterns = special_patterns();
-  for (Isa isa : runnable_isas()) {
-    auto kernel = compile_blocked(pipeline, isa);
-    ASSERT_NE(kernel, nullptr);
-    for (int64_t n : {1, 17, 100, 1500, 5000}) {
-      for (size_t k = 0; k < patterns.size(); ++k) {
-        RowTensors jit(pipeline, 2, n, 0, 0);
-        RowTensors reference(pipeline, 2, n, 0, 0);
-        fill_pattern(pipeline, patterns[k], jit, reference);
-        expect_matches_reference(*kernel, jit_case(), jit, reference,
-                                 std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
-                                     ", special pattern " + std::to_string(k));
-        if (HasFailure()) return;
-      }
-    }
-  }
+  expect_patterns_match(special_patterns(), {1, 17, 100, 1500, 5000}, "special pattern");
 }
 
 TEST_P(BlockedExp, RunsInPlace) {
@@ -138,17 +167,7 @@ TEST_P(BlockedExp, RunsInPlace) {
       RowTensors reference(pipeline, 2, n, 0, 0);
       fill_random(pipeline, jit, rng);
       copy_inputs(pipeline, jit, reference);
-      jit.alias("y", "x");
-      ASSERT_TRUE(kernel->run(jit.args()).is_ok());
-      ASSERT_TRUE(ir::interpret(pipeline, reference.args()).is_ok());
-      for (int64_t r = 0; r < 2; ++r) {
-        for (int64_t i = 0; i < n; ++i) {
-          float want = reference.row("y", r)[i];
-          const Tolerance& bound = jit_case().tolerance;
-          ASSERT_NEAR(jit.row("x", r)[i], want, bound.relative * std::fabs(want) + bound.absolute)
-              << "n = " << n << ", i = " << i;
-        }
-      }
+      expect_in_place_matches(*kernel, jit, reference, std::string(isa_name(isa)) + ", n = " + std::to_string(n));
     }
   }
 }
@@ -194,23 +213,7 @@ std::vector<std::function<float(int64_t, int64_t)>> late_block_patterns() {
 }
 
 TEST_P(BlockedExp, LateBlocksAboveTheReference) {
-  ir::Pipeline pipeline = this->pipeline();
-  const auto patterns = late_block_patterns();
-  for (Isa isa : runnable_isas()) {
-    auto kernel = compile_blocked(pipeline, isa);
-    ASSERT_NE(kernel, nullptr);
-    for (int64_t n : {9000, 20001}) {
-      for (size_t k = 0; k < patterns.size(); ++k) {
-        RowTensors jit(pipeline, 2, n, 0, 0);
-        RowTensors reference(pipeline, 2, n, 0, 0);
-        fill_pattern(pipeline, patterns[k], jit, reference);
-        expect_matches_reference(*kernel, jit_case(), jit, reference,
-                                 std::string("blocked exp on ") + isa_name(isa) + ", n = " + std::to_string(n) +
-                                     ", late-block pattern " + std::to_string(k));
-        if (HasFailure()) return;
-      }
-    }
-  }
+  expect_patterns_match(late_block_patterns(), {9000, 20001}, "late-block pattern");
 }
 
 // The same rows computed in place: a block that ran again would read the y it
@@ -218,31 +221,16 @@ TEST_P(BlockedExp, LateBlocksAboveTheReference) {
 TEST_P(BlockedExp, LateBlocksInPlace) {
   ir::Pipeline pipeline = this->pipeline();
   const auto patterns = late_block_patterns();
-  const Tolerance& bound = jit_case().tolerance;
   for (Isa isa : runnable_isas()) {
     auto kernel = compile_blocked(pipeline, isa);
     ASSERT_NE(kernel, nullptr);
-    const int64_t n = 20001;
     for (size_t k = 0; k < patterns.size(); ++k) {
-      RowTensors jit(pipeline, 2, n, 0, 0);
-      RowTensors reference(pipeline, 2, n, 0, 0);
+      RowTensors jit(pipeline, 2, 20001, 0, 0);
+      RowTensors reference(pipeline, 2, 20001, 0, 0);
       fill_pattern(pipeline, patterns[k], jit, reference);
-      jit.alias("y", "x");
-      ASSERT_TRUE(kernel->run(jit.args()).is_ok());
-      ASSERT_TRUE(ir::interpret(pipeline, reference.args()).is_ok());
-      for (int64_t r = 0; r < 2; ++r) {
-        for (int64_t i = 0; i < n; ++i) {
-          float want = reference.row("y", r)[i];
-          float got = jit.row("x", r)[i];
-          if (std::isnan(want)) {
-            ASSERT_TRUE(std::isnan(got)) << isa_name(isa) << ", pattern " << k << ", i = " << i;
-            continue;
-          }
-          if (got == want) continue;  // also -inf, which ASSERT_NEAR cannot compare
-          ASSERT_NEAR(got, want, bound.relative * std::fabs(want) + bound.absolute)
-              << isa_name(isa) << ", pattern " << k << ", row " << r << ", i = " << i;
-        }
-      }
+      expect_in_place_matches(*kernel, jit, reference,
+                              std::string(isa_name(isa)) + ", late-block pattern " + std::to_string(k));
+      if (HasFailure()) return;
     }
   }
 }
