@@ -4,13 +4,17 @@
 
 namespace rowjit::jit {
 
+Xbyak::Address ConstantPool::vector_at(const Xbyak::Label& label, int index) const {
+  int offset = index * target_.bytes();
+  if (target_.avx512) return Xbyak::util::zword[Xbyak::util::rip + label + offset];
+  return Xbyak::util::yword[Xbyak::util::rip + label + offset];
+}
+
 const Xbyak::Address& ConstantPool::address_of(uint32_t bits) {
   auto [it, inserted] = slot_of_.try_emplace(bits, static_cast<int>(slots_.size()));
   if (inserted) {
     slots_.push_back(bits);
-    int offset = it->second * target_.bytes();
-    if (target_.avx512) addresses_.push_back(Xbyak::util::zword[Xbyak::util::rip + label_ + offset]);
-    else addresses_.push_back(Xbyak::util::yword[Xbyak::util::rip + label_ + offset]);
+    addresses_.push_back(vector_at(label_, it->second));
   }
   return addresses_[static_cast<size_t>(it->second)];
 }
@@ -19,9 +23,7 @@ const Xbyak::Address& ConstantPool::lane_table(const std::vector<uint32_t>& peri
   auto [it, inserted] = table_of_.try_emplace(period, static_cast<int>(tables_.size()));
   if (inserted) {
     tables_.push_back(period);
-    int offset = it->second * target_.bytes();
-    if (target_.avx512) table_addresses_.push_back(Xbyak::util::zword[Xbyak::util::rip + table_label_ + offset]);
-    else table_addresses_.push_back(Xbyak::util::yword[Xbyak::util::rip + table_label_ + offset]);
+    table_addresses_.push_back(vector_at(table_label_, it->second));
   }
   return table_addresses_[static_cast<size_t>(it->second)];
 }

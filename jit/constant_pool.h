@@ -51,6 +51,9 @@ class ConstantPool {
   const Xbyak::Label& label() const { return label_; }
 
  private:
+  // The vector at position `index` after `label`, RIP-relative.
+  Xbyak::Address vector_at(const Xbyak::Label& label, int index) const;
+
   VectorTarget target_;
   Xbyak::Label label_;
   std::vector<uint32_t> slots_;
