@@ -1,6 +1,7 @@
 #include "runtime/row_parallel.h"
 
 #include <algorithm>
+#include <chrono>
 #include <new>
 #include <string>
 
@@ -30,10 +31,36 @@ ThreadPool::ThreadPool(std::size_t workers) {
   for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
 
+namespace {
+
+// How long an idle worker, or a caller waiting for the workers, polls before
+// it sleeps on a condition variable. Waking a sleeping thread took tens of
+// microseconds on the 2-vCPU VM of docs/benchmarks.md, as long as a whole
+// call on a batch of short rows. A pool that slept at once made 4096 rows of
+// 64 elements slower on two threads than on one.
+constexpr std::chrono::microseconds kPollBeforeSleep{50};
+
+// Polls `ready` until it returns true or kPollBeforeSleep has passed.
+template <typename Ready>
+void poll_briefly(Ready ready) {
+  auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleep;
+  while (!ready()) {
+    for (int i = 0; i < 64; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return;
+  }
+}
+
+}  // namespace
+
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    posted_.fetch_add(1, std::memory_order_release);
   }
   work_ready_.notify_all();
   for (std::thread& thread : threads_) thread.join();
@@ -48,12 +75,19 @@ void ThreadPool::run_one(Loop& loop, std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   loop.task(loop.context, index);
   lock.lock();
-  if (++loop.done == loop.tasks) loop_done_.notify_all();
+  if (loop.done.fetch_add(1, std::memory_order_release) + 1 == loop.tasks) loop_done_.notify_all();
 }
 
 void ThreadPool::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
+    if (!stopping_ && loops_.empty()) {
+      // Poll for the next loop before sleeping; the wait below still decides.
+      std::uint64_t seen = posted_.load(std::memory_order_relaxed);
+      lock.unlock();
+      poll_briefly([this, seen] { return posted_.load(std::memory_order_acquire) != seen; });
+      lock.lock();
+    }
     work_ready_.wait(lock, [this] { return stopping_ || !loops_.empty(); });
     if (loops_.empty()) return;  // stopping, and nothing left to run
     run_one(*loops_.front(), lock);
@@ -69,14 +103,21 @@ void ThreadPool::parallel_for(std::size_t tasks, ParallelTask task, void* task_c
 
   std::unique_lock<std::mutex> lock(mutex_);
   loops_.push_back(&loop);
+  posted_.fetch_add(1, std::memory_order_release);
   if (tasks > 1) work_ready_.notify_all();
   // The caller works on its own loop too, so the loop finishes even when
   // every worker is busy with other callers' loops.
   while (loop.next < loop.tasks) run_one(loop, lock);
   // `loop` lives on this stack: wait until no worker is still running one of
   // its tasks. No worker can claim a new one, because the loop left loops_
-  // when its last task was claimed.
-  loop_done_.wait(lock, [&loop] { return loop.done == loop.tasks; });
+  // when its last task was claimed. The wait takes the mutex before it
+  // returns, so the worker that finished last has left run_one by then.
+  if (loop.done.load(std::memory_order_acquire) != loop.tasks) {
+    lock.unlock();
+    poll_briefly([&loop] { return loop.done.load(std::memory_order_acquire) == loop.tasks; });
+    lock.lock();
+  }
+  loop_done_.wait(lock, [&loop] { return loop.done.load(std::memory_order_acquire) == loop.tasks; });
 }
 
 namespace {

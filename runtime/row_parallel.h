@@ -8,6 +8,7 @@
 // writes, uniform() included.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -66,7 +67,9 @@ class ThreadPool {
     void* context = nullptr;
     std::size_t tasks = 0;
     std::size_t next = 0;  // first task not yet claimed
-    std::size_t done = 0;  // tasks that have returned
+    // Tasks that have returned. Written under the mutex; atomic so that the
+    // caller can poll it before it sleeps.
+    std::atomic<std::size_t> done{0};
   };
 
   void work();
@@ -78,6 +81,9 @@ class ThreadPool {
   std::condition_variable loop_done_;
   std::deque<Loop*> loops_;  // loops with unclaimed tasks, oldest first
   bool stopping_ = false;
+  // Counts the loops posted and the stop request, so that an idle worker can
+  // poll for new work without the mutex before it sleeps.
+  std::atomic<std::uint64_t> posted_{0};
   std::vector<std::thread> threads_;
 };
 
