@@ -15,6 +15,7 @@
 #include "jit/kernel_abi.h"
 #include "runtime/compiler.h"
 #include "runtime/cpu_features.h"
+#include "runtime/row_parallel.h"
 
 namespace rowjit::bench {
 
@@ -99,6 +100,9 @@ class RowjitKernel {
   Status run_checked() const { return kernel_->run(run_args_); }
   // Runs the machine code directly; used in the timed loop.
   void run() const { entry_(&call_); }
+  // Runs through the checked API with the rows split over rowjit's default
+  // pool, as an engine without a pool of its own would.
+  Status run_on_all_cores() const { return kernel_->run(run_args_, default_thread_pool().hook()); }
 
   // Form, ISA and unroll actually compiled, for the benchmark label.
   std::string label() const {

@@ -1,5 +1,6 @@
 // Softmax and log-softmax: rowjit against oneDNN, XNNPACK, plain C++ and the
-// memory bandwidth of the machine, single-threaded, on the same buffers.
+// memory bandwidth of the machine, single-threaded, on the same buffers, and
+// the batched shapes again on all cores.
 //
 // Benchmarks are named FAMILY/IMPL/SHAPE. FAMILY is softmax or log_softmax.
 // SHAPE is n for one row or RxN for a batch. IMPL is one of:
@@ -9,13 +10,14 @@
 //   onednn, xnnpack              the peers, when the build found them
 //   cpp, cpp_fastmath            bench/baseline_three_pass.h without and with -ffast-math
 //   probe_read, probe_rw, probe_rw_nt  bandwidth probes (softmax family only)
+//   IMPL_threads                 rowjit, onednn, xnnpack or cpp_fastmath on the
+//                                batched shapes, on all cores (bench/all_cores.h)
 // Each implementation's output is checked once against a double reference
 // before it is timed (bench/output_check.h); a wrong one is reported as an
 // error instead of a time. The counter `elements` gives the elements per
 // iteration, so the time per element is the iteration time divided by it.
 // bench/compare runs this program and summarizes it.
 #include <benchmark/benchmark.h>
-#include <dlfcn.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -26,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/all_cores.h"
 #include "bench/baseline_three_pass.h"
 #include "bench/baselines.h"
 #include "bench/output_check.h"
@@ -166,6 +169,49 @@ Factory cpp_factory(Family family, bool fast_math) {
   };
 }
 
+// The -ffast-math baseline with its rows split over rowjit's default pool.
+Factory cpp_fastmath_all_cores_factory(Family family) {
+  return [family](ShapeData& data) {
+    Prepared p;
+    const float* x = data.x();
+    float* y = data.y();
+    int64_t rows = data.shape().rows;
+    int64_t n = data.shape().n;
+    auto body = family == Family::kSoftmax ? softmax_cpp_fastmath : log_softmax_cpp_fastmath;
+    p.run = [=] { run_rows_on_all_cores(rows, [=](int64_t first, int64_t count) { body(x + first * n, y + first * n, count, n); }); };
+    p.run_checked = [run = p.run] {
+      run();
+      return std::string();
+    };
+    p.label = std::to_string(default_thread_pool().workers() + 1) + " threads";
+    return p;
+  };
+}
+
+// rowjit's default plan through Kernel::run with the rows split over its
+// default pool.
+Factory rowjit_all_cores_factory(const std::string& pipeline_text) {
+  return [pipeline_text](ShapeData& data) {
+    Prepared p;
+    const Shape& shape = data.shape();
+    auto kernel = RowjitKernel::create(pipeline_text, RowjitVariant{}, shape.rows, shape.n, data.x(), data.y());
+    if (!kernel) {
+      p.error = kernel.status().to_string();
+      return p;
+    }
+    std::shared_ptr<RowjitKernel> bound = std::move(*kernel);
+    const RowjitKernel* raw = bound.get();
+    p.owner = bound;
+    p.label = raw->label() + ", " + std::to_string(default_thread_pool().workers() + 1) + " threads";
+    p.run = [raw] { benchmark::DoNotOptimize(raw->run_on_all_cores()); };
+    p.run_checked = [raw] {
+      Status status = raw->run_on_all_cores();
+      return status ? std::string() : status.to_string();
+    };
+    return p;
+  };
+}
+
 Factory rowjit_factory(const std::string& pipeline_text, RowjitVariant variant) {
   return [pipeline_text, variant](ShapeData& data) {
     Prepared p;
@@ -189,22 +235,32 @@ Factory rowjit_factory(const std::string& pipeline_text, RowjitVariant variant) 
 }
 
 #if defined(ROWJIT_HAVE_ONEDNN)
-Factory onednn_factory(Family family) {
-  return [family](ShapeData& data) {
+// With `threads` above 1, OpenMP gets that many threads around the
+// primitive's creation and each run, and one again after.
+Factory onednn_factory(Family family, int threads = 1) {
+  return [family, threads](ShapeData& data) {
     Prepared p;
     const Shape& shape = data.shape();
+    set_openmp_threads(threads);
     std::shared_ptr<OnednnSoftmax> op =
         OnednnSoftmax::create(family == Family::kLogSoftmax, shape.rows, shape.n, data.x(), data.y(), p.error);
+    set_openmp_threads(1);
     if (!op) return p;
     p.tolerance = kFloatSumTolerance;
     OnednnSoftmax* raw = op.get();
     p.owner = op;
     p.label = raw->implementation();
-    p.run = [raw] { raw->run(); };
-    p.run_checked = [raw] {
+    if (threads > 1) p.label += ", " + std::to_string(threads) + " threads";
+    p.run = [raw, threads] {
+      set_openmp_threads(threads);
+      raw->run();
+      set_openmp_threads(1);
+    };
+    p.run_checked = [run = p.run] {
       try {
-        raw->run();
+        run();
       } catch (const dnnl::error& e) {
+        set_openmp_threads(1);
         return std::string("oneDNN softmax failed: ") + e.what();
       }
       return std::string();
@@ -215,12 +271,14 @@ Factory onednn_factory(Family family) {
 #endif
 
 #if defined(ROWJIT_HAVE_XNNPACK)
-Factory xnnpack_factory() {
-  return [](ShapeData& data) {
+Factory xnnpack_factory(int threads = 1) {
+  return [threads](ShapeData& data) {
     Prepared p;
     const Shape& shape = data.shape();
-    std::shared_ptr<XnnpackSoftmax> op = XnnpackSoftmax::create(shape.rows, shape.n, data.x(), data.y(), p.error);
+    std::shared_ptr<XnnpackSoftmax> op =
+        XnnpackSoftmax::create(shape.rows, shape.n, data.x(), data.y(), p.error, threads);
     if (!op) return p;
+    if (threads > 1) p.label = std::to_string(threads) + " threads";
     p.tolerance = kFloatSumTolerance;
     XnnpackSoftmax* raw = op.get();
     p.owner = op;
@@ -286,24 +344,34 @@ int register_all() {
       register_benchmark(family, "cpp_fastmath", shape, cpp_factory(family, true));
     }
   }
+  // The batched shapes again, each implementation on all cores.
+  int threads = all_core_threads();
+  for (const Shape& shape : kShapes) {
+    if (shape.rows == 1) continue;
+    for (Family family : {Family::kSoftmax, Family::kLogSoftmax}) {
+      const std::string& text = family == Family::kSoftmax ? *softmax_text : *log_softmax_text;
+      register_benchmark(family, "rowjit_threads", shape, rowjit_all_cores_factory(text));
+#if defined(ROWJIT_HAVE_ONEDNN)
+      register_benchmark(family, "onednn_threads", shape, onednn_factory(family, threads));
+#endif
+#if defined(ROWJIT_HAVE_XNNPACK)
+      if (family == Family::kSoftmax) register_benchmark(family, "xnnpack_threads", shape, xnnpack_factory(threads));
+#endif
+      register_benchmark(family, "cpp_fastmath_threads", shape, cpp_fastmath_all_cores_factory(family));
+    }
+  }
   return 0;
 }
 
-// oneDNN's Debian build runs on OpenMP, which reads OMP_NUM_THREADS when
-// libgomp loads, before main. The benchmark is single-threaded whatever
-// OMP_NUM_THREADS is, so main sets the thread count through libgomp, looked
-// up at run time because the program does not link it directly.
-void limit_openmp_to_one_thread() {
-  using SetNumThreads = void (*)(int);
-  void* symbol = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-  if (symbol != nullptr) reinterpret_cast<SetNumThreads>(symbol)(1);
-}
 
 }  // namespace
 }  // namespace rowjit::bench
 
 int main(int argc, char** argv) {
-  rowjit::bench::limit_openmp_to_one_thread();
+  // oneDNN's Debian build runs on OpenMP, which reads OMP_NUM_THREADS when
+  // libgomp loads, before main. The single-threaded benchmarks stay so
+  // whatever OMP_NUM_THREADS is; the all-cores ones raise it around each run.
+  rowjit::bench::set_openmp_threads(1);
 
   // 0.1 s per repetition keeps a full run (9 shapes, 32M included) to a few
   // minutes; --benchmark_min_time on the command line overrides it.
