@@ -40,10 +40,9 @@ namespace {
 // 64 elements slower on two threads than on one.
 constexpr std::chrono::microseconds kPollBeforeSleep{50};
 
-// Polls `ready` until it returns true or kPollBeforeSleep has passed.
+// Polls `ready` until it returns true or `deadline` has passed.
 template <typename Ready>
-void poll_briefly(Ready ready) {
-  auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleep;
+void poll_until(std::chrono::steady_clock::time_point deadline, Ready ready) {
   while (!ready()) {
     for (int i = 0; i < 64; ++i) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -81,11 +80,14 @@ void ThreadPool::run_one(Loop& loop, std::unique_lock<std::mutex>& lock) {
 void ThreadPool::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    if (!stopping_ && loops_.empty()) {
-      // Poll for the next loop before sleeping; the wait below still decides.
+    // Poll for the next loop for kPollBeforeSleep after the last task, then
+    // sleep; the wait below still decides. A loop posted meanwhile whose
+    // tasks others claimed first does not end the polling early.
+    auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleep;
+    while (!stopping_ && loops_.empty() && std::chrono::steady_clock::now() < deadline) {
       std::uint64_t seen = posted_.load(std::memory_order_relaxed);
       lock.unlock();
-      poll_briefly([this, seen] { return posted_.load(std::memory_order_acquire) != seen; });
+      poll_until(deadline, [this, seen] { return posted_.load(std::memory_order_acquire) != seen; });
       lock.lock();
     }
     work_ready_.wait(lock, [this] { return stopping_ || !loops_.empty(); });
@@ -114,7 +116,8 @@ void ThreadPool::parallel_for(std::size_t tasks, ParallelTask task, void* task_c
   // returns, so the worker that finished last has left run_one by then.
   if (loop.done.load(std::memory_order_acquire) != loop.tasks) {
     lock.unlock();
-    poll_briefly([&loop] { return loop.done.load(std::memory_order_acquire) == loop.tasks; });
+    poll_until(std::chrono::steady_clock::now() + kPollBeforeSleep,
+               [&loop] { return loop.done.load(std::memory_order_acquire) == loop.tasks; });
     lock.lock();
   }
   loop_done_.wait(lock, [&loop] { return loop.done.load(std::memory_order_acquire) == loop.tasks; });
