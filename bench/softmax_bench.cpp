@@ -178,7 +178,9 @@ Factory cpp_fastmath_all_cores_factory(Family family) {
     int64_t rows = data.shape().rows;
     int64_t n = data.shape().n;
     auto body = family == Family::kSoftmax ? softmax_cpp_fastmath : log_softmax_cpp_fastmath;
-    p.run = [=] { run_rows_on_all_cores(rows, [=](int64_t first, int64_t count) { body(x + first * n, y + first * n, count, n); }); };
+    p.run = [=] {
+      run_rows_on_all_cores(rows, [=](int64_t first, int64_t count) { body(x + first * n, y + first * n, count, n); });
+    };
     p.run_checked = [run = p.run] {
       run();
       return std::string();
