@@ -1,7 +1,7 @@
 // XNNPACK softmax as a peer (Debian's libxnnpack, git snapshot of
 // 2022-02-16): xnn_create_softmax_nc_f32 for `n` channels, set up once for
 // `rows` rows of the caller's buffers, then xnn_run_operator per run. With
-// one thread no thread pool is passed, so it runs on the calling thread; with
+// one thread no thread pool is passed, so it runs on the calling thread. With
 // more it gets a pthreadpool of that many threads. This XNNPACK has no
 // log-softmax operator.
 #pragma once

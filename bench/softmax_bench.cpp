@@ -190,32 +190,10 @@ Factory cpp_fastmath_all_cores_factory(Family family) {
   };
 }
 
-// rowjit's default plan through Kernel::run with the rows split over its
-// default pool.
-Factory rowjit_all_cores_factory(const std::string& pipeline_text) {
-  return [pipeline_text](ShapeData& data) {
-    Prepared p;
-    const Shape& shape = data.shape();
-    auto kernel = RowjitKernel::create(pipeline_text, RowjitVariant{}, shape.rows, shape.n, data.x(), data.y());
-    if (!kernel) {
-      p.error = kernel.status().to_string();
-      return p;
-    }
-    std::shared_ptr<RowjitKernel> bound = std::move(*kernel);
-    const RowjitKernel* raw = bound.get();
-    p.owner = bound;
-    p.label = raw->label() + ", " + std::to_string(default_thread_pool().workers() + 1) + " threads";
-    p.run = [raw] { benchmark::DoNotOptimize(raw->run_on_all_cores()); };
-    p.run_checked = [raw] {
-      Status status = raw->run_on_all_cores();
-      return status ? std::string() : status.to_string();
-    };
-    return p;
-  };
-}
-
-Factory rowjit_factory(const std::string& pipeline_text, RowjitVariant variant) {
-  return [pipeline_text, variant](ShapeData& data) {
+// The timed run calls the machine code directly, or with `all_cores` goes
+// through Kernel::run with the rows split over rowjit's default pool.
+Factory rowjit_factory(const std::string& pipeline_text, RowjitVariant variant, bool all_cores = false) {
+  return [pipeline_text, variant, all_cores](ShapeData& data) {
     Prepared p;
     const Shape& shape = data.shape();
     auto kernel = RowjitKernel::create(pipeline_text, variant, shape.rows, shape.n, data.x(), data.y());
@@ -227,9 +205,14 @@ Factory rowjit_factory(const std::string& pipeline_text, RowjitVariant variant) 
     const RowjitKernel* raw = bound.get();
     p.owner = bound;
     p.label = raw->label();
-    p.run = [raw] { raw->run(); };
-    p.run_checked = [raw] {
-      Status status = raw->run_checked();
+    if (all_cores) {
+      p.label += ", " + std::to_string(default_thread_pool().workers() + 1) + " threads";
+      p.run = [raw] { benchmark::DoNotOptimize(raw->run_on_all_cores()); };
+    } else {
+      p.run = [raw] { raw->run(); };
+    }
+    p.run_checked = [raw, all_cores] {
+      Status status = all_cores ? raw->run_on_all_cores() : raw->run_checked();
       return status ? std::string() : status.to_string();
     };
     return p;
@@ -352,7 +335,7 @@ int register_all() {
     if (shape.rows == 1) continue;
     for (Family family : {Family::kSoftmax, Family::kLogSoftmax}) {
       const std::string& text = family == Family::kSoftmax ? *softmax_text : *log_softmax_text;
-      register_benchmark(family, "rowjit_threads", shape, rowjit_all_cores_factory(text));
+      register_benchmark(family, "rowjit_threads", shape, rowjit_factory(text, RowjitVariant{}, true));
 #if defined(ROWJIT_HAVE_ONEDNN)
       register_benchmark(family, "onednn_threads", shape, onednn_factory(family, threads));
 #endif
@@ -371,8 +354,9 @@ int register_all() {
 
 int main(int argc, char** argv) {
   // oneDNN's Debian build runs on OpenMP, which reads OMP_NUM_THREADS when
-  // libgomp loads, before main. The single-threaded benchmarks stay so
-  // whatever OMP_NUM_THREADS is; the all-cores ones raise it around each run.
+  // libgomp loads, before main. The single-threaded benchmarks stay on one
+  // thread whatever OMP_NUM_THREADS is, and the all-cores ones raise the
+  // count around each run.
   rowjit::bench::set_openmp_threads(1);
 
   // 0.1 s per repetition keeps a full run (9 shapes, 32M included) to a few

@@ -599,8 +599,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // max pass. In a timing loop of 16K-element rows on Zen 5 (AVX-512 / AVX2,
   // ns per element): softmax 0.105 -> 0.100 and 0.190 -> 0.182, log-softmax
   // 0.117 -> 0.100 and 0.199 -> 0.180. At 8192 elements AVX2 lost 4%, so
-  // shorter rows keep the plain loops; the threshold is a power of two so that
-  // it falls between the kernel cache's row size classes.
+  // shorter rows keep the plain loops. The threshold is a power of two, so it
+  // falls between the kernel cache's row size classes.
   bool blocked_length = n_hint > kBlockedMinElements;
   plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && blocked_length && !out_of_cache);
   if (choices.blocked_exp) {

@@ -27,9 +27,9 @@ class ConstantPool {
   // The slot of `bits` in memory, even when the constant is pinned.
   const Xbyak::Address& address_of(uint32_t bits);
 
-  // A vector whose lane i holds period[i % period.size()], for lookups with
-  // vpermps. Stored after the broadcast slots; equal tables share one copy.
-  // The period must divide the lane count.
+  // A vector whose lane i contains period[i % period.size()], for lookups
+  // with vpermps. Tables follow the broadcast slots, and equal tables share
+  // one copy. The period must divide the lane count.
   const Xbyak::Address& lane_table(const std::vector<uint32_t>& period);
 
   // While pinned, vector_bits(bits) returns `reg`, which the caller has loaded

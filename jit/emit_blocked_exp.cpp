@@ -14,7 +14,7 @@
 //
 // Under Plan::speculative_max only block 0 has the pass of max alone. A later
 // block takes the max of the row so far as its reference m_b and finds its own
-// max in the exp sweep; a block that exceeds its m_b by more than the margin
+// max in the exp sweep. A block that exceeds its m_b by more than the margin
 // runs again (emit_speculation_check). The factors below hold for any m_b
 // within the margin of the block's max, so they do not change. A row computed
 // in place cannot read x again, so it takes the max pass in every block.

@@ -75,7 +75,7 @@ constexpr float kExpEighthsC1 = 0x1p+0f;
 constexpr float kExpEighthsC2 = 0x1.000888p-1f;
 constexpr float kExpEighthsC3 = 0x1.554a1p-3f;
 constexpr float kLog2eTimes8 = 0x1.715476p+3f;
-// ln2 / 8 split as kLn2Hi and kLn2Lo are (exact: a power-of-two scaling).
+// ln2 / 8 in the same two parts as ln 2 (dividing by 8 is exact).
 constexpr float kLn2HiOver8 = kLn2Hi / 8.0f;
 constexpr float kLn2LoOver8 = kLn2Lo / 8.0f;
 

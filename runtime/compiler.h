@@ -76,7 +76,7 @@ class Kernel {
   // Fills tensor_slots_ and scalar_slots_ from the layout of compiled_.
   void index_slots();
   // Fills the tensor slots of `call` from checked arguments, whose tensors
-  // hold the signature's order, in one walk without lookups. Returns whether
+  // are in the signature's order, in one walk without lookups. Returns whether
   // an output may share memory with another tensor: a quick test of address
   // ranges that allocates nothing, true when it cannot tell. Only then does
   // run_rows() call check_jit_in_place().

@@ -59,7 +59,11 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   // -1 stands for "not forced".
   hash.add_integer(key.choices.softmax_form ? static_cast<int64_t>(*key.choices.softmax_form) : -1);
   hash.add_integer(key.choices.unroll ? *key.choices.unroll : -1);
-  auto add_flag = [&hash](const std::optional<bool>& flag) { hash.add_integer(flag ? (*flag ? 1 : 0) : -1); };
+  auto add_flag = [&hash](const std::optional<bool>& flag) {
+    int64_t value = -1;
+    if (flag) value = *flag ? 1 : 0;
+    hash.add_integer(value);
+  };
   add_flag(key.choices.nontemporal_stores);
   hash.add_integer(key.choices.resident_vectors ? *key.choices.resident_vectors : -1);
   hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);

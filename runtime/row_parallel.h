@@ -67,8 +67,8 @@ class ThreadPool {
     void* context = nullptr;
     std::size_t tasks = 0;
     std::size_t next = 0;  // first task not yet claimed
-    // Tasks that have returned. Written under the mutex; atomic so that the
-    // caller can poll it before it sleeps.
+    // Tasks that have returned. Written under the mutex, and atomic so that
+    // the caller can poll it before it sleeps.
     std::atomic<std::size_t> done{0};
   };
 

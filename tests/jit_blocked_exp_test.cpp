@@ -190,11 +190,10 @@ TEST_P(BlockedExp, LongRowsTakeLargerBlocks) {
   }
 }
 
-// Rows whose later blocks exceed the reference they take: a spike, +inf or NaN
-// in a late block, or a first block of -inf, sets a new reference there, and
-// a row that rises by more than the margin per block makes every block run
-// again. Values rise by up to exactly the margin in one pattern, which runs no
-// block again.
+// Rows whose later blocks exceed the reference they take. A spike, +inf or
+// NaN in a late block, or a first block of -inf, sets a new reference there.
+// A row that rises by more than the margin per block makes every block run
+// again. One pattern rises by exactly the margin, which runs no block again.
 std::vector<std::function<float(int64_t, int64_t)>> late_block_patterns() {
   const float inf = INFINITY;
   const float margin = ir::kSpeculationMargin;
