@@ -39,14 +39,22 @@ inline Result<std::string> read_example(const std::string& name) {
 struct RowjitVariant {
   std::optional<Isa> isa;
   std::optional<ir::SoftmaxForm> form;
+  std::optional<int> exp_group;  // Plan::exp_group forced, else the planner's
 
   // IMPL part of the benchmark name: rowjit, rowjit_avx2, rowjit_two_pass_online,
-  // rowjit_avx2_two_pass_online, ...
+  // rowjit_avx2_two_pass_online, rowjit_exp_group1, ...
   std::string impl_name() const {
     std::string name = "rowjit";
     if (isa) name.append("_").append(isa_name(*isa));
     if (form) name.append("_").append(ir::softmax_form_name(*form));
+    if (exp_group) name.append("_exp_group").append(std::to_string(*exp_group));
     return name;
+  }
+
+  void apply(CompileOptions& options) const {
+    options.isa = isa;
+    options.choices.softmax_form = form;
+    options.choices.exp_group = exp_group;
   }
 };
 
@@ -59,9 +67,8 @@ class RowjitKernel {
   static Result<std::unique_ptr<RowjitKernel>> create(const std::string& pipeline_text, const RowjitVariant& variant,
                                                       int64_t rows, int64_t n, const float* x, float* y) {
     CompileOptions options;
-    options.isa = variant.isa;
+    variant.apply(options);
     options.n_hint = n;
-    options.choices.softmax_form = variant.form;
     auto kernel = compile_text(pipeline_text, options);
     if (!kernel) return kernel.status();
     if (!(*kernel)->uses_jit()) {

@@ -283,8 +283,11 @@ std::vector<RowjitVariant> rowjit_variants() {
                                    ir::SoftmaxForm::kTwoPassOnline, ir::SoftmaxForm::kTwoPassExtExp};
   std::vector<RowjitVariant> variants;
   for (auto isa : isas) {
-    variants.push_back({isa, std::nullopt});
-    for (auto form : forms) variants.push_back({isa, form});
+    variants.push_back({isa, std::nullopt, std::nullopt});
+    for (auto form : forms) variants.push_back({isa, form, std::nullopt});
+    // The planner's choice with each vector's exp emitted on its own, to
+    // measure what the exp groups gain (Plan::exp_group).
+    variants.push_back({isa, std::nullopt, 1});
   }
   return variants;
 }
@@ -294,9 +297,8 @@ std::vector<RowjitVariant> rowjit_variants() {
 // Other compile failures are registered, so that they show as errors.
 bool variant_applies(const std::string& pipeline_text, const RowjitVariant& variant, int64_t n) {
   CompileOptions options;
-  options.isa = variant.isa;
+  variant.apply(options);
   options.n_hint = n;
-  options.choices.softmax_form = variant.form;
   auto kernel = compile_text(pipeline_text, options);
   return kernel || kernel.status().code() != StatusCode::kInvalidArgument;
 }

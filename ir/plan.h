@@ -73,6 +73,7 @@ struct PlanChoices {
   std::optional<int> prefetch_bytes;    // 0: none; see Plan::prefetch_bytes
   std::optional<bool> blocked_exp;      // see Plan::blocked_exp
   std::optional<bool> speculative_max;  // see Plan::speculative_max
+  std::optional<int> exp_group;         // 1: none; see Plan::exp_group
 };
 
 // Blocks of a row that the blocked-exp form can hold the maxima and sums of
@@ -103,6 +104,11 @@ struct Plan {
 
   int vector_bits = 0;
   int unroll = 1;             // vectors per main-loop iteration, each with its own accumulators
+  // Lanes of a main-loop iteration whose softmax exps are emitted together,
+  // one instruction over all lanes at a time (jit/emit_body.cpp); 1: one
+  // vector after another. The emitter lowers it to a divisor of the unroll
+  // that the free registers hold.
+  int exp_group = 1;
   bool nontemporal_stores = false;
   // Rows of exactly this many vectors (n in ((v - 1) * lanes, v * lanes]) are
   // loaded once into registers and every sweep works there: no loops, no

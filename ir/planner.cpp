@@ -684,6 +684,28 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                            " bytes ahead: the rows of a batch arrive before their loads, and the last row of a "
                            "call shorter than 64 KiB prefetches only what it loads");
   }
+  // Exp groups (Plan::exp_group), measured in bench/softmax_bench against
+  // exp_group 1 (docs/benchmarks.md): AVX-512 rows in cache 2 to 5% faster
+  // with the four lanes of a step together. On AVX2, groups of four take
+  // every register that held a constant and were 9% slower at 1K; groups of
+  // two were 3% faster at 16K. Rows streamed from memory were up to 10%
+  // slower with groups (32M, non-temporal stores), for reasons not found.
+  bool groupable_exp = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive;
+  int default_group = out_of_cache ? 1 : target.vector_bits == 512 ? plan.unroll : std::min(plan.unroll, 2);
+  plan.exp_group = choices.exp_group.value_or(default_group);
+  if (plan.exp_group < 1 || plan.exp_group > plan.unroll) {
+    return Status(StatusCode::kInvalidArgument, "exp group " + std::to_string(plan.exp_group) +
+                                                    " is out of range; use 1 to the unroll (" +
+                                                    std::to_string(plan.unroll) + ")");
+  }
+  if (choices.exp_group) {
+    plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) + ": forced");
+  } else if (groupable_exp && plan.exp_group == 1 && out_of_cache) {
+    plan.reasons.push_back("exps one vector at a time: the row streams from memory, where groups were slower");
+  } else if (groupable_exp && plan.exp_group > 1) {
+    plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) +
+                           ": the lanes' exp chains side by side in the code, where registers allow");
+  }
   if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
   return plan;
 }

@@ -119,8 +119,11 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   lea(rcx, ptr[kIndex + (kFlushInterval - 1) * step]);
   cmp(rcx, kBlockEnd);
   cmovg(rcx, kBlockEnd);
+  if (exp_group_ > 1) mark("steps of " + std::to_string(unroll_) + " vectors, exps in groups of " + std::to_string(exp_group_));
   L(steps);
-  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes});
+  std::vector<BodyMode> step_modes;
+  for (int lane = 0; lane < unroll_; ++lane) step_modes.push_back(BodyMode{lane, lane * vector_bytes});
+  emit_step_bodies(sweep, step_modes);
   add(kIndex, step);
   cmp(kIndex, rcx);
   jle(steps, T_NEAR);

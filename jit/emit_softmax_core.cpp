@@ -109,25 +109,43 @@ void KernelEmitter::init_online() {
   online_ = state;
 }
 
-// e = exp((x - r) * c) and d += e, where the max pass made (x - r) * c at
-// most kReferenceMargin.
-void KernelEmitter::accumulate_online(const Xmm& x, const BodyMode& mode) {
+// e = exp((x - r) * c) and d += e for each lane of a group (see
+// jit/emit_body.cpp), where the max pass made (x - r) * c at most
+// kReferenceMargin. Lanes after the first borrow e and the exp scratch from
+// the free registers.
+void KernelEmitter::accumulate_online(std::span<const Xmm> xs, std::span<const BodyMode> modes) {
   OnlineState& st = *online_;
-  const Xmm& m = st.reference[static_cast<size_t>(mode.lane)];
-  const Xmm& d = st.sum_acc[static_cast<size_t>(mode.lane)];
-  const Xmm& e = st.temp0;
-
-  vsubps(e, x, m);
-  scale_exponent(e);
-  emit_core_exp(e);
-  if (!mode.masked) {
-    vaddps(d, d, e);
-  } else if (target_.avx512) {
-    vaddps(d | k1, d, e);
-  } else {
-    vandps(e, e, tail_mask_);
-    vaddps(d, d, e);
+  std::vector<ExpLane> lanes;
+  for (size_t i = 0; i < modes.size(); ++i) {
+    ExpLane lane = exp_lane_scratch(i);
+    lane.dst = i == 0 ? st.temp0 : take_register();
+    lane.src = lane.dst;
+    lanes.push_back(lane);
   }
+  for (size_t i = 0; i < modes.size(); ++i) {
+    vsubps(lanes[i].dst, xs[i], st.reference[static_cast<size_t>(modes[i].lane)]);
+  }
+  for (const ExpLane& lane : lanes) scale_exponent(lane.dst);
+  MathEmitter mm = math();
+  if (plan_.core.exp_input_nonpositive) {
+    emit_exp_nonpositive(mm, lanes);
+  } else {
+    for (const ExpLane& lane : lanes) emit_exp(mm, lane.dst, lane.dst, scratch_);
+  }
+  for (size_t i = 0; i < modes.size(); ++i) {
+    const Xmm& d = st.sum_acc[static_cast<size_t>(modes[i].lane)];
+    const Xmm& e = lanes[i].dst;
+    if (!modes[i].masked) {
+      vaddps(d, d, e);
+    } else if (target_.avx512) {
+      vaddps(d | k1, d, e);
+    } else {
+      vandps(e, e, tail_mask_);
+      vaddps(d, d, e);
+    }
+  }
+  return_exp_scratch(lanes);
+  for (size_t i = 1; i < lanes.size(); ++i) free_register(lanes[i].dst);
 }
 
 // m = max(m, x) for the vector of x at [kIndex register + `index` + offset],

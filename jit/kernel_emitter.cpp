@@ -372,6 +372,10 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     reciprocal_of_[s] = block_factor_;
   }
 
+  // Exp groups take their registers before the constants do, in both
+  // emissions alike, so that the first one measures what is left for them.
+  exp_group_ = resident ? 1 : choose_exp_group(sweep, static_cast<int>(free_vregs_.size()));
+
   // Constants that the first emission found in these loops, held in registers
   // so that each use is not a load from the pool.
   std::vector<Xmm> pinned_constants;
@@ -562,9 +566,12 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     cmovg(rax, kMainEnd);
     if (online_) emit_online_max_pass(rax, false);
   }
-  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration");
+  std::string grouped = exp_group_ > 1 ? ", exps in groups of " + std::to_string(exp_group_) : "";
+  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration" + grouped);
   L(main_loop);
-  for (int lane = 0; lane < unroll_; ++lane) emit_body(sweep, BodyMode{lane, lane * vector_bytes, false, nontemporal});
+  std::vector<BodyMode> step_modes;
+  for (int lane = 0; lane < unroll_; ++lane) step_modes.push_back(BodyMode{lane, lane * vector_bytes, false, nontemporal});
+  emit_step_bodies(sweep, step_modes);
   add(kIndex, step);
   cmp(kIndex, flush ? rax : kMainEnd);
   jle(main_loop, T_NEAR);
@@ -656,143 +663,6 @@ void KernelEmitter::emit_flush() {
   flush_sums();
   if (online_) flush_online();
   if (extexp_) flush_extexp();
-}
-
-void KernelEmitter::load_row(const Xmm& dst, ValueId tensor, const BodyMode& mode) {
-  Address src = row_element(tensor, mode);
-  if (!mode.masked) {
-    vmovups(dst, src);
-  } else if (target_.avx512) {
-    vmovups(dst | k1 | T_z, src);
-  } else {
-    vmaskmovps(dst, tail_mask_, src);
-  }
-}
-
-void KernelEmitter::store_row(ValueId tensor, const Xmm& src, const BodyMode& mode) {
-  Address dst = row_element(tensor, mode);
-  if (!mode.masked && mode.nontemporal) {
-    vmovntps(dst, src);
-  } else if (!mode.masked) {
-    vmovups(dst, src);
-  } else if (target_.avx512) {
-    vmovups(dst | k1, src);
-  } else {
-    vmaskmovps(dst, tail_mask_, src);
-  }
-}
-
-// True if `value` is a resident row's value that a later sweep reads: its
-// register outlives this body.
-bool KernelEmitter::held_for_later(ValueId value, const BodyMode& mode) const {
-  if (mode.resident_vector < 0 || !resident_reg_.count({value, mode.resident_vector})) return false;
-  auto last = resident_last_sweep_.find(value);
-  return last != resident_last_sweep_.end() && last->second > sweep_index_;
-}
-
-// Frees the register of a body value that is dead.
-void KernelEmitter::release_value(ValueId value, const BodyMode& mode) {
-  free_register(vreg_of_.at(value));
-  vreg_of_.erase(value);
-  if (mode.resident_vector >= 0) resident_reg_.erase({value, mode.resident_vector});
-}
-
-void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
-  bool resident = mode.resident_vector >= 0;
-  auto release_if_dead = [&](ValueId v, int position) {
-    if (pinned_.count(v) || !vreg_of_.count(v) || held_for_later(v, mode)) return;
-    auto it = last_use_.find(v);
-    if (it == last_use_.end() || it->second <= position) release_value(v, mode);
-  };
-  // A value a later sweep reads again: a resident row keeps its register.
-  auto keep_if_read_later = [&](ValueId v, const Xmm& reg) {
-    auto last = resident_last_sweep_.find(v);
-    if (last != resident_last_sweep_.end() && last->second > sweep_index_) {
-      resident_reg_[{v, mode.resident_vector}] = reg;
-    }
-  };
-
-  // Inputs of this sweep, and values an earlier sweep spilled.
-  // One prefetch per cache line of each row input, prefetch_bytes ahead.
-  bool line_start = (mode.byte_offset % 64) == 0;
-  if (plan_.prefetch_bytes > 0 && !resident && !mode.masked && line_start) {
-    for (ValueId v : sweep.loads) {
-      auto base = prefetch_reg_.find(v);
-      if (base != prefetch_reg_.end()) prefetcht0(ptr[base->second + kIndex + mode.byte_offset + plan_.prefetch_bytes]);
-    }
-  }
-  for (ValueId v : sweep.loads) {
-    auto kept = resident ? resident_reg_.find({v, mode.resident_vector}) : resident_reg_.end();
-    if (kept != resident_reg_.end()) {
-      vreg_of_[v] = kept->second;
-      continue;
-    }
-    Xmm reg = take_register();
-    load_row(reg, v, mode);
-    vreg_of_[v] = reg;
-    if (resident) keep_if_read_later(v, reg);
-    if (speculating_ && v == plan_.core.x) raise_block_max(reg, mode);
-  }
-  for (ValueId v : sweep.reloads) {
-    if (resident) {
-      vreg_of_[v] = resident_reg_.at({v, mode.resident_vector});
-      continue;
-    }
-    Xmm reg = take_register();
-    load_row(reg, plan_.spill_buffer[static_cast<size_t>(v)], mode);
-    vreg_of_[v] = reg;
-  }
-
-  for (size_t position = 0; position < sweep.ops.size(); ++position) {
-    const ir::Op& op = p_.ops[static_cast<size_t>(sweep.ops[position])];
-    ValueId result = op.results[0];
-    if (mode.lane == 0 && !mode.masked) mark_op_once(sweep.ops[position]);
-    if (sweep.extexp_scale && sweep.ops[position] == plan_.core.normalize_op) {
-      // y = e / s from the extended-exponent sum: computed from x alone.
-      Xmm dst = take_register();
-      vreg_of_[result] = dst;
-      emit_extexp_scale(dst, value_register(plan_.core.x));
-    } else {
-      std::vector<Xmm> operands;
-      for (ValueId v : op.operands) operands.push_back(value_register(v));
-      for (ValueId v : op.operands) release_if_dead(v, static_cast<int>(position));
-      Xmm dst = take_register();
-      vreg_of_[result] = dst;
-      emit_op(op, dst, operands);
-    }
-    const Xmm dst = vreg_of_.at(result);
-    if (std::find(sweep.stores.begin(), sweep.stores.end(), result) != sweep.stores.end()) {
-      store_row(result, dst, mode);
-    }
-    if (std::find(sweep.spills.begin(), sweep.spills.end(), result) != sweep.spills.end()) {
-      if (resident) keep_if_read_later(result, dst);
-      else store_row(plan_.spill_buffer[static_cast<size_t>(result)], dst, mode);
-    }
-    release_if_dead(result, static_cast<int>(position));
-  }
-
-  for (Reduction& r : reductions_) {
-    accumulate_reduction(r, value_register(p_.ops[static_cast<size_t>(r.op)].operands[0]), mode);
-  }
-  if (sweep.online_softmax) accumulate_online(value_register(plan_.core.x), mode);
-  if (sweep.extexp_sum) accumulate_extexp(value_register(plan_.core.x), mode);
-
-  // Everything the body loaded or computed dies here, except pinned scalars
-  // and what a resident row keeps for a later sweep.
-  std::vector<ValueId> leftovers;
-  for (const auto& [v, reg] : vreg_of_) {
-    if (!pinned_.count(v)) leftovers.push_back(v);
-  }
-  for (ValueId v : leftovers) {
-    if (held_for_later(v, mode)) vreg_of_.erase(v);
-    else release_value(v, mode);
-  }
-}
-
-void KernelEmitter::mark_op_once(int op_index) {
-  if (marked_ops_.insert({sweep_, op_index}).second) {
-    mark("op: " + ir::print_op(p_, p_.ops[static_cast<size_t>(op_index)]));
-  }
 }
 
 }  // namespace rowjit::jit

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include <xbyak/xbyak.h>
@@ -89,9 +90,6 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_resident_vectors(const ir::Sweep& sweep);
-  bool held_for_later(ir::ValueId value, const BodyMode& mode) const;
-  void release_value(ir::ValueId value, const BodyMode& mode);
-  void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
   void emit_tail_mask();
   void emit_reciprocal_guard(Xbyak::Label& by_division);
   void emit_flush();
@@ -103,6 +101,28 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
   Xbyak::Address frame_slot(ir::ValueId scalar);
   int frame_alloc(int bytes, int align);
+
+  // ---- emit_body.cpp: loop bodies and exp groups
+  bool held_for_later(ir::ValueId value, const BodyMode& mode) const;
+  void release_value(ir::ValueId value, const BodyMode& mode);
+  void release_if_dead(ir::ValueId value, int position, const BodyMode& mode);
+  void keep_if_read_later(ir::ValueId value, const Xbyak::Xmm& reg, const BodyMode& mode);
+  void emit_body(const ir::Sweep& sweep, const BodyMode& mode);
+  void begin_body(const ir::Sweep& sweep, const BodyMode& mode);
+  std::vector<Xbyak::Xmm> start_op(const ir::Sweep& sweep, size_t position, const BodyMode& mode, Xbyak::Xmm& dst);
+  void finish_op(const ir::Sweep& sweep, size_t position, const BodyMode& mode);
+  void emit_body_op(const ir::Sweep& sweep, size_t position, const BodyMode& mode);
+  void accumulate_reductions(const BodyMode& mode);
+  void end_body(const ir::Sweep& sweep, const BodyMode& mode);
+  bool is_group_exp(const ir::Sweep& sweep, size_t position) const;
+  ExpLane exp_lane_scratch(size_t index);
+  void return_exp_scratch(std::span<const ExpLane> lanes);
+  int body_registers_per_lane(const ir::Sweep& sweep) const;
+  int choose_exp_group(const ir::Sweep& sweep, int free) const;
+  void emit_group_exp(const ir::Sweep& sweep, size_t position, std::span<const BodyMode> modes,
+                      std::vector<std::map<ir::ValueId, Xbyak::Xmm>>& lane_values);
+  void emit_step_bodies(const ir::Sweep& sweep, std::span<const BodyMode> modes);
+  void emit_body_group(const ir::Sweep& sweep, std::span<const BodyMode> modes);
 
   // ---- emit_blocked_exp.cpp: the blocked-exp schedule (Plan::blocked_exp)
   int min_exp_block_shift() const;
@@ -168,7 +188,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   };
   void update_online_references();
   void init_online();
-  void accumulate_online(const Xbyak::Xmm& x, const BodyMode& mode);
+  void accumulate_online(std::span<const Xbyak::Xmm> xs, std::span<const BodyMode> modes);
   void raise_online_max(const Xbyak::Reg64& index, const BodyMode& mode);
   void emit_online_max_pass(const Xbyak::Reg64& last_start, bool rest_of_row);
   void flush_online();
@@ -218,6 +238,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
 
   // Per-sweep register state.
   int unroll_ = 1;
+  int exp_group_ = 1;  // lanes per exp group in the main loop (emit_body.cpp)
   std::vector<int> free_vregs_;
   std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
   std::map<ir::ValueId, Xbyak::Xmm> reciprocal_of_;  // 1 / s for the divisors in plan.reciprocal_divides

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <span>
 
 #include <xbyak/xbyak.h>
 
@@ -42,6 +43,19 @@ void emit_exp(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, cons
 // src above 71 gives a wrong result. Uses the first two vector and the first
 // opmask scratch registers.
 void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
+
+// The registers of one vector in a group of softmax exps emitted together.
+// dst may equal src; t and v are scratch, and so is the opmask (AVX-512).
+// No register may appear in two lanes.
+struct ExpLane {
+  Xbyak::Xmm dst, src, t, v;
+  Xbyak::Opmask in_range;
+};
+
+// emit_exp_nonpositive for several vectors at once, each step over all lanes
+// before the next: the chains of the lanes overlap in the instruction stream
+// instead of relying on the out-of-order window to find them (docs/jit.md).
+void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes);
 
 // The two parts of exp(src) = mantissa * 2^exponent used by the two-pass
 // softmax ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski, 2020):

@@ -141,30 +141,34 @@ std::vector<uint32_t> exp_eighths_table() {
   return table;
 }
 
-// The part of emit_exp_nonpositive shared by both ISAs. From v = shift + N
-// (kEighthsShift) and the reduced argument r, sets p = e^r * 2^-24 and
-// v = 2^(N / 8) * 2^24 (see exp_eighths_table), whose product is exp(x).
-// vpermps reads only the low 3 (ymm) or 4 (zmm) bits of each index lane,
-// which hold N mod 8 or N mod 16 because 192 is a multiple of 16; the zmm
-// table repeats the 8 entries. p must differ from v and r.
-void emit_exp_eighths_parts(MathEmitter& m, const Xmm& p, const Xmm& v, const Xmm& r) {
+// The part of emit_exp_nonpositive shared by both ISAs, for each lane: from
+// v = shift + N (kEighthsShift) and the reduced argument r in dst, sets
+// t = e^r * 2^-24 and v = 2^(N / 8) * 2^24 (see exp_eighths_table), whose
+// product is exp(x). vpermps reads only the low 3 (ymm) or 4 (zmm) bits of
+// each index lane, which hold N mod 8 or N mod 16 because 192 is a multiple
+// of 16; the zmm table repeats the 8 entries. Each step runs over all lanes
+// before the next one starts.
+void emit_exp_eighths_parts(MathEmitter& m, std::span<const ExpLane> lanes) {
   auto& code = m.code;
   // Xbyak declares vpermps on Ymm (Zmm derives from it), not on Xmm.
   const Xbyak::Address& table = m.pool.lane_table(exp_eighths_table());
-  if (m.target.avx512) code.vpermps(Xbyak::Zmm(p.getIdx()), Xbyak::Zmm(v.getIdx()), table);
-  else code.vpermps(Xbyak::Ymm(p.getIdx()), Xbyak::Ymm(v.getIdx()), table);
-  code.vpslld(v, v, kEighthsExponentShift);
-  code.vpaddd(v, v, p);
-  code.vmovaps(p, m.pool.vector(kExpEighthsC3 * kShiftedExpScale));
-  code.vfmadd213ps(p, r, m.pool.vector(kExpEighthsC2 * kShiftedExpScale));
-  code.vfmadd213ps(p, r, m.pool.vector(kExpEighthsC1 * kShiftedExpScale));
-  code.vfmadd213ps(p, r, m.pool.vector(kShiftedExpScale));
+  for (const ExpLane& l : lanes) {
+    if (m.target.avx512) code.vpermps(Xbyak::Zmm(l.t.getIdx()), Xbyak::Zmm(l.v.getIdx()), table);
+    else code.vpermps(Xbyak::Ymm(l.t.getIdx()), Xbyak::Ymm(l.v.getIdx()), table);
+  }
+  for (const ExpLane& l : lanes) code.vpslld(l.v, l.v, kEighthsExponentShift);
+  for (const ExpLane& l : lanes) code.vpaddd(l.v, l.v, l.t);
+  for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpEighthsC3 * kShiftedExpScale));
+  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kExpEighthsC2 * kShiftedExpScale));
+  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kExpEighthsC1 * kShiftedExpScale));
+  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kShiftedExpScale));
 }
 
-// r -= N * ln2 / 8 in two steps (Cody-Waite, as emit_exp_reduce).
-void emit_reduce_eighths(MathEmitter& m, const Xmm& r, const Xmm& n) {
-  m.code.vfnmadd231ps(r, n, m.pool.vector(kLn2HiOver8));
-  m.code.vfnmadd231ps(r, n, m.pool.vector(kLn2LoOver8));
+// dst -= N * ln2 / 8 in two steps (Cody-Waite, as emit_exp_reduce), with N
+// in t.
+void emit_reduce_eighths(MathEmitter& m, std::span<const ExpLane> lanes) {
+  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2HiOver8));
+  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2LoOver8));
 }
 
 // AVX2: 2^k for the int32 lanes k of `k` (normal range only), in place.
@@ -231,32 +235,36 @@ void emit_exp(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch&
 // -104 (and -inf) in the final product with an opmask set by a comparison
 // that keeps NaN lanes. The exp sweep of a cached softmax is bound by the
 // latency of this chain more than by its pipes (docs/math.md).
-void emit_exp_nonpositive(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
+void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
   auto& code = m.code;
-  const Xmm& t = scratch.vec[0];
-  const Xmm& v = scratch.vec[1];
   if (m.target.avx512) {
-    const Xbyak::Opmask& in_range = scratch.mask[0];
-    code.vcmpps(in_range, src, m.pool.vector(kExpInputMin), kCmpNltUnordered);
-    code.vmovaps(v, m.pool.vector(kEighthsShift));
-    code.vfmadd231ps(v, src, m.pool.vector(kLog2eTimes8));
-    code.vsubps(t, v, m.pool.vector(kEighthsShift));  // N
-    if (!same_register(dst, src)) code.vmovaps(dst, src);
-    emit_reduce_eighths(m, dst, t);
-    emit_exp_eighths_parts(m, t, v, dst);
-    code.vmulps(dst | in_range | Xbyak::util::T_z, t, v);
-    return;
+    for (const ExpLane& l : lanes) code.vcmpps(l.in_range, l.src, m.pool.vector(kExpInputMin), kCmpNltUnordered);
+    for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(kEighthsShift));
+    for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, l.src, m.pool.vector(kLog2eTimes8));
+    for (const ExpLane& l : lanes) code.vsubps(l.t, l.v, m.pool.vector(kEighthsShift));  // N
+    for (const ExpLane& l : lanes) {
+      if (!same_register(l.dst, l.src)) code.vmovaps(l.dst, l.src);
+    }
+  } else {
+    // dst = max(x, -104), keeping NaN (vmaxps returns its second source when
+    // either is NaN).
+    for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpInputMin));
+    for (const ExpLane& l : lanes) code.vmaxps(l.dst, l.t, l.src);
+    for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(kEighthsShift));
+    for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, l.dst, m.pool.vector(kLog2eTimes8));
+    for (const ExpLane& l : lanes) code.vsubps(l.t, l.v, m.pool.vector(kEighthsShift));  // N
   }
-  // t = max(x, -104), keeping NaN (vmaxps returns its second source when
-  // either is NaN).
-  code.vmovaps(t, m.pool.vector(kExpInputMin));
-  code.vmaxps(t, t, src);
-  code.vmovaps(v, m.pool.vector(kEighthsShift));
-  code.vfmadd231ps(v, t, m.pool.vector(kLog2eTimes8));
-  code.vsubps(dst, v, m.pool.vector(kEighthsShift));  // N
-  emit_reduce_eighths(m, t, dst);
-  emit_exp_eighths_parts(m, dst, v, t);
-  code.vmulps(dst, dst, v);
+  emit_reduce_eighths(m, lanes);
+  emit_exp_eighths_parts(m, lanes);
+  for (const ExpLane& l : lanes) {
+    if (m.target.avx512) code.vmulps(l.dst | l.in_range | Xbyak::util::T_z, l.t, l.v);
+    else code.vmulps(l.dst, l.t, l.v);
+  }
+}
+
+void emit_exp_nonpositive(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
+  const ExpLane lane{dst, src, scratch.vec[0], scratch.vec[1], scratch.mask[0]};
+  emit_exp_nonpositive(m, std::span<const ExpLane>(&lane, 1));
 }
 
 // exponent = round(x * log2(e)) clamped to [-FLT_MAX, FLT_MAX], so that it is

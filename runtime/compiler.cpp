@@ -128,6 +128,7 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
     resolved.choices.prefetch_bytes = planned->prefetch_bytes;
     resolved.choices.blocked_exp = planned->blocked_exp;
     resolved.choices.speculative_max = planned->speculative_max;
+    resolved.choices.exp_group = planned->exp_group;
   }
 
   KernelKey key;

@@ -47,7 +47,7 @@ bool KernelKey::operator==(const KernelKey& other) const {
          choices.resident_vectors == other.choices.resident_vectors &&
          choices.prefetch_bytes == other.choices.prefetch_bytes &&
          choices.blocked_exp == other.choices.blocked_exp &&
-         choices.speculative_max == other.choices.speculative_max;
+         choices.speculative_max == other.choices.speculative_max && choices.exp_group == other.choices.exp_group;
 }
 
 uint64_t kernel_key_hash(const KernelKey& key) {
@@ -69,6 +69,7 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   hash.add_integer(key.choices.prefetch_bytes ? *key.choices.prefetch_bytes : -1);
   add_flag(key.choices.blocked_exp);
   add_flag(key.choices.speculative_max);
+  hash.add_integer(key.choices.exp_group ? *key.choices.exp_group : -1);
   return hash.value();
 }
 

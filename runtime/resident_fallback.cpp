@@ -18,6 +18,7 @@ Status plan_loops_instead_of_resident_rows(const ir::Pipeline& pipeline, const i
   choices.prefetch_bytes = plan.prefetch_bytes;
   choices.blocked_exp = plan.blocked_exp;
   choices.speculative_max = plan.speculative_max;
+  choices.exp_group = plan.exp_group;
   Result<ir::Plan> loops = ir::make_plan(pipeline, target, plan.n_hint, choices);
   if (!loops) {
     return Status(StatusCode::kInternal, "planning the loops of '" + pipeline.name +

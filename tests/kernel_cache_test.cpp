@@ -77,6 +77,14 @@ TEST(KernelKey, SpeculativeMaxChangesKey) {
   EXPECT_FALSE(base == forced);
 }
 
+TEST(KernelKey, ExpGroupChangesKey) {
+  KernelKey base = key_named("a");
+  KernelKey forced = base;
+  forced.choices.exp_group = 1;
+  EXPECT_NE(kernel_key_hash(base), kernel_key_hash(forced));
+  EXPECT_FALSE(base == forced);
+}
+
 TEST(KernelKey, HashSeparatesFields) {
   KernelKey base = key_named("a");
   KernelKey other_isa = base;

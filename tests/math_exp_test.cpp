@@ -154,6 +154,40 @@ TEST_P(MathExp, AliasedRegistersSameResults) {
   }
 }
 
+// Two lanes emitted as a group (ExpLane), the second one in place and, on
+// AVX-512, with a scratch register in zmm16..31: each gives the bits that the
+// one-lane form gives for its input.
+TEST_P(MathExp, NonpositiveVariantInGroupsMatchesOneLane) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const int high = GetParam() == MathIsa::kAvx512 ? 23 : 7;
+  const MathBody group = [high](MathEmitter& m, const std::vector<Xbyak::Xmm>& outputs,
+                                const std::vector<Xbyak::Xmm>& inputs, const MathScratch& scratch) {
+    m.code.vmovaps(outputs[1], inputs[1]);
+    const ExpLane lanes[] = {
+        {outputs[0], inputs[0], scratch.vec[0], scratch.vec[1], scratch.mask[0]},
+        {outputs[1], outputs[1], scratch.vec[2], m.target.vreg(high), scratch.mask[1]},
+    };
+    emit_exp_nonpositive(m, lanes);
+  };
+  const MathKernel grouped(GetParam(), 2, 2, group);
+  const MathKernel single = unary_kernel(GetParam(), emit_exp_nonpositive);
+  ASSERT_TRUE(grouped.ok()) << grouped.error();
+  std::vector<float> inputs;
+  for (float x : exp_special_values()) {
+    if (!(x > 0.0f)) inputs.push_back(x);
+  }
+  for (int i = 0; i < 4000; ++i) inputs.push_back(-0.03f * static_cast<float>(i));
+  inputs.resize((inputs.size() + 2 * grouped.lanes() - 1) / (2 * grouped.lanes()) * 2 * grouped.lanes(), -1.0f);
+  // The kernel reads its second input (and writes its second output) half
+  // the buffer further on: the two halves are the two lanes' vectors.
+  std::vector<float> out(inputs.size());
+  grouped.run(inputs.data(), out.data(), static_cast<int64_t>(inputs.size() / 2));
+  const std::vector<float> expected = single.map(inputs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(to_bits(out[i]), to_bits(expected[i])) << "x = " << std::hexfloat << inputs[i];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, MathExp, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
 
 class MathExpLong : public ::testing::TestWithParam<MathIsa> {};

@@ -235,6 +235,40 @@ TEST(Planner, SpeculativeMaxForcedOffOrRejected) {
   EXPECT_NE(rejected.status().message().find("force blocked exp too"), std::string::npos);
 }
 
+// Exp groups (Plan::exp_group): all four lanes on AVX-512, two on AVX2,
+// none for rows streamed from memory, where they measured slower.
+TEST(Planner, ExpGroupsByIsaAndRowLength) {
+  ir::TargetDesc avx2 = avx512_target();
+  avx2.isa = "avx2";
+  avx2.vector_bits = 256;
+  avx2.vector_registers = 16;
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 16384).exp_group, 4);
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 16384, avx2).exp_group, 2);
+  ir::Plan streamed = plan_for("softmax", std::nullopt, 32 << 20);
+  EXPECT_EQ(streamed.exp_group, 1);
+  bool named = false;
+  for (const std::string& reason : streamed.reasons) named = named || reason.find("exps one vector at a time") == 0;
+  EXPECT_TRUE(named);
+}
+
+TEST(Planner, ExpGroupForcedWithinUnroll) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  choices.exp_group = 2;
+  auto forced = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
+  ASSERT_TRUE(forced.is_ok()) << forced.status().to_string();
+  EXPECT_EQ(forced->exp_group, 2);
+  for (int bad : {0, 5}) {
+    choices.exp_group = bad;
+    auto rejected = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
+    ASSERT_FALSE(rejected.is_ok()) << bad;
+    EXPECT_EQ(rejected.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(rejected.status().message().find("use 1 to the unroll (4)"), std::string::npos)
+        << rejected.status().message();
+  }
+}
+
 // A max that is an output must be the row's max in every sweep, so it cannot
 // be taken per block.
 TEST(Planner, BlockedSumNeedsPrivateMax) {
