@@ -201,15 +201,48 @@ TEST_F(CliDumpTest, DumpRejectsVariantForAvx2) {
   if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
   CliResult result = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--plan", "two_pass_extexp"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(contains(result.err, "rowjit dump: plan variant does not apply: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "rowjit dump: forced plan does not apply: ")) << result.err;
   EXPECT_TRUE(contains(result.err, "AVX-512 only")) << result.err;
 }
 
 TEST_F(CliDumpTest, DumpRejectsVariantWithoutCore) {
   CliResult result = run({"dump", "examples/stablemax.rj", "--plan", "two_pass_online"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(contains(result.err, "rowjit dump: plan variant does not apply: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "rowjit dump: forced plan does not apply: ")) << result.err;
   EXPECT_TRUE(contains(result.err, "has no max / exp / sum core")) << result.err;
+}
+
+TEST_F(CliDumpTest, DumpForcesChoices) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult grouped = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--n", "4096", "--choice", "unroll=2"});
+  ASSERT_EQ(grouped.exit_code, 0) << grouped.err;
+  EXPECT_TRUE(contains(grouped.out, "avx2 kernel, unroll 2,")) << grouped.out;
+  EXPECT_TRUE(contains(grouped.out, "; main loop: 2 vectors per iteration, exps in groups of 2")) << grouped.out;
+
+  CliResult single = run({"dump", "examples/softmax.rj", "--isa", "avx2", "--n", "4096", "--choice", "unroll=2",
+                          "--choice", "exp_group=1"});
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  EXPECT_FALSE(contains(single.out, "exps in groups of")) << single.out;
+  EXPECT_TRUE(contains(single.out, "; main loop: 2 vectors per iteration")) << single.out;
+}
+
+TEST_F(CliDumpTest, DumpRejectsUnknownChoice) {
+  CliResult result = run({"dump", "examples/softmax.rj", "--choice", "warp=2"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit dump: unknown plan choice for --choice: 'warp'; give one of unroll, "))
+      << result.err;
+}
+
+TEST_F(CliDumpTest, DumpRejectsBadChoiceValue) {
+  CliResult flag = run({"dump", "examples/softmax.rj", "--choice", "blocked_exp=yes"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_TRUE(contains(flag.err, "invalid value for --choice blocked_exp: 'yes'; give on or off")) << flag.err;
+  CliResult integer = run({"dump", "examples/softmax.rj", "--choice", "unroll=two"});
+  EXPECT_EQ(integer.exit_code, 2);
+  EXPECT_TRUE(contains(integer.err, "invalid value for --choice unroll: 'two'")) << integer.err;
+  CliResult bare = run({"dump", "examples/softmax.rj", "--choice", "unroll"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_TRUE(contains(bare.err, "invalid --choice argument: 'unroll'; write it as --choice NAME=VALUE")) << bare.err;
 }
 
 TEST_F(CliDumpTest, DumpNamesOpWithoutLowering) {
@@ -394,7 +427,23 @@ TEST_F(CliDumpTest, PlanNeedsN) {
 TEST_F(CliDumpTest, PlanRejectsVariant) {
   CliResult result = run({"plan", "examples/softmax_temperature.rj", "--n", "64", "--plan", "two_pass_extexp"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(contains(result.err, "rowjit plan: plan variant does not apply: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "rowjit plan: forced plan does not apply: ")) << result.err;
+}
+
+TEST_F(CliDumpTest, PlanForcesChoices) {
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "1000000", "--choice", "blocked_exp=off",
+                          "--choice", "prefetch_bytes=0"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "blocked exp off: forced")) << result.out;
+  EXPECT_TRUE(contains(result.out, "prefetch 0 bytes ahead: forced")) << result.out;
+}
+
+TEST_F(CliDumpTest, PlanRejectsChoiceOutOfRange) {
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "4096", "--choice", "exp_group=9"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "rowjit plan: forced plan does not apply: exp group 9 is out of range; use 1 "
+                                   "to the unroll (4)"))
+      << result.err;
 }
 
 // --- rowjit cpu ---

@@ -1,5 +1,5 @@
-// `rowjit dump PIPELINE [--isa ISA] [--n N] [--plan VARIANT] [--syntax intel|att]
-// [--bytes] [--format text|json]`: prints the machine code that the runtime
+// `rowjit dump PIPELINE [--isa ISA] [--n N] [--plan VARIANT] [--choice NAME=VALUE]...
+// [--syntax intel|att] [--bytes] [--format text|json]`: prints the machine code that the runtime
 // would run for a pipeline, decoded from the finished bytes.
 #include <cstdio>
 
@@ -24,6 +24,10 @@ constexpr OptionSpec kDumpOptions[] = {
      "force the softmax form: three_pass_recompute, three_pass_reload, two_pass_online or two_pass_extexp "
      "(default: the planner's choice)",
      false},
+    {"--choice", "NAME=VALUE",
+     "force another plan choice: unroll, nontemporal_stores, resident_vectors, prefetch_bytes, blocked_exp, "
+     "speculative_max or exp_group (flags take on or off)",
+     true},
     {"--syntax", "SYNTAX", "assembly syntax: intel (default) or att", false},
     {"--bytes", "", "print the machine code bytes of each instruction (text form; JSON always has them)", false},
     {"--format", "FORMAT", "output form: text (default) or json", false},
@@ -32,7 +36,8 @@ constexpr OptionSpec kDumpOptions[] = {
 
 constexpr const char* kDumpHelpIntro =
     "Usage: rowjit dump PIPELINE [--isa avx512|avx2] [--n N] [--plan VARIANT]\n"
-    "                   [--syntax intel|att] [--bytes] [--format text|json]\n"
+    "                   [--choice NAME=VALUE]... [--syntax intel|att] [--bytes]\n"
+    "                   [--format text|json]\n"
     "\n"
     "Compiles the pipeline in the text file PIPELINE as the runtime would and prints\n"
     "the generated machine code, decoded with Zydis: one instruction per line with its\n"
@@ -41,6 +46,7 @@ constexpr const char* kDumpHelpIntro =
     "\n"
     "Example:\n"
     "  rowjit dump examples/softmax.rj --n 100000 --plan two_pass_online\n"
+    "  rowjit dump examples/softmax.rj --n 4096 --choice unroll=2 --choice exp_group=1\n"
     "\n"
     "Options:\n";
 
@@ -48,7 +54,8 @@ constexpr const char* kDumpHelpOutro =
     "\n"
     "Exit status: 0 on success, 1 when the file, the pipeline or the compilation fails\n"
     "(a pipeline the JIT cannot lower, an ISA this machine lacks), 2 for an invalid\n"
-    "command line (unknown option or value, a --plan variant that does not apply).\n";
+    "command line (unknown option or value, a --plan variant or --choice that does not\n"
+    "apply).\n";
 
 void print_dump_help() {
   std::fputs(kDumpHelpIntro, stdout);

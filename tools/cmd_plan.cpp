@@ -1,4 +1,5 @@
-// `rowjit plan PIPELINE --n N [--rows R] [--isa ISA] [--plan VARIANT]`: prints
+// `rowjit plan PIPELINE --n N [--rows R] [--isa ISA] [--plan VARIANT]
+// [--choice NAME=VALUE]...`: prints
 // the planner's schedule of a pipeline and what the lowering made of it.
 #include <cstdio>
 #include <sstream>
@@ -23,11 +24,16 @@ constexpr OptionSpec kPlanOptions[] = {
      "force the softmax form: three_pass_recompute, three_pass_reload, two_pass_online or two_pass_extexp "
      "(default: the planner's choice)",
      false},
+    {"--choice", "NAME=VALUE",
+     "force another plan choice: unroll, nontemporal_stores, resident_vectors, prefetch_bytes, blocked_exp, "
+     "speculative_max or exp_group (flags take on or off)",
+     true},
     {"--help", "", "print this help and exit", false},
 };
 
 constexpr const char* kPlanHelpIntro =
     "Usage: rowjit plan PIPELINE --n N [--rows R] [--isa avx512|avx2] [--plan VARIANT]\n"
+    "                   [--choice NAME=VALUE]...\n"
     "\n"
     "Prints how the runtime would execute the pipeline in the text file PIPELINE on rows\n"
     "of N elements: the sweeps over the row, what each reads, writes and computes, the\n"
@@ -43,7 +49,7 @@ constexpr const char* kPlanHelpOutro =
     "\n"
     "Exit status: 0 on success, 1 when the file, the pipeline or the compilation fails\n"
     "(an ISA this machine lacks), 2 for an invalid command line (unknown option or\n"
-    "value, missing --n, a --plan variant that does not apply).\n";
+    "value, missing --n, a --plan variant or --choice that does not apply).\n";
 
 void print_plan_help() {
   std::fputs(kPlanHelpIntro, stdout);

@@ -4,6 +4,7 @@
 
 #include "ir/planner.h"
 #include "runtime/cpu_features.h"
+#include "tools/plan_choice_option.h"
 
 namespace rowjit::cli {
 namespace {
@@ -78,7 +79,9 @@ CommandResult<KernelChoice> read_kernel_choice(const ParsedArguments& parsed, co
     } else if (option.name == "--plan") {
       CommandResult<ir::SoftmaxForm> form = parse_plan_option(option.value);
       if (!form) return form.error();
-      choice.softmax_form = *form;
+      choice.choices.softmax_form = *form;
+    } else if (option.name == "--choice") {
+      ROWJIT_CLI_TRY(apply_plan_choice(option.value, choice.choices));
     } else if (option.name == "--n" || option.name == "--rows") {
       CommandResult<int64_t> count = parse_count(option.name, option.value);
       if (!count) return count.error();
@@ -105,12 +108,11 @@ CommandResult<InspectedKernel> inspect_kernel(const ir::Pipeline& pipeline, cons
   // Planning first separates a forced form that does not apply, and a
   // pipeline the JIT cannot lower, from compile failures. compile() makes the
   // same plan from the same inputs.
-  ir::PlanChoices choices;
-  choices.softmax_form = choice.softmax_form;
+  const ir::PlanChoices& choices = choice.choices;
   Result<ir::Plan> plan = ir::make_plan(pipeline, host_target(inspected.isa), choice.n_hint, choices);
   if (!plan) {
-    return usage_error("plan variant does not apply", plan.status().message(),
-                       "give another --plan variant or leave --plan out");
+    return usage_error("forced plan does not apply", plan.status().message(),
+                       "give another --plan variant or --choice value, or leave them out");
   }
   if (!plan->jit_supported) {
     inspected.plan = std::move(plan).value();

@@ -22,10 +22,10 @@ struct KernelChoice {
   std::optional<Isa> isa;                       // --isa; the runtime's choice, host_isa(), when absent
   int64_t n_hint = 0;                           // --n: row length the plan is made for; 0 when unknown
   std::optional<int64_t> rows;                  // --rows
-  std::optional<ir::SoftmaxForm> softmax_form;  // --plan
+  ir::PlanChoices choices;                      // --plan (the softmax form) and --choice
 };
 
-// Reads the PIPELINE argument and the --isa, --n, --rows and --plan options
+// Reads the PIPELINE argument and the --isa, --n, --rows, --plan and --choice options
 // from `parsed`, where present. Values that are not valid are usage errors
 // naming the option. `command` names the subcommand in the error messages.
 CommandResult<KernelChoice> read_kernel_choice(const ParsedArguments& parsed, const std::string& command);
