@@ -699,7 +699,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                                                     std::to_string(plan.unroll) + ")");
   }
   if (choices.exp_group) {
-    plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) + ": forced");
+    plan.reasons.push_back((plan.exp_group == 1 ? std::string("exps one vector at a time")
+                                                : "exps in groups of " + std::to_string(plan.exp_group)) +
+                           ": forced");
   } else if (groupable_exp && plan.exp_group == 1 && out_of_cache) {
     plan.reasons.push_back("exps one vector at a time: the row streams from memory, where groups were slower");
   } else if (groupable_exp && plan.exp_group > 1) {

@@ -69,6 +69,10 @@ class ShapeTuner {
 
   void record(const Candidate& candidate, const Timing& timing);
 
+  // Returns the exp group that the planner chooses with the other choices of
+  // `candidate`, or 1 if it rejects them.
+  int default_exp_group(const Candidate& candidate) const;
+
   const ir::Pipeline& pipeline_;
   const TuneRequest& request_;
   Isa isa_;
@@ -80,6 +84,7 @@ class ShapeTuner {
   std::vector<std::pair<Candidate, std::shared_ptr<const Kernel>>> kernels_;
   Candidate incumbent_;
   ShapeResult result_;
+  bool groupable_exp_ = false;  // the kernel has a softmax exp that exp groups apply to
 };
 
 Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& wanted) {
@@ -102,7 +107,8 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
     return std::optional<Candidate>();
   }
   const ir::Plan& plan = (*kernel)->plan();
-  Candidate lowered{plan.softmax_form, (*kernel)->compiled()->unroll, plan.nontemporal_stores};
+  int unroll = (*kernel)->compiled()->unroll;
+  Candidate lowered{plan.softmax_form, unroll, plan.nontemporal_stores, std::min(plan.exp_group, unroll)};
   if (!(lowered == wanted)) {
     result_.notes.push_back(describe_candidate(wanted) + " is lowered as " + describe_candidate(lowered) +
                             " (the vector registers limit the unroll)");
@@ -126,6 +132,13 @@ Status ShapeTuner::compile_into(const std::vector<Candidate>& wanted, std::vecto
     if (*compiled) candidates.push_back(**compiled);
   }
   return Status::ok();
+}
+
+int ShapeTuner::default_exp_group(const Candidate& candidate) const {
+  ir::PlanChoices choices = candidate.choices();
+  choices.exp_group.reset();
+  Result<ir::Plan> plan = ir::make_plan(pipeline_, host_target(isa_), n_, choices);
+  return plan ? plan->exp_group : 1;
 }
 
 void ShapeTuner::record(const Candidate& candidate, const Timing& timing) {
@@ -219,6 +232,12 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   }
   result_.default_candidate = **compiled_default;
   incumbent_ = result_.default_candidate;
+  for (const auto& [candidate, kernel] : kernels_) {
+    const ir::Plan& plan = kernel->plan();
+    if (candidate == result_.default_candidate) {
+      groupable_exp_ = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive;
+    }
+  }
 
   // Stage 1: the softmax forms at the default unroll and store kind.
   std::vector<Candidate> forms = {result_.default_candidate};
@@ -236,12 +255,13 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   bool try_stores = n_ * 4 > l2_bytes;
   // Shares of the budget by the number of candidates: three other unrolls
   // with the default and the incumbent in stage 2, the other store kind with
-  // the two in stage 3.
-  double stage_weights[3] = {static_cast<double>(forms.size()), 5.0, try_stores ? 3.0 : 0.0};
+  // the two in stage 3, the other exp group with the two in stage 4.
+  double stage_weights[4] = {static_cast<double>(forms.size()), 5.0, try_stores ? 3.0 : 0.0,
+                             groupable_exp_ ? 3.0 : 0.0};
   auto stage_share = [&](int stage) {
     double elapsed = seconds_between(shape_start, Clock::now());
     double weight_left = 0;
-    for (int s = stage; s < 3; ++s) weight_left += stage_weights[s];
+    for (int s = stage; s < 4; ++s) weight_left += stage_weights[s];
     return std::max(0.0, shape_seconds - elapsed) * stage_weights[stage] / std::max(weight_left, 1.0);
   };
 
@@ -256,6 +276,8 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   for (int unroll : {1, 2, 4, 8}) {
     Candidate candidate = incumbent_;
     candidate.unroll = unroll;
+    // Each unroll keeps the planner's exp group for it.
+    candidate.exp_group = default_exp_group(candidate);
     if (!(candidate == incumbent_)) wanted.push_back(candidate);
   }
   ROWJIT_TRY(compile_into(wanted, unrolls));
@@ -270,6 +292,16 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
     run_stage("store kind", stores, stage_share(2));
   }
 
+  // Stage 4: exp groups of the whole unroll if the incumbent has none, else
+  // none.
+  if (groupable_exp_ && incumbent_.unroll > 1 && Clock::now() < shape_deadline_) {
+    Candidate candidate = incumbent_;
+    candidate.exp_group = incumbent_.exp_group > 1 ? 1 : incumbent_.unroll;
+    std::vector<Candidate> groups = {result_.default_candidate, incumbent_};
+    ROWJIT_TRY(compile_into({candidate}, groups));
+    run_stage("exp groups", groups, stage_share(3));
+  }
+
   result_.tuned_candidate = incumbent_;
   result_.kept_default = incumbent_ == result_.default_candidate;
   return result_;
@@ -279,7 +311,8 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
 
 std::string describe_candidate(const Candidate& candidate) {
   return std::string(ir::softmax_form_name(candidate.softmax_form)) + ", unroll " + std::to_string(candidate.unroll) +
-         (candidate.nontemporal_stores ? ", non-temporal stores" : ", regular stores");
+         (candidate.nontemporal_stores ? ", non-temporal stores" : ", regular stores") + ", exp group " +
+         std::to_string(candidate.exp_group);
 }
 
 Result<TuneResult> tune_pipeline(const ir::Pipeline& pipeline, const TuneRequest& request) {
@@ -341,7 +374,8 @@ Result<TuneResult> tune_pipeline(const ir::Pipeline& pipeline, const TuneRequest
                                                   "): the reference interpreter runs it, which has no plan choices "
                                                   "to tune");
     }
-    Candidate planned_default{planned->softmax_form, planned->unroll, planned->nontemporal_stores};
+    Candidate planned_default{planned->softmax_form, planned->unroll, planned->nontemporal_stores,
+                              planned->exp_group};
 
     int64_t rows = request.rows;
     if (rows == 0) {

@@ -2,11 +2,13 @@
 // fastest, for `rowjit tune` and the tuning file (runtime/tuning_file.h).
 //
 // The search space comes from the planner: the softmax forms that apply to the
-// pipeline, unroll 1, 2, 4 and 8, and non-temporal stores on and off for rows
-// larger than the L2. It is searched in stages, so one shape takes seconds:
+// pipeline, unroll 1, 2, 4 and 8, non-temporal stores on and off for rows
+// larger than the L2, and exp groups (Plan::exp_group) of the whole unroll or
+// none. It is searched in stages, so one shape takes seconds:
 //   1. every softmax form, at the default unroll and store kind;
 //   2. the other unrolls, with the winning form;
-//   3. the other store kind, for rows larger than the L2.
+//   3. the other store kind, for rows larger than the L2;
+//   4. the other exp group, where the kernel has a softmax exp to group.
 // Each stage measures the planner's default, the best plan so far and the new
 // candidates together, interleaved (runtime/tune_sampler.h). The stage picks
 // the fastest candidate that beats the default by more than the noise
@@ -48,6 +50,7 @@ struct Candidate {
   ir::SoftmaxForm softmax_form = ir::SoftmaxForm::kNone;
   int unroll = 4;
   bool nontemporal_stores = false;
+  int exp_group = 1;  // as the plan has it; the emitter may group fewer lanes
 
   bool operator==(const Candidate&) const = default;
   ir::PlanChoices choices() const {
@@ -55,11 +58,13 @@ struct Candidate {
     choices.softmax_form = softmax_form;
     choices.unroll = unroll;
     choices.nontemporal_stores = nontemporal_stores;
+    choices.exp_group = exp_group;
     return choices;
   }
 };
 
-// Describes a candidate as "two_pass_online, unroll 8, regular stores".
+// Describes a candidate as "two_pass_online, unroll 8, regular stores, exp
+// group 8".
 std::string describe_candidate(const Candidate& candidate);
 
 struct CandidateResult {

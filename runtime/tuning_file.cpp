@@ -139,6 +139,14 @@ Status read_choices(const ObjectReader& entry, ir::PlanChoices& choices) {
   bool nontemporal = false;
   ROWJIT_TRY(reader.read("nontemporal_stores", nontemporal));
   choices.nontemporal_stores = nontemporal;
+
+  // Files written before exp groups existed lack the field: the planner
+  // chooses the group for them.
+  if ((*object)->find("exp_group") != nullptr) {
+    int exp_group = 0;
+    ROWJIT_TRY(reader.read("exp_group", 1, unroll, exp_group));
+    choices.exp_group = exp_group;
+  }
   return Status::ok();
 }
 
@@ -205,7 +213,9 @@ void format_entry(std::ostringstream& out, const TuningEntry& entry) {
   out << "      \"choices\": {\"softmax_form\": "
       << json_quote(ir::softmax_form_name(choices.softmax_form.value_or(ir::SoftmaxForm::kNone)))
       << ", \"unroll\": " << choices.unroll.value_or(4)
-      << ", \"nontemporal_stores\": " << (choices.nontemporal_stores.value_or(false) ? "true" : "false") << "},\n";
+      << ", \"nontemporal_stores\": " << (choices.nontemporal_stores.value_or(false) ? "true" : "false");
+  if (choices.exp_group) out << ", \"exp_group\": " << *choices.exp_group;
+  out << "},\n";
   out << "      \"kept_default\": " << (entry.kept_default ? "true" : "false") << ",\n";
   out << "      \"default_ns_per_element\": " << json_number(entry.default_ns_per_element) << ",\n";
   out << "      \"tuned_ns_per_element\": " << json_number(entry.tuned_ns_per_element) << ",\n";

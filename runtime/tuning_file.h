@@ -80,8 +80,9 @@ struct TuningEntry {
   int shape_bucket = -1;
   int threads = 1;
 
-  // The value. Every field of `choices` is set: the measured plan is pinned,
-  // even when it is the planner's default.
+  // The value: the softmax form, unroll, store kind and exp group of the
+  // measured plan, pinned even when they are the planner's defaults. Entries
+  // from files written before exp groups leave exp_group unset.
   ir::PlanChoices choices;
   bool kept_default = false;  // no candidate beat the default by more than the noise
   double default_ns_per_element = 0;

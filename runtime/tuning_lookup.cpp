@@ -158,6 +158,13 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
   if (!choices.softmax_form) choices.softmax_form = tuned->softmax_form;
   if (!choices.unroll) choices.unroll = tuned->unroll;
   if (!choices.nontemporal_stores) choices.nontemporal_stores = tuned->nontemporal_stores;
+  if (!choices.exp_group) {
+    choices.exp_group = tuned->exp_group;
+    // A forced unroll below the tuned one lowers the tuned group with it.
+    if (choices.exp_group && choices.unroll && *choices.exp_group > *choices.unroll) {
+      choices.exp_group = *choices.unroll;
+    }
+  }
   Result<ir::Plan> plan = ir::make_plan(pipeline, target, n_hint, choices);
   if (plan) {
     // make_plan calls every choice it was handed "forced"; name the tuned ones.
@@ -172,6 +179,7 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
     relabel("softmax form ", !forced.softmax_form);
     relabel("unroll ", !forced.unroll);
     relabel("non-temporal stores ", !forced.nontemporal_stores);
+    relabel("exps ", !forced.exp_group && tuned->exp_group.has_value());
     plan->reasons.push_back("tuned choices from the tuning file (" + std::string(kTuningFileVariable) +
                             ") for this CPU, ISA and row length bucket 2^" + std::to_string(shape_bucket(n_hint)));
     return plan;

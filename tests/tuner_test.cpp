@@ -196,6 +196,18 @@ TEST(Tuner, TinyBudgetSoftmax) {
   EXPECT_GE(shape.default_timing.samples, 3);
   ASSERT_FALSE(shape.candidates.empty());
   EXPECT_EQ(shape.candidates[0].candidate, shape.default_candidate);
+  // The last stage measures the winner with the other exp group, unless the
+  // budget ended first or the winner has unroll 1.
+  if (!shape.budget_exhausted && shape.tuned_candidate.unroll > 1) {
+    bool other_group = false;
+    for (const CandidateResult& measured : shape.candidates) {
+      Candidate same_but_group = measured.candidate;
+      same_but_group.exp_group = shape.tuned_candidate.exp_group;
+      other_group = other_group || (same_but_group == shape.tuned_candidate &&
+                                    measured.candidate.exp_group != shape.tuned_candidate.exp_group);
+    }
+    EXPECT_TRUE(other_group);
+  }
   if (shape.kept_default) {
     EXPECT_EQ(shape.tuned_candidate, shape.default_candidate);
   } else {
@@ -217,6 +229,7 @@ TEST(Tuner, TinyBudgetSoftmax) {
   EXPECT_EQ(choices->softmax_form, shape.tuned_candidate.softmax_form);
   EXPECT_EQ(choices->unroll, shape.tuned_candidate.unroll);
   EXPECT_EQ(choices->nontemporal_stores, shape.tuned_candidate.nontemporal_stores);
+  EXPECT_EQ(choices->exp_group, shape.tuned_candidate.exp_group);
   auto plan = ir::make_plan(*pipeline, host_target(result->isa), 4096, *choices);
   EXPECT_TRUE(plan.is_ok()) << plan.status().to_string();
 }

@@ -258,6 +258,7 @@ TEST(TuningFileFormat, RoundTrip) {
   file.entries[1].kept_default = true;
   file.entries[1].default_ns_per_element = 0.1 + 0.2;  // a double with no short decimal form
   file.entries[1].pipeline_name = "router\tgate";
+  file.entries[1].choices.exp_group = 2;
   std::string text = format_tuning_file(file);
 
   Result<TuningFile> parsed = parse_tuning_file(text);
@@ -272,6 +273,7 @@ TEST(TuningFileFormat, RoundTrip) {
     EXPECT_EQ(actual.choices.softmax_form, expected.choices.softmax_form) << i;
     EXPECT_EQ(actual.choices.unroll, expected.choices.unroll) << i;
     EXPECT_EQ(actual.choices.nontemporal_stores, expected.choices.nontemporal_stores) << i;
+    EXPECT_EQ(actual.choices.exp_group, expected.choices.exp_group) << i;
     EXPECT_EQ(actual.kept_default, expected.kept_default) << i;
     EXPECT_EQ(actual.default_ns_per_element, expected.default_ns_per_element) << i;
     EXPECT_EQ(actual.tuned_ns_per_element, expected.tuned_ns_per_element) << i;
@@ -281,6 +283,17 @@ TEST(TuningFileFormat, RoundTrip) {
     EXPECT_EQ(actual.rows, expected.rows) << i;
   }
   EXPECT_EQ(format_tuning_file(*parsed), text);
+}
+
+// Entries written before exp groups have no exp_group: the planner chooses it.
+TEST(TuningFileFormat, EntryWithoutExpGroup) {
+  std::string text = formatted_file_with_one_entry();
+  ASSERT_EQ(text.find("exp_group"), std::string::npos) << text;
+  Result<TuningFile> parsed = parse_tuning_file(text);
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  ASSERT_EQ(parsed->entries.size(), 1u);
+  EXPECT_FALSE(parsed->entries[0].choices.exp_group.has_value());
+  EXPECT_EQ(parsed->entries[0].choices.unroll, 8);
 }
 
 TEST(TuningFileFormat, EmptyFileRoundTrip) {
@@ -350,6 +363,10 @@ TEST(TuningFileCorrupt, WrongTypes) {
       {"\"family\": 6", "\"family\": -6", "entries[0].cpu.family"},
       {"\"tuned_ns_per_element\": 0.125", "\"tuned_ns_per_element\": -1", "entries[0].tuned_ns_per_element"},
       {"\"isa\": \"avx512\",", "", "missing field entries[0].isa"},
+      {"\"nontemporal_stores\": false", "\"nontemporal_stores\": false, \"exp_group\": 9",
+       "entries[0].choices.exp_group"},
+      {"\"nontemporal_stores\": false", "\"nontemporal_stores\": false, \"exp_group\": \"all\"",
+       "entries[0].choices.exp_group"},
   };
   for (const Case& c : cases) {
     Result<TuningFile> parsed = parse_tuning_file(replace_once(formatted_file_with_one_entry(), c.from, c.to));
@@ -546,6 +563,30 @@ TEST(TunedPlan, ForcedChoiceWins) {
   ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
   EXPECT_EQ(plan->softmax_form, SoftmaxForm::kTwoPassOnline);
   EXPECT_EQ(plan->unroll, 8);
+}
+
+TEST(TunedPlan, AppliesTunedExpGroup) {
+  auto pipeline = ir::parse_pipeline(testing::kSoftmaxText);
+  ASSERT_TRUE(pipeline.is_ok());
+  TuningFile file;
+  file.entries.push_back(
+      make_entry(intel_cpu(), pipeline_hash(*pipeline), 12, 1, SoftmaxForm::kThreePassReload, 4, false));
+  file.entries[0].choices.exp_group = 1;
+  auto plan = make_plan_with_tuning(*pipeline, avx512_target(), Isa::kAvx512, 4096, {}, &file, intel_cpu());
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->exp_group, 1);
+  bool tuned = false;
+  for (const std::string& reason : plan->reasons) tuned = tuned || reason == "exps one vector at a time: tuned";
+  EXPECT_TRUE(tuned);
+
+  // A forced unroll below the tuned group lowers the group with it.
+  file.entries[0].choices.exp_group = 4;
+  ir::PlanChoices forced;
+  forced.unroll = 2;
+  auto lowered = make_plan_with_tuning(*pipeline, avx512_target(), Isa::kAvx512, 4096, forced, &file, intel_cpu());
+  ASSERT_TRUE(lowered.is_ok()) << lowered.status().to_string();
+  EXPECT_EQ(lowered->unroll, 2);
+  EXPECT_EQ(lowered->exp_group, 2);
 }
 
 TEST(TunedPlan, NoEntryKeepsDefault) {

@@ -232,7 +232,7 @@ void print_shape(const ShapeResult& shape) {
     const char* role = measured.candidate == shape.default_candidate ? "  [default]"
                        : measured.candidate == shape.tuned_candidate ? "  [tuned]"
                                                                      : "";
-    std::printf("  %-50s %s%s\n", describe_candidate(measured.candidate).c_str(),
+    std::printf("  %-64s %s%s\n", describe_candidate(measured.candidate).c_str(),
                 format_timing(measured.timing).c_str(), role);
   }
   for (const std::string& note : shape.notes) std::printf("  note: %s\n", note.c_str());
