@@ -252,6 +252,29 @@ bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const 
   return max_only && sum_only;
 }
 
+// True if the three sweeps of a softmax under three_pass_reload compute only
+// the softmax: the max alone, then exp(x - max) summed and spilled, then the
+// normalization. Blocked exp replaces the first sweep by a max pass per block
+// and fuses the second into it, so anything else there would be lost.
+bool sweeps_allow_blocked_scale(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
+  if (sweeps.size() != 3) return false;
+  const Sweep& max_sweep = sweeps[0];
+  const Sweep& exp_sweep = sweeps[1];
+  const Sweep& last = sweeps[2];
+  bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
+                  max_sweep.stores.empty() && max_sweep.spills.empty();
+  std::vector<int> exp_ops = exp_sweep.ops;
+  std::sort(exp_ops.begin(), exp_ops.end());
+  ValueId e = p.ops[static_cast<size_t>(core.exp_op)].results[0];
+  bool exp_only = exp_ops == std::vector<int>{core.shift_op, core.exp_op} &&
+                  exp_sweep.reductions == std::vector<int>{core.sum_op} && exp_sweep.stores.empty() &&
+                  exp_sweep.spills == std::vector<ValueId>{e};
+  ValueId y = p.ops[static_cast<size_t>(core.normalize_op)].results[0];
+  bool normalize_only = last.ops == std::vector<int>{core.normalize_op} && last.reductions.empty() &&
+                        last.stores == std::vector<ValueId>{y} && last.spills.empty();
+  return max_only && exp_only && normalize_only;
+}
+
 // The op of a log-softmax's last sweep, y = d - l with d = x - m, l a
 // per-row scalar and y a row output, when that is all the sweep computes
 // besides d itself and d has no other use than exp; else -1. Blocked exp then
@@ -581,7 +604,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // the same max and sum by blocks; its last sweep is set up below.
   bool blocked_scales = form == SoftmaxForm::kThreePassReload && blocked_candidate &&
                         std::find(plan.reciprocal_divides.begin(), plan.reciprocal_divides.end(),
-                                  core->normalize_op) != plan.reciprocal_divides.end();
+                                  core->normalize_op) != plan.reciprocal_divides.end() &&
+                        sweeps_allow_blocked_scale(p, *core, plan.sweeps);
   bool blocked_sums = form == SoftmaxForm::kThreePassRecompute && core &&
                       p.value(core->x).kind == ValueKind::kInput && !converts &&
                       sweeps_allow_blocked_sum(p, *core, plan.sweeps);
@@ -590,8 +614,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   if (choices.blocked_exp && *choices.blocked_exp && !blocked_applies) {
     return Status(StatusCode::kInvalidArgument,
                   "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
-                  "and to three_pass_recompute of a log-softmax, with x an input and no other use of the max, "
-                  "the exp or the sum");
+                  "and to three_pass_recompute of a log-softmax, with x an input, no other use of the max, "
+                  "the exp or the sum, and no other op in the sweeps of the softmax");
   }
   //
   // Rows in L2 of more than kBlockedMinElements take blocked exp too, for its

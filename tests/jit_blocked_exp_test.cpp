@@ -290,5 +290,41 @@ TEST(BlockedExpChoice, RejectedWhereItDoesNotApply) {
   EXPECT_NE(scaled.status().message().find("cannot force blocked exp"), std::string::npos);
 }
 
+// A softmax whose first sweep also computes another output: blocked exp would
+// replace that sweep by its max passes and lose the output, so the planner
+// keeps the plain loops, and forcing blocked exp is rejected.
+TEST(BlockedExpChoice, KeepsOtherOutputsOfTheSweeps) {
+  auto pipeline = ir::parse_pipeline(
+      "kernel k(x: f32[n]) -> (y: f32[n], w: f32[n]) {\n  m = max(x)\n  e = exp(x - m)\n"
+      "  y = e / sum(e)\n  w = x * 2\n}\n");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  const JitCase extra_output{"k", {4e-6, 1e-40}, {}};
+  for (Isa isa : runnable_isas()) {
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 100000;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    EXPECT_FALSE((*kernel)->plan().blocked_exp) << isa_name(isa);
+    ASSERT_TRUE((*kernel)->uses_jit());
+    for (int64_t n : {int64_t{300}, int64_t{100000}}) {
+      RowTensors jit(*pipeline, 2, n, 0, 0);
+      RowTensors reference(*pipeline, 2, n, 0, 0);
+      std::mt19937 rng(7);
+      fill_random(*pipeline, jit, rng);
+      copy_inputs(*pipeline, jit, reference);
+      expect_matches_reference(**kernel, extra_output, jit, reference,
+                               std::string("softmax with another output on ") + isa_name(isa) +
+                                   ", n = " + std::to_string(n));
+    }
+
+    options.choices.blocked_exp = true;
+    auto forced = compile(*pipeline, options);
+    ASSERT_FALSE(forced.is_ok()) << isa_name(isa);
+    EXPECT_NE(forced.status().message().find("no other op in the sweeps of the softmax"), std::string::npos)
+        << forced.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace rowjit::testing
