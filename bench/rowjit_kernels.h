@@ -111,10 +111,11 @@ class RowjitKernel {
   // pool, as an engine without a pool of its own would.
   Status run_on_all_cores() const { return kernel_->run(run_args_, default_thread_pool().hook()); }
 
-  // Form, ISA and unroll actually compiled, for the benchmark label.
+  // Form, ISA, unroll and exp group actually compiled, for the benchmark label.
   std::string label() const {
+    const jit::CompiledKernel& compiled = *kernel_->compiled();
     return std::string(ir::softmax_form_name(kernel_->plan().softmax_form)) + " " + isa_name(kernel_->isa()) +
-           " unroll " + std::to_string(kernel_->compiled()->unroll);
+           " unroll " + std::to_string(compiled.unroll) + " exp group " + std::to_string(compiled.exp_group);
   }
 
  private:

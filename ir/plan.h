@@ -65,6 +65,10 @@ struct Sweep {
 constexpr int kMaxResidentVectors = 16;
 inline int default_max_resident_vectors(int vector_bits) { return vector_bits == 512 ? 16 : 8; }
 
+// Most lanes of a main-loop step whose exps can be emitted together
+// (Plan::exp_group): each needs its own AVX-512 opmask, k2 to k7.
+constexpr int kMaxExpGroup = 6;
+
 struct PlanChoices {
   std::optional<SoftmaxForm> softmax_form;
   std::optional<int> unroll;
@@ -106,8 +110,8 @@ struct Plan {
   int unroll = 1;             // vectors per main-loop iteration, each with its own accumulators
   // Lanes of a main-loop iteration whose softmax exps are emitted together,
   // one instruction over all lanes at a time (jit/emit_body.cpp); 1: one
-  // vector after another. The emitter lowers it to a divisor of the unroll
-  // that the free registers hold.
+  // vector after another. A divisor of the unroll, at most kMaxExpGroup. The
+  // emitter lowers it where the free registers do not hold the group.
   int exp_group = 1;
   bool nontemporal_stores = false;
   // Rows of exactly this many vectors (n in ((v - 1) * lanes, v * lanes]) are

@@ -714,13 +714,29 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // every register that held a constant and were 9% slower at 1K; groups of
   // two were 3% faster at 16K. Rows streamed from memory were up to 10%
   // slower with groups (32M, non-temporal stores), for reasons not found.
-  bool groupable_exp = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive;
-  int default_group = out_of_cache ? 1 : target.vector_bits == 512 ? plan.unroll : std::min(plan.unroll, 2);
+  bool groupable_exp = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive &&
+                       plan.softmax_form != SoftmaxForm::kTwoPassExtExp;
+  // The group sizes the emitter can take: divisors of the unroll up to
+  // kMaxExpGroup.
+  std::vector<int> group_sizes;
+  for (int g = 1; g <= std::min(plan.unroll, kMaxExpGroup); ++g) {
+    if (plan.unroll % g == 0) group_sizes.push_back(g);
+  }
+  int widest = target.vector_bits == 512 ? kMaxExpGroup : 2;
+  int default_group = 1;
+  for (int g : group_sizes) {
+    if (g <= widest && groupable_exp && !out_of_cache) default_group = g;
+  }
   plan.exp_group = choices.exp_group.value_or(default_group);
-  if (plan.exp_group < 1 || plan.exp_group > plan.unroll) {
-    return Status(StatusCode::kInvalidArgument, "exp group " + std::to_string(plan.exp_group) +
-                                                    " is out of range; use 1 to the unroll (" +
-                                                    std::to_string(plan.unroll) + ")");
+  if (std::find(group_sizes.begin(), group_sizes.end(), plan.exp_group) == group_sizes.end()) {
+    std::string sizes;
+    for (size_t i = 0; i < group_sizes.size(); ++i) {
+      sizes += (i == 0 ? "" : i + 1 == group_sizes.size() ? " or " : ", ") + std::to_string(group_sizes[i]);
+    }
+    return Status(StatusCode::kInvalidArgument,
+                  "exp group " + std::to_string(plan.exp_group) + " does not fit unroll " +
+                      std::to_string(plan.unroll) + ": a group is a divisor of the unroll of at most " +
+                      std::to_string(kMaxExpGroup) + " lanes; use " + sizes);
   }
   if (choices.exp_group) {
     plan.reasons.push_back((plan.exp_group == 1 ? std::string("exps one vector at a time")
@@ -730,7 +746,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("exps one vector at a time: the row streams from memory, where groups were slower");
   } else if (groupable_exp && plan.exp_group > 1) {
     plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) +
-                           ": the lanes' exp chains side by side in the code, where registers allow");
+                           ": the lanes' exp chains side by side in the code, where the registers hold them");
   }
   if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
   return plan;

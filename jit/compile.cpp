@@ -73,6 +73,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   kernel.isa = avx512 ? "avx512" : "avx2";
   kernel.unroll = unroll;
   kernel.resident_vectors = resident_vectors;
+  kernel.exp_group = emitter.exp_group();
   return kernel;
 }
 

@@ -35,6 +35,7 @@ struct CompiledKernel {
   std::string isa;                   // "avx512" or "avx2"
   int unroll = 1;                    // unroll actually used (the plan's, reduced to fit the registers)
   int resident_vectors = 0;          // the plan's, or 0 where resident rows did not fit the registers
+  int exp_group = 1;                 // most lanes whose exps a main loop groups (the plan's, or fewer)
 
   KernelFunction function() const { return reinterpret_cast<KernelFunction>(const_cast<void*>(code.entry())); }
 };

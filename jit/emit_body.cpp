@@ -21,14 +21,6 @@ using namespace Xbyak;
 using namespace Xbyak::util;
 using ir::ValueId;
 
-namespace {
-
-// Maximum lanes in an exp group, one AVX-512 opmask each: lanes 0 and 1 take
-// the math scratch masks k2 and k3, the others k4 to k7.
-constexpr int kMaxExpGroup = 6;
-
-}  // namespace
-
 void KernelEmitter::load_row(const Xmm& dst, ValueId tensor, const BodyMode& mode) {
   Address src = row_element(tensor, mode);
   if (!mode.masked) {
@@ -266,7 +258,8 @@ int KernelEmitter::choose_exp_group(const ir::Sweep& sweep, int free) const {
   // argument is the online state's temp0.
   int per_lane = body_registers_per_lane(sweep);
   int lane0_lent = sweep.online_softmax ? 3 : 2;
-  for (int group = std::min({plan_.exp_group, unroll_, kMaxExpGroup}); group > 1; --group) {
+  // Lanes 0 and 1 take the math scratch masks k2 and k3, the others k4 to k7.
+  for (int group = std::min({plan_.exp_group, unroll_, ir::kMaxExpGroup}); group > 1; --group) {
     if (unroll_ % group == 0 && group * per_lane - lane0_lent <= free) return group;
   }
   return 1;

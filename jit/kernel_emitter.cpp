@@ -375,6 +375,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   // Exp groups take their registers before the constants do, in both
   // emissions alike, so that the first one measures what is left for them.
   exp_group_ = resident ? 1 : choose_exp_group(sweep, static_cast<int>(free_vregs_.size()));
+  max_exp_group_ = std::max(max_exp_group_, exp_group_);
 
   // Constants that the first emission found in these loops, held in registers
   // so that each use is not a load from the pool.

@@ -79,6 +79,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   const std::vector<CodeMarker>& markers() const { return markers_; }
   size_t code_size() const { return code_size_; }
   int unroll() const { return unroll_; }
+  // The most lanes whose exps a main loop emitted together (1: none).
+  int exp_group() const { return max_exp_group_; }
 
  private:
   // ---- kernel_emitter.cpp: frame, rows, sweeps, loops
@@ -239,6 +241,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Per-sweep register state.
   int unroll_ = 1;
   int exp_group_ = 1;  // lanes per exp group in the main loop (emit_body.cpp)
+  int max_exp_group_ = 1;
   std::vector<int> free_vregs_;
   std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
   std::map<ir::ValueId, Xbyak::Xmm> reciprocal_of_;  // 1 / s for the divisors in plan.reciprocal_divides

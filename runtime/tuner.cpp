@@ -292,11 +292,14 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
     run_stage("store kind", stores, stage_share(2));
   }
 
-  // Stage 4: exp groups of the whole unroll if the incumbent has none, else
-  // none.
-  if (groupable_exp_ && incumbent_.unroll > 1 && Clock::now() < shape_deadline_) {
+  // Stage 4: the widest exp group if the incumbent has none, else none.
+  int widest_group = 1;
+  for (int g = 2; g <= std::min(incumbent_.unroll, ir::kMaxExpGroup); ++g) {
+    if (incumbent_.unroll % g == 0) widest_group = g;
+  }
+  if (groupable_exp_ && widest_group > 1 && Clock::now() < shape_deadline_) {
     Candidate candidate = incumbent_;
-    candidate.exp_group = incumbent_.exp_group > 1 ? 1 : incumbent_.unroll;
+    candidate.exp_group = incumbent_.exp_group > 1 ? 1 : widest_group;
     std::vector<Candidate> groups = {result_.default_candidate, incumbent_};
     ROWJIT_TRY(compile_into({candidate}, groups));
     run_stage("exp groups", groups, stage_share(3));

@@ -3,8 +3,8 @@
 //
 // The search space comes from the planner: the softmax forms that apply to the
 // pipeline, unroll 1, 2, 4 and 8, non-temporal stores on and off for rows
-// larger than the L2, and exp groups (Plan::exp_group) of the whole unroll or
-// none. It is searched in stages, so one shape takes seconds:
+// larger than the L2, and exp groups (Plan::exp_group) of the widest size
+// the unroll allows or none. It is searched in stages, so one shape takes seconds:
 //   1. every softmax form, at the default unroll and store kind;
 //   2. the other unrolls, with the winning form;
 //   3. the other store kind, for rows larger than the L2;

@@ -441,9 +441,22 @@ TEST_F(CliDumpTest, PlanForcesChoices) {
 TEST_F(CliDumpTest, PlanRejectsChoiceOutOfRange) {
   CliResult result = run({"plan", "examples/softmax.rj", "--n", "4096", "--choice", "exp_group=9"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(contains(result.err, "rowjit plan: forced plan does not apply: exp group 9 is out of range; use 1 "
-                                   "to the unroll (4)"))
+  EXPECT_TRUE(contains(result.err, "rowjit plan: forced plan does not apply: exp group 9 does not fit unroll 4"))
       << result.err;
+}
+
+// The lowering says when the registers did not hold the planned exp group:
+// AVX2's online log-softmax keeps unroll 2 and no group.
+TEST_F(CliDumpTest, PlanShowsExpGroupsLowered) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult grouped = run({"plan", "examples/softmax.rj", "--n", "4096", "--isa", "avx2"});
+  ASSERT_EQ(grouped.exit_code, 0) << grouped.err;
+  EXPECT_TRUE(contains(grouped.out, "  exp groups: the exps of 2 vectors side by side\n")) << grouped.out;
+  CliResult lowered =
+      run({"plan", "examples/log_softmax.rj", "--n", "4096", "--isa", "avx2", "--plan", "two_pass_online"});
+  ASSERT_EQ(lowered.exit_code, 0) << lowered.err;
+  EXPECT_TRUE(contains(lowered.out, "  exp groups: none (the plan's 2 did not fit the vector registers)"))
+      << lowered.out;
 }
 
 // --- rowjit cpu ---

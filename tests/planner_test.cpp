@@ -259,14 +259,32 @@ TEST(Planner, ExpGroupForcedWithinUnroll) {
   auto forced = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
   ASSERT_TRUE(forced.is_ok()) << forced.status().to_string();
   EXPECT_EQ(forced->exp_group, 2);
-  for (int bad : {0, 5}) {
+  for (int bad : {0, 3, 5}) {
     choices.exp_group = bad;
     auto rejected = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
     ASSERT_FALSE(rejected.is_ok()) << bad;
     EXPECT_EQ(rejected.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(rejected.status().message().find("use 1 to the unroll (4)"), std::string::npos)
+    EXPECT_NE(rejected.status().message().find("does not fit unroll 4"), std::string::npos)
         << rejected.status().message();
+    EXPECT_NE(rejected.status().message().find("use 1, 2 or 4"), std::string::npos) << rejected.status().message();
   }
+}
+
+// The default group is the widest divisor of the unroll up to kMaxExpGroup
+// lanes, and none where there is no exp of a value <= 0 to group.
+TEST(Planner, ExpGroupDefaultDividesUnroll) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices choices;
+  const std::pair<int, int> unroll_to_group[] = {{1, 1}, {2, 2}, {3, 3}, {6, 6}, {7, 1}, {8, 4}};
+  for (const auto& [unroll, group] : unroll_to_group) {
+    choices.unroll = unroll;
+    auto plan = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
+    ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+    EXPECT_EQ(plan->exp_group, group) << "unroll " << unroll;
+  }
+  EXPECT_EQ(plan_for("softmax", ir::SoftmaxForm::kTwoPassExtExp, 16384).exp_group, 1);
+  EXPECT_EQ(plan_for("stablemax", std::nullopt, 16384).exp_group, 1);
 }
 
 // A max that is an output must be the row's max in every sweep, so it cannot

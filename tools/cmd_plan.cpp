@@ -93,6 +93,15 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
     out << " (the plan's " << inspected.plan.unroll << " did not fit the vector registers)";
   }
   out << "\n";
+  if (inspected.plan.exp_group > 1 || compiled->exp_group > 1) {
+    out << "  exp groups: ";
+    if (compiled->exp_group > 1) out << "the exps of " << compiled->exp_group << " vectors side by side";
+    else out << "none";
+    if (compiled->exp_group != inspected.plan.exp_group) {
+      out << " (the plan's " << inspected.plan.exp_group << " did not fit the vector registers)";
+    }
+    out << "\n";
+  }
   // A planned residency that did not fit the registers is gone from the
   // kernel's plan, and a line of its choices gives the reason.
   if (compiled->resident_vectors > 0) {
