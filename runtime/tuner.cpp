@@ -284,7 +284,14 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   run_stage("unroll", unrolls, stage_share(1));
 
   // Stage 3: the other store kind, for rows that do not fit the L2.
-  if (try_stores && Clock::now() < shape_deadline_) {
+  // A stage that applies but finds the shape's time used up counts as cut
+  // short, so the report says so.
+  auto time_left = [&] {
+    if (Clock::now() < shape_deadline_) return true;
+    result_.budget_exhausted = true;
+    return false;
+  };
+  if (try_stores && time_left()) {
     Candidate candidate = incumbent_;
     candidate.nontemporal_stores = !candidate.nontemporal_stores;
     std::vector<Candidate> stores = {result_.default_candidate, incumbent_};
@@ -297,7 +304,7 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   for (int g = 2; g <= std::min(incumbent_.unroll, ir::kMaxExpGroup); ++g) {
     if (incumbent_.unroll % g == 0) widest_group = g;
   }
-  if (groupable_exp_ && widest_group > 1 && Clock::now() < shape_deadline_) {
+  if (groupable_exp_ && widest_group > 1 && time_left()) {
     Candidate candidate = incumbent_;
     candidate.exp_group = incumbent_.exp_group > 1 ? 1 : widest_group;
     std::vector<Candidate> groups = {result_.default_candidate, incumbent_};
