@@ -1,6 +1,7 @@
 #include "ir/infer.h"
 
 #include "ir/printer.h"
+#include "ir/tensor.h"
 
 #include <cmath>
 #include <limits>
@@ -107,6 +108,10 @@ Result<int64_t> positive_int_attr(const Op& op, const OpInfo& info, const char* 
   if (!value) return invalid(info, std::string("missing integer attribute '") + key + "'");
   if (*value <= 0) {
     return invalid(info, std::string("attribute '") + key + "' must be positive, got " + std::to_string(*value));
+  }
+  if (*value > kMaxRowLength) {
+    return invalid(info, std::string("attribute '") + key + "' is " + std::to_string(*value) +
+                             ", above the largest row length (2^40 elements); give a smaller value");
   }
   return *value;
 }
@@ -315,6 +320,10 @@ Status infer_result_types(const Pipeline& p, const Op& op, std::vector<ValueType
       Shape k_shape;
       if (auto k = attr_int(op, "k")) {
         if (*k <= 0) return invalid(info, "k must be positive, got " + std::to_string(*k));
+        if (*k > kMaxRowLength) {
+          return invalid(info, "k is " + std::to_string(*k) + ", above the largest row length (2^40 elements); "
+                               "give a smaller k");
+        }
         k_shape = Shape::fixed(*k);
       } else if (auto word = attr_word(op, "k")) {
         auto param = p.find_input(*word);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "ir/infer.h"
+#include "ir/tensor.h"
 
 namespace rowjit::ir {
 namespace {
@@ -24,8 +25,16 @@ Status check_signature_shape(const Pipeline& p, const Value& v, const char* role
   if (s.kind == Shape::Kind::kFixed && s.symbol.empty() && s.length <= 0) {
     return fail(v.loc, std::string(role) + " '" + v.name + "' has a non-positive length");
   }
+  if (s.kind == Shape::Kind::kFixed && s.symbol.empty() && s.length > kMaxRowLength) {
+    return fail(v.loc, std::string(role) + " '" + v.name + "' has length " + std::to_string(s.length) +
+                           ", above the largest row length (2^40 elements); declare a shorter length");
+  }
   if (s.kind == Shape::Kind::kBlocks && s.block <= 0) {
     return fail(v.loc, std::string(role) + " '" + v.name + "' has a non-positive block size");
+  }
+  if (s.kind == Shape::Kind::kBlocks && s.block > kMaxRowLength) {
+    return fail(v.loc, std::string(role) + " '" + v.name + "' has block size " + std::to_string(s.block) +
+                           ", above the largest row length (2^40 elements); declare a smaller block");
   }
   return Status::ok();
 }

@@ -27,9 +27,7 @@ ir::Pipeline parse_or_fail(const std::string& text) {
 }
 
 TEST(SizeLimits, HugeBlockSizeRoundsUp) {
-  ir::Pipeline pipeline = parse_or_fail(
-      "kernel blocks(x: f32[n]) -> (s: f32[n/9223372036854775807]) {\n"
-      "  s = block_max(x, block=9223372036854775807)\n}\n");
+  ir::Pipeline pipeline = parse_or_fail("kernel copy(x: f32[n]) -> (y: f32[n]) {\n  y = x + 0\n}\n");
   ir::RunArgs args;
   args.n = 10;
   auto length = ir::shape_length(pipeline, ir::Shape::blocks(kInt64Max), args);
@@ -40,6 +38,35 @@ TEST(SizeLimits, HugeBlockSizeRoundsUp) {
   auto empty = ir::shape_length(pipeline, ir::Shape::blocks(kInt64Max), args);
   ASSERT_TRUE(empty.is_ok()) << empty.status().to_string();
   EXPECT_EQ(*empty, 0);
+}
+
+// Literal sizes above the largest row length are rejected when the pipeline
+// is parsed, with the value and the limit, instead of when a run starts.
+TEST(SizeLimits, HugeLiteralsRejectedWhenParsed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"kernel blocks(x: f32[n]) -> (s: f32[n/9223372036854775807]) {\n"
+       "  s = block_max(x, block=9223372036854775807)\n}\n",
+       "9223372036854775807"},
+      {"kernel top(x: f32[n]) -> (v: f32[4611686018427387904], i: s32[4611686018427387904]) {\n"
+       "  v, i = topk(x, k=4611686018427387904)\n}\n",
+       "4611686018427387904"},
+      {"kernel wide(x: f32[n], w: f32[1099511627777]) -> (y: f32[n]) {\n  y = x + 0\n}\n", "1099511627777"},
+      {"kernel scaled(x: f32[n], s: f32[n/1099511627777]) -> (y: f32[n]) {\n  y = x + 0\n}\n",
+       "1099511627777"},
+  };
+  for (const auto& [text, value] : cases) {
+    auto pipeline = ir::parse_pipeline(text);
+    ASSERT_FALSE(pipeline.is_ok()) << text;
+    EXPECT_EQ(pipeline.status().code(), StatusCode::kInvalidPipeline) << pipeline.status().to_string();
+    EXPECT_NE(pipeline.status().message().find(value), std::string::npos) << pipeline.status().message();
+    EXPECT_NE(pipeline.status().message().find("above the largest row length (2^40 elements)"), std::string::npos)
+        << pipeline.status().message();
+  }
+  // 2^40 itself is allowed.
+  auto largest = ir::parse_pipeline(
+      "kernel top(x: f32[n]) -> (v: f32[1099511627776], i: s32[1099511627776]) {\n"
+      "  v, i = topk(x, k=1099511627776)\n}\n");
+  EXPECT_TRUE(largest.is_ok()) << largest.status().to_string();
 }
 
 TEST(SizeLimits, RowLengthOutOfRange) {
@@ -55,11 +82,10 @@ TEST(SizeLimits, RowLengthOutOfRange) {
   EXPECT_EQ(blocks.status().code(), StatusCode::kInvalidArgument);
 }
 
-// topk with a literal k of 2^62 declares outputs of 2^62 elements: 2^64
-// bytes of f32 per row, which wraps to 0 in int64 arithmetic.
+// topk with a literal k of 2^40, the largest a parsed pipeline may declare.
 const char* kHugeTopk =
-    "kernel top(x: f32[n]) -> (v: f32[4611686018427387904], i: s32[4611686018427387904]) {\n"
-    "  v, i = topk(x, k=4611686018427387904)\n}\n";
+    "kernel top(x: f32[n]) -> (v: f32[1099511627776], i: s32[1099511627776]) {\n"
+    "  v, i = topk(x, k=1099511627776)\n}\n";
 
 // Binds every tensor of `pipeline` to `buffer` with a 16-byte stride.
 ir::RunArgs bind_all(const ir::Pipeline& pipeline, std::vector<float>& buffer, int64_t rows) {
@@ -75,8 +101,12 @@ ir::RunArgs bind_all(const ir::Pipeline& pipeline, std::vector<float>& buffer, i
   return args;
 }
 
+// The run-time check behind the parser's: a pipeline whose outputs were given
+// 2^62 elements after parsing (2^64 bytes of f32 per row, which wraps to 0 in
+// int64 arithmetic) is rejected when a run starts.
 TEST(SizeLimits, LiteralLengthRejected) {
   ir::Pipeline pipeline = parse_or_fail(kHugeTopk);
+  for (ir::ValueId id : pipeline.outputs) pipeline.values[static_cast<size_t>(id)].type.shape.length = int64_t{1} << 62;
   std::vector<float> buffer(64);
   for (int64_t rows : {int64_t{1}, int64_t{2}}) {
     ir::RunArgs args = bind_all(pipeline, buffer, rows);
