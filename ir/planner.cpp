@@ -249,7 +249,10 @@ bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const 
   bool sum_only = sum_ops == std::vector<int>{core.shift_op, core.exp_op} &&
                   sum_sweep.reductions == std::vector<int>{core.sum_op} && sum_sweep.stores.empty() &&
                   sum_sweep.spills.empty() && sum_sweep.scalar_ops.empty();
-  return max_only && sum_only;
+  // The last sweep runs per block, where a reduction would see each block's
+  // values before they are corrected.
+  bool last_per_element = sweeps[2].reductions.empty();
+  return max_only && sum_only && last_per_element;
 }
 
 // True if the three sweeps of a softmax under three_pass_reload compute only

@@ -30,6 +30,14 @@ std::vector<std::vector<uint32_t>> choose_pinned_constants(const KernelEmitter& 
   return plan;
 }
 
+// A plan the emitter does not handle is a bug in rowjit; the caller gets a
+// status instead of an exception through the API.
+Status emitter_failure(const ir::Pipeline& pipeline, const std::exception& error) {
+  return Status(StatusCode::kInternal, "emitting the kernel of pipeline '" + pipeline.name +
+                                           "' failed (" + error.what() +
+                                           "); this is a bug in rowjit, so please report it with the pipeline");
+}
+
 Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll,
                                    int resident_vectors) {
   // A first emission finds which constants each sweep's loops use and how many
@@ -45,6 +53,8 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
     pinned = choose_pinned_constants(first);
   } catch (const Xbyak::Error& error) {
     return Status(StatusCode::kInternal, std::string("code emission failed in Xbyak: ") + error.what());
+  } catch (const std::exception& error) {
+    return emitter_failure(pipeline, error);
   }
 
   KernelEmitter emitter(pipeline, plan, VectorTarget{avx512});
@@ -57,6 +67,8 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
     if (emitted.is_ok()) emitter.ready(Xbyak::CodeArray::PROTECT_RW);
   } catch (const Xbyak::Error& error) {
     return Status(StatusCode::kInternal, std::string("code emission failed in Xbyak: ") + error.what());
+  } catch (const std::exception& error) {
+    return emitter_failure(pipeline, error);
   }
   if (!emitted.is_ok()) return emitted;
 

@@ -325,6 +325,13 @@ void KernelEmitter::emit_block_totals() {
   jmp(max_loop, T_NEAR);
   L(done);
   vbroadcastss(row_max, Xmm(row_max.getIdx()));
+  // Under the speculative max the last block's max may exceed its reference
+  // (within the margin), so the maxima above can trail the row's. m's
+  // register holds the reference raised after every block, which is the
+  // row's max: S is then relative to it, as a per-row output log(S) needs.
+  // The row's max goes in the second operand, which a NaN reference leaves.
+  ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
+  if (plan_.speculative_max) vmaxps(row_max, value_register(m_value), row_max);
 
   Label sums_done;
   vxorpd(sum, sum, sum);

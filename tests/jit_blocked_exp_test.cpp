@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <random>
 
 #include "jit/disassembler.h"
@@ -323,6 +324,56 @@ TEST(BlockedExpChoice, KeepsOtherOutputsOfTheSweeps) {
     ASSERT_FALSE(forced.is_ok()) << isa_name(isa);
     EXPECT_NE(forced.status().message().find("no other op in the sweeps of the softmax"), std::string::npos)
         << forced.status().message();
+  }
+}
+
+// Log-softmax and softmax pipelines with per-row outputs, on rising rows, where
+// the speculative max trails the row's max. A log(sum) output takes blocked
+// exp, whose sum must then be relative to the row's max, not to the last
+// block's reference. A reduction in the last sweep would see each block's
+// values before they are corrected, so such pipelines keep the plain loops,
+// and forcing blocked exp is rejected.
+TEST(BlockedExpChoice, PerRowOutputsOnRisingRows) {
+  struct Case {
+    const char* text;
+    std::optional<ir::SoftmaxForm> form;
+    bool blocked;
+  };
+  const Case cases[] = {
+      {"kernel lse(x: f32[n]) -> (y: f32[n], l: f32) {\n  m = max(x)\n  d = x - m\n"
+       "  l = log(sum(exp(d)))\n  y = d - l\n}\n",
+       std::nullopt, true},
+      {"kernel lo(x: f32[n]) -> (y: f32[n], lo: f32) {\n  m = max(x)\n  d = x - m\n"
+       "  l = log(sum(exp(d)))\n  y = d - l\n  lo = min(y)\n}\n",
+       std::nullopt, false},
+      {"kernel total(x: f32[n]) -> (y: f32[n], a: f32) {\n  m = max(x)\n  e = exp(x - m)\n"
+       "  y = e / sum(e)\n  a = sum(y)\n}\n",
+       ir::SoftmaxForm::kThreePassRecompute, false},
+  };
+  for (const Case& c : cases) {
+    auto pipeline = ir::parse_pipeline(c.text);
+    ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+    const JitCase tolerance{"k", {4e-6, 1e-6}, {}};
+    for (Isa isa : runnable_isas()) {
+      CompileOptions options;
+      options.isa = isa;
+      options.n_hint = 100000;
+      options.choices.softmax_form = c.form;
+      auto kernel = compile(*pipeline, options);
+      ASSERT_TRUE(kernel.is_ok()) << pipeline->name << ": " << kernel.status().to_string();
+      EXPECT_EQ((*kernel)->plan().blocked_exp, c.blocked) << pipeline->name;
+      RowTensors jit(*pipeline, 2, 100000, 0, 0);
+      RowTensors reference(*pipeline, 2, 100000, 0, 0);
+      fill_pattern(*pipeline, [](int64_t i, int64_t n) { return 40.0f * static_cast<float>(i) / static_cast<float>(n); },
+                   jit, reference);
+      expect_matches_reference(**kernel, tolerance, jit, reference,
+                               pipeline->name + " on " + isa_name(isa) + ", a rising row");
+
+      if (c.blocked) continue;
+      options.choices.blocked_exp = true;
+      auto forced = compile(*pipeline, options);
+      EXPECT_FALSE(forced.is_ok()) << pipeline->name << " on " << isa_name(isa);
+    }
   }
 }
 
