@@ -731,6 +731,13 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     if (g <= widest && groupable_exp && !out_of_cache) default_group = g;
   }
   plan.exp_group = choices.exp_group.value_or(default_group);
+  if (plan.exp_group > 1 && !groupable_exp) {
+    return Status(StatusCode::kInvalidArgument,
+                  "exp group " + std::to_string(plan.exp_group) + " does not apply: pipeline '" + p.name +
+                      "' has no softmax exp of x - max(x) to group under " +
+                      (core ? "the form " + std::string(softmax_form_name(plan.softmax_form)) : "its plan") +
+                      "; use exp group 1 or leave it to the planner");
+  }
   if (std::find(group_sizes.begin(), group_sizes.end(), plan.exp_group) == group_sizes.end()) {
     std::string sizes;
     for (size_t i = 0; i < group_sizes.size(); ++i) {

@@ -69,6 +69,13 @@ class ShapeTuner {
 
   void record(const Candidate& candidate, const Timing& timing);
 
+  // Adds a line to the shape's notes, once.
+  void note(const std::string& text) {
+    if (std::find(result_.notes.begin(), result_.notes.end(), text) == result_.notes.end()) {
+      result_.notes.push_back(text);
+    }
+  }
+
   // Returns the exp group that the planner chooses with the other choices of
   // `candidate`, or 1 if it rejects them.
   int default_exp_group(const Candidate& candidate) const;
@@ -98,20 +105,20 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
   auto kernel = compile(pipeline_, options);
   if (!kernel && kernel.status().code() != StatusCode::kInvalidArgument) return kernel.status();
   if (!kernel) {
-    result_.notes.push_back("skipped " + describe_candidate(wanted) + ": " + kernel.status().message());
+    note("skipped " + describe_candidate(wanted) + ": " + kernel.status().message());
     return std::optional<Candidate>();
   }
   if (!(*kernel)->uses_jit()) {
-    result_.notes.push_back("skipped " + describe_candidate(wanted) + ": it runs on the interpreter (" +
+    note("skipped " + describe_candidate(wanted) + ": it runs on the interpreter (" +
                             (*kernel)->plan().unsupported_reason + ")");
     return std::optional<Candidate>();
   }
   const ir::Plan& plan = (*kernel)->plan();
-  int unroll = (*kernel)->compiled()->unroll;
-  Candidate lowered{plan.softmax_form, unroll, plan.nontemporal_stores, std::min(plan.exp_group, unroll)};
+  const jit::CompiledKernel& compiled = *(*kernel)->compiled();
+  Candidate lowered{plan.softmax_form, compiled.unroll, plan.nontemporal_stores, compiled.exp_group};
   if (!(lowered == wanted)) {
-    result_.notes.push_back(describe_candidate(wanted) + " is lowered as " + describe_candidate(lowered) +
-                            " (the vector registers limit the unroll)");
+    note(describe_candidate(wanted) + " is lowered as " + describe_candidate(lowered) +
+                            " (the vector registers limit the unroll or the exp group)");
   }
   for (const auto& [candidate, existing] : kernels_) {
     if (candidate == lowered) return std::optional<Candidate>(lowered);
@@ -196,7 +203,7 @@ bool ShapeTuner::run_stage(const std::string& label, const std::vector<Candidate
   for (size_t i = 0; i < candidates.size(); ++i) {
     const SampledKernel& sampled = outcome.kernels[i];
     if (sampled.failure) {
-      result_.notes.push_back("skipped " + describe_candidate(candidates[i]) + ": " + sampled.failure->message());
+      note("skipped " + describe_candidate(candidates[i]) + ": " + sampled.failure->message());
     }
     timings.push_back(summarize_samples(sampled.samples));
   }
@@ -248,6 +255,8 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
       if (form == result_.default_candidate.softmax_form) continue;
       Candidate candidate = result_.default_candidate;
       candidate.softmax_form = form;
+      // Each form keeps the planner's exp group for it (none for extexp).
+      candidate.exp_group = default_exp_group(candidate);
       wanted.push_back(candidate);
     }
     ROWJIT_TRY(compile_into(wanted, forms));

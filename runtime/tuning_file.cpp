@@ -287,8 +287,7 @@ Result<TuningFile> load_tuning_file(const std::string& path) {
 
   Result<TuningFile> file = parse_tuning_file(text);
   if (!file) {
-    return Status(file.status().code(), "invalid tuning file " + path + ": " + file.status().message() +
-                                            "; fix or remove the file, or run rowjit tune again to remake it");
+    return Status(file.status().code(), "invalid tuning file " + path + ": " + file.status().message());
   }
   return file;
 }

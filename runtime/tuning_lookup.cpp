@@ -105,7 +105,9 @@ std::optional<TuningFile> read_tuning_file_for_cpu(const std::string& path, cons
   const std::string ignoring = std::string("ignoring ") + kTuningFileVariable + ": ";
   Result<TuningFile> file = load_tuning_file(path);
   if (!file) {
-    log_lines.push_back(ignoring + file.status().message());
+    bool invalid = file.status().code() != StatusCode::kIoError;
+    log_lines.push_back(ignoring + file.status().message() +
+                        (invalid ? "; fix or remove the file, or run rowjit tune again to remake it" : ""));
     return std::nullopt;
   }
   if (file->schema_version != kTuningSchemaVersion) {
@@ -158,14 +160,16 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
   if (!choices.softmax_form) choices.softmax_form = tuned->softmax_form;
   if (!choices.unroll) choices.unroll = tuned->unroll;
   if (!choices.nontemporal_stores) choices.nontemporal_stores = tuned->nontemporal_stores;
-  if (!choices.exp_group) {
-    choices.exp_group = tuned->exp_group;
-    // A forced unroll below the tuned one lowers the tuned group with it.
-    if (choices.exp_group && choices.unroll && *choices.exp_group > *choices.unroll) {
-      choices.exp_group = *choices.unroll;
-    }
-  }
+  bool tuned_group = !choices.exp_group && tuned->exp_group;
+  if (tuned_group) choices.exp_group = tuned->exp_group;
   Result<ir::Plan> plan = ir::make_plan(pipeline, target, n_hint, choices);
+  if (!plan && tuned_group) {
+    // The tuned exp group belongs to the tuned unroll and form: with another
+    // one forced, it may not fit, and the planner chooses the group instead.
+    choices.exp_group.reset();
+    tuned_group = false;
+    plan = ir::make_plan(pipeline, target, n_hint, choices);
+  }
   if (plan) {
     // make_plan calls every choice it was handed "forced"; name the tuned ones.
     auto relabel = [&](const std::string& prefix, bool from_tuning) {
@@ -179,7 +183,7 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
     relabel("softmax form ", !forced.softmax_form);
     relabel("unroll ", !forced.unroll);
     relabel("non-temporal stores ", !forced.nontemporal_stores);
-    relabel("exps ", !forced.exp_group && tuned->exp_group.has_value());
+    relabel("exps ", tuned_group);
     plan->reasons.push_back("tuned choices from the tuning file (" + std::string(kTuningFileVariable) +
                             ") for this CPU, ISA and row length bucket 2^" + std::to_string(shape_bucket(n_hint)));
     return plan;

@@ -287,6 +287,25 @@ TEST(Planner, ExpGroupDefaultDividesUnroll) {
   EXPECT_EQ(plan_for("stablemax", std::nullopt, 16384).exp_group, 1);
 }
 
+// A forced group needs a softmax exp to group; a group of 1 always applies.
+TEST(Planner, ExpGroupRejectedWithoutExpToGroup) {
+  for (const auto& [example, form] : {std::pair<const char*, std::optional<ir::SoftmaxForm>>{
+                                          "softmax", ir::SoftmaxForm::kTwoPassExtExp},
+                                      {"stablemax", std::nullopt}}) {
+    auto pipeline = parse_example(example);
+    ASSERT_TRUE(pipeline.is_ok());
+    ir::PlanChoices choices;
+    choices.softmax_form = form;
+    choices.exp_group = 2;
+    auto rejected = ir::make_plan(*pipeline, avx512_target(), 16384, choices);
+    ASSERT_FALSE(rejected.is_ok()) << example;
+    EXPECT_NE(rejected.status().message().find("exp group 2 does not apply"), std::string::npos)
+        << rejected.status().message();
+    choices.exp_group = 1;
+    EXPECT_TRUE(ir::make_plan(*pipeline, avx512_target(), 16384, choices).is_ok()) << example;
+  }
+}
+
 // A max that is an output must be the row's max in every sweep, so it cannot
 // be taken per block.
 TEST(Planner, BlockedSumNeedsPrivateMax) {

@@ -587,6 +587,15 @@ TEST(TunedPlan, AppliesTunedExpGroup) {
   ASSERT_TRUE(lowered.is_ok()) << lowered.status().to_string();
   EXPECT_EQ(lowered->unroll, 2);
   EXPECT_EQ(lowered->exp_group, 2);
+
+  // A tuned group that does not divide a forced unroll is dropped, and the
+  // rest of the tuned plan stays.
+  forced.unroll = 6;
+  auto regrouped = make_plan_with_tuning(*pipeline, avx512_target(), Isa::kAvx512, 4096, forced, &file, intel_cpu());
+  ASSERT_TRUE(regrouped.is_ok()) << regrouped.status().to_string();
+  EXPECT_EQ(regrouped->unroll, 6);
+  EXPECT_EQ(regrouped->exp_group, 6);
+  EXPECT_EQ(regrouped->softmax_form, SoftmaxForm::kThreePassReload);
 }
 
 TEST(TunedPlan, NoEntryKeepsDefault) {

@@ -25,8 +25,9 @@ constexpr OptionSpec kPlanOptions[] = {
      "(default: the planner's choice)",
      false},
     {"--choice", "NAME=VALUE",
-     "force another plan choice: unroll, nontemporal_stores, resident_vectors, prefetch_bytes, blocked_exp, "
-     "speculative_max or exp_group (flags take on or off)",
+     "force another plan choice: unroll (1 to 8), nontemporal_stores, resident_vectors (0 to 16), "
+     "prefetch_bytes (0 to 1048576), blocked_exp, speculative_max or exp_group (a divisor of the unroll up to 6); "
+     "flags take on or off",
      true},
     {"--help", "", "print this help and exit", false},
 };

@@ -47,8 +47,9 @@ constexpr const char* kTuneHelpIntro =
     "                  [--budget SECONDS] [--isa avx512|avx2] [--param NAME=VALUE ...]\n"
     "\n"
     "Measures the candidate plans of the pipeline in the text file PIPELINE on this CPU\n"
-    "for each row length N: the softmax forms that apply, unroll 1, 2, 4 and 8, and\n"
-    "non-temporal stores on and off for rows larger than the L2 cache. Candidates run\n"
+    "for each row length N: the softmax forms that apply, unroll 1, 2, 4 and 8,\n"
+    "non-temporal stores on and off for rows larger than the L2 cache, and exp groups\n"
+    "on and off. Candidates run\n"
     "interleaved on random inputs; a candidate is chosen only when its median time beats\n"
     "the planner's default by more than the noise. Prints default and tuned times per\n"
     "shape and merges the choices into FILE, which the runtime reads when\n"
@@ -173,8 +174,9 @@ CommandResult<TuningFile> read_existing_file(const std::string& path) {
   if (access(path.c_str(), F_OK) != 0) return TuningFile{};
   Result<TuningFile> file = load_tuning_file(path);
   if (!file) {
+    bool invalid = file.status().code() != StatusCode::kIoError;
     return run_failure("cannot merge into --out", file.status().message(),
-                       "give another --out file, or remove this one");
+                       invalid ? "fix or remove the file, or give another --out file" : "give another --out file");
   }
   if (file->schema_version != kTuningSchemaVersion) {
     std::fprintf(stderr,
@@ -225,8 +227,8 @@ std::string format_timing(const Timing& timing) {
 }
 
 void print_shape(const ShapeResult& shape) {
-  std::printf("\nn = %lld, %lld rows per call%s\n", static_cast<long long>(shape.n),
-              static_cast<long long>(shape.rows),
+  std::printf("\nn = %lld, %lld %s per call%s\n", static_cast<long long>(shape.n),
+              static_cast<long long>(shape.rows), shape.rows == 1 ? "row" : "rows",
               shape.candidates.empty() ? "" : "; ns per element: median +- median absolute deviation (min..max)");
   for (const CandidateResult& measured : shape.candidates) {
     const char* role = measured.candidate == shape.default_candidate ? "  [default]"

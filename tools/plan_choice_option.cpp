@@ -13,14 +13,18 @@ enum class ChoiceKind { kInteger, kFlag };
 struct ChoiceSpec {
   std::string_view name;
   ChoiceKind kind;
+  std::string_view values;  // what the planner accepts, for messages
 };
 
 // In the order of ir::PlanChoices, the softmax form aside.
 constexpr ChoiceSpec kChoices[] = {
-    {"unroll", ChoiceKind::kInteger},          {"nontemporal_stores", ChoiceKind::kFlag},
-    {"resident_vectors", ChoiceKind::kInteger}, {"prefetch_bytes", ChoiceKind::kInteger},
-    {"blocked_exp", ChoiceKind::kFlag},        {"speculative_max", ChoiceKind::kFlag},
-    {"exp_group", ChoiceKind::kInteger},
+    {"unroll", ChoiceKind::kInteger, "an integer from 1 to 8"},
+    {"nontemporal_stores", ChoiceKind::kFlag, "on or off"},
+    {"resident_vectors", ChoiceKind::kInteger, "an integer from 0 (never) to 16"},
+    {"prefetch_bytes", ChoiceKind::kInteger, "an integer from 0 (none) to 1048576"},
+    {"blocked_exp", ChoiceKind::kFlag, "on or off"},
+    {"speculative_max", ChoiceKind::kFlag, "on or off"},
+    {"exp_group", ChoiceKind::kInteger, "a divisor of the unroll from 1 to 6"},
 };
 
 std::optional<bool> parse_flag(std::string_view text) {
@@ -58,17 +62,15 @@ CommandStatus apply_plan_choice(std::string_view argument, ir::PlanChoices& choi
   std::optional<bool> flag;
   if (spec->kind == ChoiceKind::kFlag) {
     flag = parse_flag(text);
-    if (!flag) {
-      return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
-                         "give on or off");
-    }
   } else {
     integer = parse_integer(text);
-    // Every integer choice fits in an int, and the planner checks its range.
-    if (!integer || *integer < 0 || *integer > (int64_t{1} << 30)) {
-      return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
-                         "give a non-negative integer");
-    }
+    // Values beyond an int are out of every range; the planner checks the
+    // ranges themselves.
+    if (integer && (*integer < 0 || *integer > (int64_t{1} << 30))) integer.reset();
+  }
+  if (!flag && !integer) {
+    return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
+                       "give " + std::string(spec->values));
   }
   int value = integer ? static_cast<int>(*integer) : 0;
   if (name == "unroll") choices.unroll = value;
