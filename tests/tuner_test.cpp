@@ -198,7 +198,8 @@ TEST(Tuner, TinyBudgetSoftmax) {
   EXPECT_EQ(shape.candidates[0].candidate, shape.default_candidate);
   // The last stage measures the best plan so far with the other exp group,
   // unless the budget ended first, that plan has unroll 1, or the registers
-  // lowered the other group to the same kernel (a "lowered as" note then).
+  // lowered the other group to the same kernel (the notes then have a
+  // "lowered as" line).
   // That plan need not be the final pick, which the stage compares with the
   // default.
   bool pair_measured = false;
