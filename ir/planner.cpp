@@ -235,15 +235,41 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
 // log-softmax core: a max sweep, then a sweep that only sums exp(x - m), then
 // one that reads m and s as the row's max and sum. The blocked form can then
 // take m per block in the middle sweep and rescale the block sums after it.
-bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
-  if (sweeps.size() != 3 || core.scale_op >= 0 || !core.exp_input_nonpositive) return false;
+// True if the row's max m and sum s reach the outputs only as a softmax,
+// log-softmax or logsumexp does: m through x - m and m + log(s), s through
+// e / s and log(s). Blocked exp computes m and s per block and gives the row's
+// values only where these combine them: it does not track a NaN in m, and a
+// row of -inf gets m = -inf and s = NaN (the interpreter's x - max is NaN).
+bool core_values_used_as_softmax(const Pipeline& p, const SoftmaxCore& core) {
   ValueId m = p.ops[static_cast<size_t>(core.max_op)].results[0];
   ValueId s = p.ops[static_cast<size_t>(core.sum_op)].results[0];
   if (is_output(p, m) || is_output(p, s)) return false;
+  auto users = users_of(p);
+  auto is_log_of_s = [&](ValueId v) {
+    const Value& value = p.value(v);
+    if (value.kind != ValueKind::kOpResult) return false;
+    const Op& op = p.ops[static_cast<size_t>(value.op)];
+    return op.kind == OpKind::kLog && op.operands[0] == s;
+  };
+  for (int u : users[static_cast<size_t>(m)]) {
+    const Op& op = p.ops[static_cast<size_t>(u)];
+    bool logsumexp = op.kind == OpKind::kAdd && op.operands.size() == 2 &&
+                     (is_log_of_s(op.operands[0]) || is_log_of_s(op.operands[1]));
+    if (u != core.shift_op && !logsumexp) return false;
+  }
+  for (int u : users[static_cast<size_t>(s)]) {
+    if (u != core.normalize_op && p.ops[static_cast<size_t>(u)].kind != OpKind::kLog) return false;
+  }
+  return true;
+}
+
+bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
+  if (sweeps.size() != 3 || core.scale_op >= 0 || !core.exp_input_nonpositive) return false;
+  if (!core_values_used_as_softmax(p, core)) return false;
   const Sweep& max_sweep = sweeps[0];
   const Sweep& sum_sweep = sweeps[1];
   bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
-                  max_sweep.stores.empty() && max_sweep.spills.empty();
+                  max_sweep.stores.empty() && max_sweep.spills.empty() && max_sweep.scalar_ops.empty();
   std::vector<int> sum_ops = sum_sweep.ops;
   std::sort(sum_ops.begin(), sum_ops.end());
   bool sum_only = sum_ops == std::vector<int>{core.shift_op, core.exp_op} &&
@@ -265,16 +291,16 @@ bool sweeps_allow_blocked_scale(const Pipeline& p, const SoftmaxCore& core, cons
   const Sweep& exp_sweep = sweeps[1];
   const Sweep& last = sweeps[2];
   bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
-                  max_sweep.stores.empty() && max_sweep.spills.empty();
+                  max_sweep.stores.empty() && max_sweep.spills.empty() && max_sweep.scalar_ops.empty();
   std::vector<int> exp_ops = exp_sweep.ops;
   std::sort(exp_ops.begin(), exp_ops.end());
   ValueId e = p.ops[static_cast<size_t>(core.exp_op)].results[0];
   bool exp_only = exp_ops == std::vector<int>{core.shift_op, core.exp_op} &&
                   exp_sweep.reductions == std::vector<int>{core.sum_op} && exp_sweep.stores.empty() &&
-                  exp_sweep.spills == std::vector<ValueId>{e};
+                  exp_sweep.spills == std::vector<ValueId>{e} && exp_sweep.scalar_ops.empty();
   ValueId y = p.ops[static_cast<size_t>(core.normalize_op)].results[0];
   bool normalize_only = last.ops == std::vector<int>{core.normalize_op} && last.reductions.empty() &&
-                        last.stores == std::vector<ValueId>{y} && last.spills.empty();
+                        last.stores == std::vector<ValueId>{y} && last.spills.empty() && last.scalar_ops.empty();
   return max_only && exp_only && normalize_only;
 }
 
@@ -612,13 +638,20 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   bool blocked_sums = form == SoftmaxForm::kThreePassRecompute && core &&
                       p.value(core->x).kind == ValueKind::kInput && !converts &&
                       sweeps_allow_blocked_sum(p, *core, plan.sweeps);
+  // Blocked loops have no copy that divides where 1 / s is not a normal float
+  // (emit_sweep), which a division by another per-row scalar needs.
+  for (int division : plan.reciprocal_divides) {
+    if (!core || division != core->normalize_op) blocked_scales = blocked_sums = false;
+  }
   bool blocked_applies = blocked_scales || blocked_sums;
   bool beyond_l2 = n_hint > 0 && n_hint > target.l2_bytes / 8;
   if (choices.blocked_exp && *choices.blocked_exp && !blocked_applies) {
     return Status(StatusCode::kInvalidArgument,
-                  "cannot force blocked exp: it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) "
-                  "and to three_pass_recompute of a log-softmax, with x an input, no other use of the max, "
-                  "the exp or the sum, and no other op in the sweeps of the softmax");
+                  "cannot force blocked exp under the form " + std::string(softmax_form_name(form)) +
+                      ": it applies to three_pass_reload of y = exp(x - max(x)) / sum(...) and to "
+                      "three_pass_recompute of a softmax, log-softmax or logsumexp, with x an input, no "
+                      "temperature, the max and the sum used only by these, and no other op in the sweeps of "
+                      "the softmax");
   }
   //
   // Rows in L2 of more than kBlockedMinElements take blocked exp too, for its

@@ -349,20 +349,30 @@ void KernelEmitter::emit_block_totals() {
   L(sums_done);
   vcvtsd2ss(Xmm(sum.getIdx()), Xmm(sum.getIdx()), Xmm(sum.getIdx()));
 
-  // S = 0 only for a row of -inf, because any finite or +inf element adds at
-  // least exp(0) = 1 and a NaN makes S NaN. The reference's max is then -inf
-  // and x - max is NaN, so every result is NaN. M therefore becomes NaN: the
-  // block maxima left it at -FLT_MAX, and a logsumexp m + log(S) would be -inf.
+  // S = 0 for an empty row (no blocks) and for a row of -inf, because any
+  // finite or +inf element adds at least exp(0) = 1 and a NaN makes S NaN.
+  // The block maxima left M at -FLT_MAX in both. As in the interpreter, an
+  // empty row gets the identities M = -inf and S = 0, and a row of -inf gets
+  // M = -inf and S = NaN, because its x - max is NaN.
   constexpr uint8_t kEqualOrdered = 0x00;
   constexpr uint32_t kQuietNanBits = 0x7fc00000;
+  constexpr uint32_t kNegativeInfinity = 0xff800000;
+  Label empty_row;
   vbroadcastss(factor, Xmm(sum.getIdx()));
   if (target_.avx512) {
     vcmpps(scratch_.mask[0], factor, pool_.vector(0.0f), kEqualOrdered);
-    vmovaps(row_max | scratch_.mask[0], pool_.vector_bits(kQuietNanBits));
+    vmovaps(row_max | scratch_.mask[0], pool_.vector_bits(kNegativeInfinity));
+    test(kRowBytes, kRowBytes);
+    jz(empty_row, T_NEAR);
+    vmovaps(sum | scratch_.mask[0], pool_.vector_bits(kQuietNanBits));
   } else {
     vcmpps(factor, factor, pool_.vector(0.0f), kEqualOrdered);
-    vblendvps(row_max, row_max, pool_.vector_bits(kQuietNanBits), factor);
+    vblendvps(row_max, row_max, pool_.vector_bits(kNegativeInfinity), factor);
+    test(kRowBytes, kRowBytes);
+    jz(empty_row, T_NEAR);
+    vblendvps(sum, sum, pool_.vector_bits(kQuietNanBits), factor);
   }
+  L(empty_row);
   ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
   store_scalar_result(m, row_max);

@@ -377,5 +377,61 @@ TEST(BlockedExpChoice, PerRowOutputsOnRisingRows) {
   }
 }
 
+// Per-row outputs of rows of -inf and of empty rows, under blocked exp: the
+// interpreter gives m = -inf and s = NaN for a row of -inf (its x - max is
+// NaN), and the identities m = -inf, s = 0 for an empty row, so l = log(s)
+// and m + log(s) follow from those.
+TEST(BlockedExpChoice, PerRowOutputsOfEmptyAndInfiniteRows) {
+  auto lse = ir::parse_pipeline(
+      "kernel lse(x: f32[n]) -> (y: f32[n], l: f32) {\n  m = max(x)\n  d = x - m\n"
+      "  l = log(sum(exp(d)))\n  y = d - l\n}\n");
+  ASSERT_TRUE(lse.is_ok()) << lse.status().to_string();
+  const JitCase tolerance{"k", {4e-6, 1e-6}, {}};
+  for (const ir::Pipeline& pipeline : {*lse, load("log_z_loss")}) {
+    for (Isa isa : runnable_isas()) {
+      CompileOptions options;
+      options.isa = isa;
+      options.n_hint = 16384;
+      options.choices.blocked_exp = true;
+      auto kernel = compile(pipeline, options);
+      ASSERT_TRUE(kernel.is_ok()) << pipeline.name << ": " << kernel.status().to_string();
+      for (int64_t n : {int64_t{0}, int64_t{7}, int64_t{16384}}) {
+        RowTensors jit(pipeline, 2, n, 0, 0);
+        RowTensors reference(pipeline, 2, n, 0, 0);
+        fill_pattern(pipeline, [](int64_t, int64_t) { return -INFINITY; }, jit, reference);
+        expect_matches_reference(**kernel, tolerance, jit, reference,
+                                 pipeline.name + " on " + isa_name(isa) + ", rows of -inf, n = " + std::to_string(n));
+      }
+    }
+  }
+}
+
+// Other uses of the max and sum than a softmax, log-softmax or logsumexp
+// makes (a NaN in the max must reach them), per-row ops that blocked exp would
+// skip, and a division by another per-row scalar (which needs the copy of the
+// loops that divides) keep the plain loops.
+TEST(BlockedExpChoice, KeepsOtherUsesOfMaxAndSum) {
+  const char* const texts[] = {
+      "kernel k(x: f32[n], param w: f32 = 1.5) -> (y: f32[n], k: f32) {\n  m = max(x)\n  e = exp(x - m)\n"
+      "  y = e / sum(e)\n  k = w * 2\n}\n",
+      "kernel q(x: f32[n]) -> (y: f32[n], q: f32) {\n  m = max(x)\n  d = x - m\n  l = log(sum(exp(d)))\n"
+      "  y = d - l\n  q = select(l < inf, m, m)\n}\n",
+      "kernel z(x: f32[n]) -> (y: f32[n], z: f32[n]) {\n  m = max(x)\n  d = x - m\n  l = log(sum(exp(d)))\n"
+      "  y = d - l\n  z = x / (l * 0 + m)\n}\n",
+  };
+  for (const char* text : texts) {
+    auto pipeline = ir::parse_pipeline(text);
+    ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+    CompileOptions options;
+    options.n_hint = 100000;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << pipeline->name << ": " << kernel.status().to_string();
+    EXPECT_FALSE((*kernel)->plan().blocked_exp) << pipeline->name;
+    options.choices.blocked_exp = true;
+    auto forced = compile(*pipeline, options);
+    EXPECT_FALSE(forced.is_ok()) << pipeline->name;
+  }
+}
+
 }  // namespace
 }  // namespace rowjit::testing
