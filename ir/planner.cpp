@@ -263,13 +263,18 @@ bool core_values_used_as_softmax(const Pipeline& p, const SoftmaxCore& core) {
   return true;
 }
 
+// True if `sweep` computes the core's max and nothing else, as the first
+// sweep that blocked exp replaces by a max pass per block must.
+bool computes_max_alone(const SoftmaxCore& core, const Sweep& sweep) {
+  return sweep.ops.empty() && sweep.reductions == std::vector<int>{core.max_op} && sweep.stores.empty() &&
+         sweep.spills.empty() && sweep.scalar_ops.empty();
+}
+
 bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
   if (sweeps.size() != 3 || core.scale_op >= 0 || !core.exp_input_nonpositive) return false;
   if (!core_values_used_as_softmax(p, core)) return false;
-  const Sweep& max_sweep = sweeps[0];
   const Sweep& sum_sweep = sweeps[1];
-  bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
-                  max_sweep.stores.empty() && max_sweep.spills.empty() && max_sweep.scalar_ops.empty();
+  bool max_only = computes_max_alone(core, sweeps[0]);
   std::vector<int> sum_ops = sum_sweep.ops;
   std::sort(sum_ops.begin(), sum_ops.end());
   bool sum_only = sum_ops == std::vector<int>{core.shift_op, core.exp_op} &&
@@ -287,11 +292,9 @@ bool sweeps_allow_blocked_sum(const Pipeline& p, const SoftmaxCore& core, const 
 // and fuses the second into it, so anything else there would be lost.
 bool sweeps_allow_blocked_scale(const Pipeline& p, const SoftmaxCore& core, const std::vector<Sweep>& sweeps) {
   if (sweeps.size() != 3) return false;
-  const Sweep& max_sweep = sweeps[0];
   const Sweep& exp_sweep = sweeps[1];
   const Sweep& last = sweeps[2];
-  bool max_only = max_sweep.ops.empty() && max_sweep.reductions == std::vector<int>{core.max_op} &&
-                  max_sweep.stores.empty() && max_sweep.spills.empty() && max_sweep.scalar_ops.empty();
+  bool max_only = computes_max_alone(core, sweeps[0]);
   std::vector<int> exp_ops = exp_sweep.ops;
   std::sort(exp_ops.begin(), exp_ops.end());
   ValueId e = p.ops[static_cast<size_t>(core.exp_op)].results[0];
