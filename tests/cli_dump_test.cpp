@@ -240,6 +240,9 @@ TEST_F(CliDumpTest, DumpRejectsBadChoiceValue) {
   CliResult integer = run({"dump", "examples/softmax.rj", "--choice", "unroll=two"});
   EXPECT_EQ(integer.exit_code, 2);
   EXPECT_TRUE(contains(integer.err, "invalid value for --choice unroll: 'two'")) << integer.err;
+  CliResult twice = run({"dump", "examples/softmax.rj", "--choice", "blocked_exp=on", "--choice", "blocked_exp=off"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_TRUE(contains(twice.err, "plan choice given twice: 'blocked_exp'; give each --choice once")) << twice.err;
   CliResult bare = run({"dump", "examples/softmax.rj", "--choice", "unroll"});
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_TRUE(contains(bare.err, "invalid --choice argument: 'unroll'; write it as --choice NAME=VALUE")) << bare.err;

@@ -72,6 +72,16 @@ CommandStatus apply_plan_choice(std::string_view argument, ir::PlanChoices& choi
     return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
                        "give " + std::string(spec->values));
   }
+  bool already = (name == "unroll" && choices.unroll) ||
+                 (name == "nontemporal_stores" && choices.nontemporal_stores) ||
+                 (name == "resident_vectors" && choices.resident_vectors) ||
+                 (name == "prefetch_bytes" && choices.prefetch_bytes) ||
+                 (name == "blocked_exp" && choices.blocked_exp) ||
+                 (name == "speculative_max" && choices.speculative_max) ||
+                 (name == "exp_group" && choices.exp_group);
+  if (already) {
+    return usage_error("plan choice given twice", "'" + std::string(name) + "'", "give each --choice once");
+  }
   int value = integer ? static_cast<int>(*integer) : 0;
   if (name == "unroll") choices.unroll = value;
   else if (name == "nontemporal_stores") choices.nontemporal_stores = *flag;

@@ -16,7 +16,9 @@ std::string plan_choice_names();
 
 // Sets in `choices` the choice that `argument` ("unroll=2") names. An unknown
 // name is a usage error, and so is a value that is not an integer (on or off
-// for a flag). The planner checks the ranges when it plans.
+// for a flag) and a choice that `choices` already forces, since two values
+// for one choice are a mistake either way. The planner checks the ranges
+// when it plans.
 CommandStatus apply_plan_choice(std::string_view argument, ir::PlanChoices& choices);
 
 }  // namespace rowjit::cli
