@@ -2,6 +2,8 @@
 // planner (ir/planner.h) makes it; the JIT lowers it; `rowjit plan` prints it.
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -65,7 +67,7 @@ struct Sweep {
 constexpr int kMaxResidentVectors = 16;
 inline int default_max_resident_vectors(int vector_bits) { return vector_bits == 512 ? 16 : 8; }
 
-// Most lanes of a main-loop step whose exps can be emitted together
+// Maximum lanes of a main-loop step whose exps can be emitted together
 // (Plan::exp_group): each needs its own AVX-512 opmask, k2 to k7.
 constexpr int kMaxExpGroup = 6;
 
@@ -140,5 +142,22 @@ struct Plan {
 
   double bytes_per_element = 0;  // memory traffic per row element, all sweeps
 };
+
+// Returns the largest divisor of `unroll` of at most `limit` lanes, the
+// widest exp group that a main loop of that unroll can take.
+inline int widest_exp_group(int unroll, int limit = kMaxExpGroup) {
+  int widest = 1;
+  for (int lanes = 2; lanes <= std::min(unroll, limit); ++lanes) {
+    if (unroll % lanes == 0) widest = lanes;
+  }
+  return widest;
+}
+
+// True if `plan` has a softmax exp of x - max(x), the exp that exp groups
+// emit together (the extended-exponent form has none).
+inline bool has_groupable_exp(const Plan& plan) {
+  return plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive &&
+         plan.softmax_form != SoftmaxForm::kTwoPassExtExp;
+}
 
 }  // namespace rowjit::ir

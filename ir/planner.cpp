@@ -753,19 +753,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // every register that held a constant and were 9% slower at 1K; groups of
   // two were 3% faster at 16K. Rows streamed from memory were up to 10%
   // slower with groups (32M, non-temporal stores), for reasons not found.
-  bool groupable_exp = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive &&
-                       plan.softmax_form != SoftmaxForm::kTwoPassExtExp;
-  // The group sizes the emitter can take: divisors of the unroll up to
-  // kMaxExpGroup.
-  std::vector<int> group_sizes;
-  for (int g = 1; g <= std::min(plan.unroll, kMaxExpGroup); ++g) {
-    if (plan.unroll % g == 0) group_sizes.push_back(g);
-  }
-  int widest = target.vector_bits == 512 ? kMaxExpGroup : 2;
-  int default_group = 1;
-  for (int g : group_sizes) {
-    if (g <= widest && groupable_exp && !out_of_cache) default_group = g;
-  }
+  bool groupable_exp = has_groupable_exp(plan);
+  int widest = widest_exp_group(plan.unroll, target.vector_bits == 512 ? kMaxExpGroup : 2);
+  int default_group = groupable_exp && !out_of_cache ? widest : 1;
   plan.exp_group = choices.exp_group.value_or(default_group);
   if (plan.exp_group > 1 && !groupable_exp) {
     return Status(StatusCode::kInvalidArgument,
@@ -774,7 +764,12 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                       (core ? "the form " + std::string(softmax_form_name(plan.softmax_form)) : "its plan") +
                       "; use exp group 1 or leave it to the planner");
   }
-  if (std::find(group_sizes.begin(), group_sizes.end(), plan.exp_group) == group_sizes.end()) {
+  if (plan.exp_group < 1 || plan.exp_group > kMaxExpGroup || plan.unroll % plan.exp_group != 0) {
+    // The sizes the emitter can take: divisors of the unroll up to kMaxExpGroup.
+    std::vector<int> group_sizes;
+    for (int lanes = 1; lanes <= std::min(plan.unroll, kMaxExpGroup); ++lanes) {
+      if (plan.unroll % lanes == 0) group_sizes.push_back(lanes);
+    }
     std::string sizes;
     for (size_t i = 0; i < group_sizes.size(); ++i) {
       sizes += (i == 0 ? "" : i + 1 == group_sizes.size() ? " or " : ", ") + std::to_string(group_sizes[i]);

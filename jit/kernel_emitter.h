@@ -79,7 +79,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   const std::vector<CodeMarker>& markers() const { return markers_; }
   size_t code_size() const { return code_size_; }
   int unroll() const { return unroll_; }
-  // The most lanes whose exps a main loop emitted together (1: none).
+  // Returns the maximum number of lanes whose exps a main loop emitted
+  // together (1: none).
   int exp_group() const { return max_exp_group_; }
 
  private:

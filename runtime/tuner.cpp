@@ -80,6 +80,9 @@ class ShapeTuner {
   // `candidate`, or 1 if it rejects them.
   int default_exp_group(const Candidate& candidate) const;
 
+  // Returns the compiled kernel of `candidate`, or null if none was compiled.
+  const Kernel* kernel_of(const Candidate& candidate) const;
+
   const ir::Pipeline& pipeline_;
   const TuneRequest& request_;
   Isa isa_;
@@ -91,13 +94,17 @@ class ShapeTuner {
   std::vector<std::pair<Candidate, std::shared_ptr<const Kernel>>> kernels_;
   Candidate incumbent_;
   ShapeResult result_;
-  bool groupable_exp_ = false;  // the kernel has a softmax exp that exp groups apply to
 };
 
-Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& wanted) {
-  for (const auto& [candidate, kernel] : kernels_) {
-    if (candidate == wanted) return std::optional<Candidate>(candidate);
+const Kernel* ShapeTuner::kernel_of(const Candidate& candidate) const {
+  for (const auto& [compiled, kernel] : kernels_) {
+    if (compiled == candidate) return kernel.get();
   }
+  return nullptr;
+}
+
+Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& wanted) {
+  if (kernel_of(wanted) != nullptr) return std::optional<Candidate>(wanted);
   CompileOptions options;
   options.isa = isa_;
   options.n_hint = n_;
@@ -110,7 +117,7 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
   }
   if (!(*kernel)->uses_jit()) {
     note("skipped " + describe_candidate(wanted) + ": it runs on the interpreter (" +
-                            (*kernel)->plan().unsupported_reason + ")");
+         (*kernel)->plan().unsupported_reason + ")");
     return std::optional<Candidate>();
   }
   const ir::Plan& plan = (*kernel)->plan();
@@ -118,11 +125,9 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
   Candidate lowered{plan.softmax_form, compiled.unroll, plan.nontemporal_stores, compiled.exp_group};
   if (!(lowered == wanted)) {
     note(describe_candidate(wanted) + " is lowered as " + describe_candidate(lowered) +
-                            " (the vector registers limit the unroll or the exp group)");
+         " (the vector registers limit the unroll or the exp group)");
   }
-  for (const auto& [candidate, existing] : kernels_) {
-    if (candidate == lowered) return std::optional<Candidate>(lowered);
-  }
+  if (kernel_of(lowered) != nullptr) return std::optional<Candidate>(lowered);
   kernels_.emplace_back(lowered, std::move(kernel).value());
   return std::optional<Candidate>(lowered);
 }
@@ -239,12 +244,7 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   }
   result_.default_candidate = **compiled_default;
   incumbent_ = result_.default_candidate;
-  for (const auto& [candidate, kernel] : kernels_) {
-    const ir::Plan& plan = kernel->plan();
-    if (candidate == result_.default_candidate) {
-      groupable_exp_ = plan.core.exp_op >= 0 && plan.core.exp_input_nonpositive;
-    }
-  }
+  bool default_groupable = ir::has_groupable_exp(kernel_of(result_.default_candidate)->plan());
 
   // Stage 1: the softmax forms at the default unroll and store kind.
   std::vector<Candidate> forms = {result_.default_candidate};
@@ -266,7 +266,7 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   // with the default and the incumbent in stage 2, the other store kind with
   // the two in stage 3, the other exp group with the two in stage 4.
   double stage_weights[4] = {static_cast<double>(forms.size()), 5.0, try_stores ? 3.0 : 0.0,
-                             groupable_exp_ ? 3.0 : 0.0};
+                             default_groupable ? 3.0 : 0.0};
   auto stage_share = [&](int stage) {
     double elapsed = seconds_between(shape_start, Clock::now());
     double weight_left = 0;
@@ -294,7 +294,7 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
 
   // Stage 3: the other store kind, for rows that do not fit the L2.
   // A stage that applies but finds the shape's time used up counts as cut
-  // short, so the report says so.
+  // short, so that the report notes it.
   auto time_left = [&] {
     if (Clock::now() < shape_deadline_) return true;
     result_.budget_exhausted = true;
@@ -309,11 +309,9 @@ Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2
   }
 
   // Stage 4: the widest exp group if the incumbent has none, else none.
-  int widest_group = 1;
-  for (int g = 2; g <= std::min(incumbent_.unroll, ir::kMaxExpGroup); ++g) {
-    if (incumbent_.unroll % g == 0) widest_group = g;
-  }
-  if (groupable_exp_ && widest_group > 1 && time_left()) {
+  int widest_group = ir::widest_exp_group(incumbent_.unroll);
+  bool groupable = ir::has_groupable_exp(kernel_of(incumbent_)->plan());
+  if (groupable && widest_group > 1 && time_left()) {
     Candidate candidate = incumbent_;
     candidate.exp_group = incumbent_.exp_group > 1 ? 1 : widest_group;
     std::vector<Candidate> groups = {result_.default_candidate, incumbent_};

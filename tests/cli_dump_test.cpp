@@ -448,8 +448,8 @@ TEST_F(CliDumpTest, PlanRejectsChoiceOutOfRange) {
       << result.err;
 }
 
-// The lowering says when the registers did not hold the planned exp group:
-// AVX2's online log-softmax keeps unroll 2 and no group.
+// The lowering section reports when the registers did not hold the planned
+// exp group: AVX2's online log-softmax keeps unroll 2 and no group.
 TEST_F(CliDumpTest, PlanShowsExpGroupsLowered) {
   if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
   CliResult grouped = run({"plan", "examples/softmax.rj", "--n", "4096", "--isa", "avx2"});

@@ -406,10 +406,10 @@ TEST(BlockedExpChoice, PerRowOutputsOfEmptyAndInfiniteRows) {
   }
 }
 
-// Other uses of the max and sum than a softmax, log-softmax or logsumexp
-// makes (a NaN in the max must reach them), per-row ops that blocked exp would
-// skip, and a division by another per-row scalar (which needs the copy of the
-// loops that divides) keep the plain loops.
+// Pipelines that keep the plain loops. One uses the max outside a softmax
+// (a NaN in the max must reach it), one has a per-row op that blocked exp
+// would skip, and one divides by another per-row scalar, which needs the copy
+// of the loops that divides.
 TEST(BlockedExpChoice, KeepsOtherUsesOfMaxAndSum) {
   const char* const texts[] = {
       "kernel k(x: f32[n], param w: f32 = 1.5) -> (y: f32[n], k: f32) {\n  m = max(x)\n  e = exp(x - m)\n"

@@ -196,12 +196,11 @@ TEST(Tuner, TinyBudgetSoftmax) {
   EXPECT_GE(shape.default_timing.samples, 3);
   ASSERT_FALSE(shape.candidates.empty());
   EXPECT_EQ(shape.candidates[0].candidate, shape.default_candidate);
-  // The last stage measures the best plan so far with the other exp group,
-  // unless the budget ended first, that plan has unroll 1, or the registers
-  // lowered the other group to the same kernel (the notes then have a
-  // "lowered as" line).
-  // That plan need not be the final pick, which the stage compares with the
-  // default.
+  // The last stage measures the best plan so far with the other exp group.
+  // It skips that when the budget ended first, when every plan has unroll 1,
+  // or when the registers lowered the other group to the same kernel (the
+  // notes then have a "lowered as" line). The plan it starts from need not be
+  // the final pick, which the stage compares with the default.
   bool pair_measured = false;
   bool unroll_one = true;
   for (const CandidateResult& a : shape.candidates) {

@@ -8,23 +8,24 @@
 namespace rowjit::cli {
 namespace {
 
-enum class ChoiceKind { kInteger, kFlag };
-
+// A choice is an integer or an on/off flag: the one member pointer that is
+// set names its field in ir::PlanChoices.
 struct ChoiceSpec {
   std::string_view name;
-  ChoiceKind kind;
+  std::optional<int> ir::PlanChoices::*integer_field;
+  std::optional<bool> ir::PlanChoices::*flag_field;
   std::string_view values;  // what the planner accepts, for messages
 };
 
 // In the order of ir::PlanChoices, the softmax form aside.
 constexpr ChoiceSpec kChoices[] = {
-    {"unroll", ChoiceKind::kInteger, "an integer from 1 to 8"},
-    {"nontemporal_stores", ChoiceKind::kFlag, "on or off"},
-    {"resident_vectors", ChoiceKind::kInteger, "an integer from 0 (never) to 16"},
-    {"prefetch_bytes", ChoiceKind::kInteger, "an integer from 0 (none) to 1048576"},
-    {"blocked_exp", ChoiceKind::kFlag, "on or off"},
-    {"speculative_max", ChoiceKind::kFlag, "on or off"},
-    {"exp_group", ChoiceKind::kInteger, "a divisor of the unroll from 1 to 6"},
+    {"unroll", &ir::PlanChoices::unroll, nullptr, "an integer from 1 to 8"},
+    {"nontemporal_stores", nullptr, &ir::PlanChoices::nontemporal_stores, "on or off"},
+    {"resident_vectors", &ir::PlanChoices::resident_vectors, nullptr, "an integer from 0 (never) to 16"},
+    {"prefetch_bytes", &ir::PlanChoices::prefetch_bytes, nullptr, "an integer from 0 (none) to 1048576"},
+    {"blocked_exp", nullptr, &ir::PlanChoices::blocked_exp, "on or off"},
+    {"speculative_max", nullptr, &ir::PlanChoices::speculative_max, "on or off"},
+    {"exp_group", &ir::PlanChoices::exp_group, nullptr, "a divisor of the unroll from 1 to 6"},
 };
 
 std::optional<bool> parse_flag(std::string_view text) {
@@ -58,38 +59,28 @@ CommandStatus apply_plan_choice(std::string_view argument, ir::PlanChoices& choi
                        "give one of " + plan_choice_names() + " (--plan forces the softmax form)");
   }
 
-  std::optional<int64_t> integer;
-  std::optional<bool> flag;
-  if (spec->kind == ChoiceKind::kFlag) {
-    flag = parse_flag(text);
-  } else {
-    integer = parse_integer(text);
-    // Values beyond an int are out of every range; the planner checks the
-    // ranges themselves.
-    if (integer && (*integer < 0 || *integer > (int64_t{1} << 30))) integer.reset();
-  }
-  if (!flag && !integer) {
-    return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
-                       "give " + std::string(spec->values));
-  }
-  bool already = (name == "unroll" && choices.unroll) ||
-                 (name == "nontemporal_stores" && choices.nontemporal_stores) ||
-                 (name == "resident_vectors" && choices.resident_vectors) ||
-                 (name == "prefetch_bytes" && choices.prefetch_bytes) ||
-                 (name == "blocked_exp" && choices.blocked_exp) ||
-                 (name == "speculative_max" && choices.speculative_max) ||
-                 (name == "exp_group" && choices.exp_group);
+  bool already = spec->flag_field ? (choices.*spec->flag_field).has_value()
+                                  : (choices.*spec->integer_field).has_value();
   if (already) {
     return usage_error("plan choice given twice", "'" + std::string(name) + "'", "give each --choice once");
   }
-  int value = integer ? static_cast<int>(*integer) : 0;
-  if (name == "unroll") choices.unroll = value;
-  else if (name == "nontemporal_stores") choices.nontemporal_stores = *flag;
-  else if (name == "resident_vectors") choices.resident_vectors = value;
-  else if (name == "prefetch_bytes") choices.prefetch_bytes = value;
-  else if (name == "blocked_exp") choices.blocked_exp = *flag;
-  else if (name == "speculative_max") choices.speculative_max = *flag;
-  else choices.exp_group = value;
+  if (spec->flag_field) {
+    std::optional<bool> flag = parse_flag(text);
+    if (!flag) {
+      return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
+                         "give " + std::string(spec->values));
+    }
+    choices.*spec->flag_field = *flag;
+    return command_ok();
+  }
+  // Values beyond an int are out of every range. The planner checks the
+  // ranges themselves.
+  std::optional<int64_t> integer = parse_integer(text);
+  if (!integer || *integer < 0 || *integer > (int64_t{1} << 30)) {
+    return usage_error("invalid value for --choice " + std::string(name), "'" + std::string(text) + "'",
+                       "give " + std::string(spec->values));
+  }
+  choices.*spec->integer_field = static_cast<int>(*integer);
   return command_ok();
 }
 

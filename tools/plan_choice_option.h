@@ -14,11 +14,10 @@ namespace rowjit::cli {
 // The names --choice accepts, joined for help and error messages.
 std::string plan_choice_names();
 
-// Sets in `choices` the choice that `argument` ("unroll=2") names. An unknown
-// name is a usage error, and so is a value that is not an integer (on or off
-// for a flag) and a choice that `choices` already forces, since two values
-// for one choice are a mistake either way. The planner checks the ranges
-// when it plans.
+// Sets in `choices` the choice that `argument` ("unroll=2") names. Usage
+// errors: an unknown name, a value that is not an integer (on or off for a
+// flag), and a choice that `choices` already forces, because two values for
+// one choice are a mistake. The planner checks the ranges when it plans.
 CommandStatus apply_plan_choice(std::string_view argument, ir::PlanChoices& choices);
 
 }  // namespace rowjit::cli
