@@ -6,12 +6,14 @@
 // iterations, a pass of max alone over the block raises m, so that the
 // block's exps share one reference and need no per-element rescaling. That
 // pass reads the block from memory and the exp pass then finds it in L1, so
-// the row is still read from memory once. After the block, the flush folds d
-// into a double sum D rescaled to the reference: D = D * exp((R_prev - r) * c)
-// + d. The reference follows m only when m exceeds it by more than
-// kReferenceMargin (in units of the exp's argument), because each rescale
-// multiplies D by an exp with a few ulp of error. A max that creeps up through
-// a long row would otherwise rescale at every flush and add those errors up.
+// the row is still read from memory once. After the block, the flush adds d
+// into a double sum D. The reference follows m only when m exceeds it by more
+// than kReferenceMargin (in units of the exp's argument), and D is rescaled
+// when it moves: D = D * exp((r_old - r) * c). Each rescale multiplies D by an
+// exp with a few ulp of error; a max that creeps up through a long row would
+// otherwise rescale at every block and add those errors up. A lane whose
+// reference stays skips the rescale and its exp, which is the common case
+// once the row's large logits have been seen.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN. The reference leaves that
 // start value at the first max pass. So every difference the form takes
@@ -100,7 +102,6 @@ void KernelEmitter::init_online() {
     state.max_acc.push_back(m);
     state.sum_acc.push_back(d);
     state.reference.push_back(r);
-    vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], scratch_.vec[0]);
     vmovups(ptr[rsp + online_sum_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
     vmovups(ptr[rsp + online_sum_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
   }
@@ -167,82 +168,103 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
 }
 
 // r = m in the lanes where r is still -FLT_MAX or (m - r) * c is not
-// <= kReferenceMargin, after a max pass. A NaN gap moves r too: it comes from
+// <= kReferenceMargin, after a max pass, with the lane's double sum rescaled
+// to the new r (rescale_online_sum). A NaN gap moves r too: it comes from
 // inf * 0 with a multiplier of 0, or from a NaN m, which makes the sum NaN as
-// the NaN in x does.
+// the NaN in x does. A lane where no r moves skips the rescale: a branch per
+// lane and block that is rarely taken once the row max has been seen.
 void KernelEmitter::update_online_references() {
   constexpr uint8_t kNotLessEqualUnordered = 0x16;  // NLE_UQ: true for NaN
   constexpr uint8_t kEqualOrdered = 0x00;
   OnlineState& st = *online_;
   const Xmm& gap = scratch_.vec[0];
   const Xmm& move = scratch_.vec[1];
+  const Xmm& old_reference = st.temp0;
   for (int lane = 0; lane < unroll_; ++lane) {
     const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
     const Xmm& r = st.reference[static_cast<size_t>(lane)];
+    Label stays;
     vsubps(gap, m, r);
     scale_exponent(gap);
     if (target_.avx512) {
       vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
       vcmpps(scratch_.mask[1], r, pool_.vector(-FLT_MAX), kEqualOrdered);
       korw(scratch_.mask[0], scratch_.mask[0], scratch_.mask[1]);
+      kortestw(scratch_.mask[0], scratch_.mask[0]);
+      jz(stays, T_NEAR);
+      vmovaps(old_reference, r);
       vmovaps(r | scratch_.mask[0], m);
     } else {
       vcmpps(move, gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
       vcmpps(gap, r, pool_.vector(-FLT_MAX), kEqualOrdered);
       vorps(move, move, gap);
+      vtestps(move, move);
+      jz(stays, T_NEAR);
+      vmovaps(old_reference, r);
       vblendvps(r, r, m, move);
     }
+    rescale_online_sum(lane, old_reference);
+    L(stays);
   }
 }
 
-// Folds each lane's float sum into its double sum, rescaled from the max of
-// the previous flush to the current one: D = D * exp((M_prev - m) c) + d.
+// D = D * exp((r_old - r) * c) for the lane's double sum D, with r_old in
+// `old_reference` (overwritten). The factor is 1 in the lanes whose reference
+// stayed. The float sum d was flushed into D before this, so D holds every exp
+// taken relative to r_old.
+void KernelEmitter::rescale_online_sum(int lane, const Xmm& old_reference) {
+  OnlineState& st = *online_;
+  const Xmm& f = old_reference;
+  const Xmm& half = st.temp1;
+  const Xmm& sum = scratch_.vec[0];
+  const Xmm& wide_f = scratch_.vec[1];
+  vsubps(f, f, st.reference[static_cast<size_t>(lane)]);
+  scale_exponent(f);
+  emit_core_exp(f);
+  int sum_slot = online_sum_area_ + 2 * lane * target_.bytes();
+  for (int part = 0; part < 2; ++part) {
+    widen_half(wide_f, f, half, part);
+    int slot = sum_slot + part * target_.bytes();
+    vmovupd(sum, ptr[rsp + slot]);
+    keep_empty_sum(*this, target_.avx512, scratch_.mask[0], sum, wide_f, half);
+    vmulpd(sum, sum, wide_f);
+    vmovupd(ptr[rsp + slot], sum);
+  }
+}
+
+// wide = half `part` (0: low, 1: high) of the float lanes of v, as doubles.
+// `half` is a free register.
+void KernelEmitter::widen_half(const Xmm& wide, const Xmm& v, const Xmm& half, int part) {
+  if (target_.avx512) {
+    if (part == 0) {
+      vcvtps2pd(wide, Ymm(v.getIdx()));
+    } else {
+      vextractf32x8(Ymm(half.getIdx()), Zmm(v.getIdx()), 1);
+      vcvtps2pd(wide, Ymm(half.getIdx()));
+    }
+  } else if (part == 0) {
+    vcvtps2pd(wide, Xmm(v.getIdx()));
+  } else {
+    vextractf128(Xmm(half.getIdx()), Ymm(v.getIdx()), 1);
+    vcvtps2pd(wide, Xmm(half.getIdx()));
+  }
+}
+
+// Adds each lane's float sum into its double sum, D = D + d, and clears it.
+// Both are relative to the lane's current reference.
 void KernelEmitter::flush_online() {
   OnlineState& st = *online_;
-  int vector_bytes = target_.bytes();
-  const Xmm& f = st.temp0;
   const Xmm& half = st.temp1;
-  const Xmm& acc = scratch_.vec[0];
+  const Xmm& sum = scratch_.vec[0];
+  const Xmm& wide_d = scratch_.vec[1];
   for (int lane = 0; lane < unroll_; ++lane) {
-    const Xmm& m = st.reference[static_cast<size_t>(lane)];
     const Xmm& d = st.sum_acc[static_cast<size_t>(lane)];
-    int max_slot = online_max_area_ + lane * vector_bytes;
-    int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
-    vmovups(f, ptr[rsp + max_slot]);
-    vsubps(f, f, m);
-    scale_exponent(f);
-    emit_core_exp(f);
-    vmovups(ptr[rsp + max_slot], m);
+    int sum_slot = online_sum_area_ + 2 * lane * target_.bytes();
     for (int part = 0; part < 2; ++part) {
-      // Widen half of the lanes of f and d to double.
-      const Xmm& wide_f = scratch_.vec[1];
-      const Xmm& wide_d = scratch_.vec[2];
-      if (target_.avx512) {
-        if (part == 0) {
-          vcvtps2pd(wide_f, Ymm(f.getIdx()));
-          vcvtps2pd(wide_d, Ymm(d.getIdx()));
-        } else {
-          vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
-          vcvtps2pd(wide_f, Ymm(half.getIdx()));
-          vextractf32x8(Ymm(half.getIdx()), Zmm(d.getIdx()), 1);
-          vcvtps2pd(wide_d, Ymm(half.getIdx()));
-        }
-      } else {
-        if (part == 0) {
-          vcvtps2pd(wide_f, Xmm(f.getIdx()));
-          vcvtps2pd(wide_d, Xmm(d.getIdx()));
-        } else {
-          vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
-          vcvtps2pd(wide_f, Xmm(half.getIdx()));
-          vextractf128(Xmm(half.getIdx()), Ymm(d.getIdx()), 1);
-          vcvtps2pd(wide_d, Xmm(half.getIdx()));
-        }
-      }
-      int slot = sum_slot + part * vector_bytes;
-      vmovupd(acc, ptr[rsp + slot]);
-      keep_empty_sum(*this, target_.avx512, scratch_.mask[0], acc, wide_f, half);
-      vfmadd213pd(acc, wide_f, wide_d);
-      vmovupd(ptr[rsp + slot], acc);
+      widen_half(wide_d, d, half, part);
+      int slot = sum_slot + part * target_.bytes();
+      vaddpd(sum, wide_d, ptr[rsp + slot]);
+      vmovupd(ptr[rsp + slot], sum);
     }
     vxorps(d, d, d);
   }
@@ -257,6 +279,11 @@ void KernelEmitter::finish_online() {
   ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
 
   // The row max, from the lanes' running maxima.
+  // Each lane's reference, which its double sum is relative to, goes to the
+  // frame: the registers are reused below.
+  for (int lane = 0; lane < unroll_; ++lane) {
+    vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], st.reference[static_cast<size_t>(lane)]);
+  }
   const Xmm& true_max = st.reference[0];
   vmovaps(true_max, st.max_acc[0]);
   for (int lane = 1; lane < unroll_; ++lane) vmaxps(true_max, true_max, st.max_acc[static_cast<size_t>(lane)]);
@@ -285,15 +312,7 @@ void KernelEmitter::finish_online() {
     const Xmm& lane_sum = scratch_.vec[2];
     int sum_slot = online_sum_area_ + 2 * lane * vector_bytes;
     for (int part = 0; part < 2; ++part) {
-      if (part == 0) {
-        vcvtps2pd(wide, target_.avx512 ? Ymm(f.getIdx()) : Xmm(f.getIdx()));
-      } else if (target_.avx512) {
-        vextractf32x8(Ymm(half.getIdx()), Zmm(f.getIdx()), 1);
-        vcvtps2pd(wide, Ymm(half.getIdx()));
-      } else {
-        vextractf128(Xmm(half.getIdx()), Ymm(f.getIdx()), 1);
-        vcvtps2pd(wide, Xmm(half.getIdx()));
-      }
+      widen_half(wide, f, half, part);
       vmovupd(lane_sum, ptr[rsp + sum_slot + part * vector_bytes]);
       keep_empty_sum(*this, target_.avx512, scratch_.mask[0], lane_sum, wide, half);
       vfmadd231pd(part == 0 ? total_lo : total_hi, wide, lane_sum);

@@ -194,6 +194,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void accumulate_online(std::span<const Xbyak::Xmm> xs, std::span<const BodyMode> modes);
   void raise_online_max(const Xbyak::Reg64& index, const BodyMode& mode);
   void emit_online_max_pass(const Xbyak::Reg64& last_start, bool rest_of_row);
+  void rescale_online_sum(int lane, const Xbyak::Xmm& old_reference);
+  void widen_half(const Xbyak::Xmm& wide, const Xbyak::Xmm& v, const Xbyak::Xmm& half, int part);
   void flush_online();
   void finish_online();
   void scale_exponent(const Xbyak::Xmm& v);  // v = v * c or v / c for the core's temperature
@@ -267,7 +269,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
 
   // Frame areas, allocated by prepare_frame_areas() before the prologue.
   std::map<int, int> sum_area_;        // reduction op -> two vectors of doubles
-  int online_max_area_ = -1;           // per lane: max at the last flush
+  int online_max_area_ = -1;           // per lane: the reference, at the end of the row
   int online_sum_area_ = -1;           // per lane: two vectors of doubles
   int extexp_mantissa_area_ = -1;      // per lane: two vectors of doubles
   int extexp_exponent_area_ = -1;      // per lane: one vector of float exponents
