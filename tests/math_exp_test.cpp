@@ -21,8 +21,7 @@ double exp_reference(float x) { return std::exp(static_cast<double>(x)); }
 // Inputs around the edges of exp: where the result overflows, becomes
 // denormal and rounds to 0, and the clamp bounds of the emitter.
 std::vector<float> exp_special_values() {
-  std::vector<float> values = common_special_values();
-  const float edges[] = {
+  return special_values_with_edges({
       88.72283f,    // largest x with exp(x) <= FLT_MAX: 0x1.62e42ep+6
       88.722839f,   // exp(x) rounds to inf from here on
       -87.336548f,  // exp(x) about FLT_MIN
@@ -31,17 +30,7 @@ std::vector<float> exp_special_values() {
       -0x1.9fe36ap+6f,  // -103.972084: exp(x) = 0.999993 * 2^-150 rounds to 0
       -104.0f,      89.0f,   // clamp bounds of the emitter
       0x1p-30f,     -0x1p-30f, 0.34657359f, -0.34657359f, 0.5f, -0.5f, 10.0f, -10.0f, 1e30f, -1e30f,
-  };
-  for (float edge : edges) {
-    values.push_back(edge);
-    values.push_back(next_up(edge));
-    values.push_back(next_down(edge));
-  }
-  return values;
-}
-
-void print_measure(const char* function, MathIsa isa, const char* inputs, const UlpSummary& summary) {
-  std::printf("[ measured ] %s %s over %s: %s\n", function, isa_name(isa), inputs, describe(summary).c_str());
+  });
 }
 
 class MathExp : public ::testing::TestWithParam<MathIsa> {};

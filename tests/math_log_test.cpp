@@ -22,25 +22,14 @@ double log_reference(float x) { return std::log(static_cast<double>(x)); }
 // must stay accurate relative to itself), at the sqrt(2) and sqrt(1/2)
 // boundaries of the mantissa interval, at powers of two and in the denormals.
 std::vector<float> log_special_values() {
-  std::vector<float> values = common_special_values();
-  const float edges[] = {
+  return special_values_with_edges({
       1.0f,     2.0f,     0.5f,          4.0f,     0x1p-126f, 0x1p-127f, 0x1p-149f, 0x1p127f, 2.7182817f, 10.0f,
       from_bits(0x3fb504f3),  // float(sqrt(2))
       from_bits(0x3f3504f3),  // float(sqrt(1/2))
       from_bits(0x403504f3),  // 2 * float(sqrt(2))
       from_bits(0x3eb504f3),  // float(sqrt(1/2)) / 2
       1.0f + 0x1p-23f,        -1.0f, -0x1p-149f, -FLT_MAX,
-  };
-  for (float edge : edges) {
-    values.push_back(edge);
-    values.push_back(next_up(edge));
-    values.push_back(next_down(edge));
-  }
-  return values;
-}
-
-void print_measure(MathIsa isa, const char* inputs, const UlpSummary& summary) {
-  std::printf("[ measured ] log %s over %s: %s\n", isa_name(isa), inputs, describe(summary).c_str());
+  });
 }
 
 class MathLog : public ::testing::TestWithParam<MathIsa> {};
@@ -50,7 +39,7 @@ TEST_P(MathLog, StridedSample) {
   const MathKernel kernel = unary_kernel(GetParam(), emit_log);
   ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep(kernel, strided_sample(), log_reference);
-  print_measure(GetParam(), "every 4099th bit pattern", summary);
+  print_measure("log", GetParam(), "every 4099th bit pattern", summary);
   EXPECT_LE(summary.max_ulp, kLogMaxUlp) << describe(summary);
 }
 
@@ -106,7 +95,7 @@ TEST_P(MathLogLong, AllFloats) {
   const MathKernel kernel = unary_kernel(GetParam(), emit_log);
   ASSERT_TRUE(kernel.ok()) << kernel.error();
   const UlpSummary summary = sweep_all_floats(kernel, log_reference);
-  print_measure(GetParam(), "all 2^32 floats", summary);
+  print_measure("log", GetParam(), "all 2^32 floats", summary);
   EXPECT_LE(summary.max_ulp, kLogMaxUlp) << describe(summary);
 }
 

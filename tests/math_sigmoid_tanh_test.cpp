@@ -26,20 +26,9 @@ double tanh_reference(float x) { return std::tanh(static_cast<double>(x)); }
 // 0.625, where exp(-|x|) turns denormal (87.3) and 0 (104), and where tanh
 // rounds to 1 (9.01).
 std::vector<float> sigmoid_tanh_special_values() {
-  std::vector<float> values = common_special_values();
-  const float edges[] = {0.625f, -0.625f, 0.3125f, 0x1p-20f, -0x1p-20f, 9.010913f, -9.010913f, 17.0f,  -17.0f,
+  return special_values_with_edges({0.625f, -0.625f, 0.3125f, 0x1p-20f, -0x1p-20f, 9.010913f, -9.010913f, 17.0f,  -17.0f,
                          44.4f,  87.33f,  -87.33f, 88.8f,    -88.8f,    103.9f,    -103.9f,    104.0f, -104.0f,
-                         200.0f, -200.0f, 1.0f,    -1.0f,    1e-40f,    -1e-40f};
-  for (float edge : edges) {
-    values.push_back(edge);
-    values.push_back(next_up(edge));
-    values.push_back(next_down(edge));
-  }
-  return values;
-}
-
-void print_measure(const char* function, MathIsa isa, const char* inputs, const UlpSummary& summary) {
-  std::printf("[ measured ] %s %s over %s: %s\n", function, isa_name(isa), inputs, describe(summary).c_str());
+                         200.0f, -200.0f, 1.0f,    -1.0f,    1e-40f,    -1e-40f});
 }
 
 class MathSigmoid : public ::testing::TestWithParam<MathIsa> {};

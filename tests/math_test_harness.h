@@ -13,8 +13,10 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -338,6 +340,18 @@ inline std::vector<float> common_special_values() {
 inline float next_up(float value) { return std::nextafter(value, std::numeric_limits<float>::infinity()); }
 inline float next_down(float value) { return std::nextafter(value, -std::numeric_limits<float>::infinity()); }
 
+// The common special values followed by each of `edges` with the floats just
+// above and below it.
+inline std::vector<float> special_values_with_edges(std::initializer_list<float> edges) {
+  std::vector<float> values = common_special_values();
+  for (float edge : edges) {
+    values.push_back(edge);
+    values.push_back(next_up(edge));
+    values.push_back(next_down(edge));
+  }
+  return values;
+}
+
 // Largest ulp error of a kernel over `inputs`, with the input that produced it.
 struct UlpSummary {
   double max_ulp = 0.0;
@@ -362,6 +376,11 @@ inline std::string describe(const UlpSummary& summary) {
                 static_cast<double>(summary.worst_input), static_cast<double>(summary.worst_input),
                 static_cast<double>(summary.worst_value), summary.worst_reference);
   return text;
+}
+
+// Prints a measured bound in the test log, where docs/math.md takes it from.
+inline void print_measure(const char* function, MathIsa isa, const char* inputs, const UlpSummary& summary) {
+  std::printf("[ measured ] %s %s over %s: %s\n", function, isa_name(isa), inputs, describe(summary).c_str());
 }
 
 // Runs a one-input, one-output kernel over the float bit patterns in
