@@ -118,13 +118,7 @@ void emit_exp_reduce(MathEmitter& m, const Xmm& t, const Xmm& n) {
 
 // p = e^t for the reduced argument t.
 void emit_exp_polynomial(MathEmitter& m, const Xmm& p, const Xmm& t) {
-  m.code.vmovaps(p, m.pool.vector(kExpC6));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExpC5));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExpC4));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExpC3));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExpC2));
-  m.code.vfmadd213ps(p, t, m.pool.vector(kExpC1));
-  m.code.vfmadd213ps(p, t, m.pool.vector(1.0f));
+  emit_horner(m, p, t, {kExpC6, kExpC5, kExpC4, kExpC3, kExpC2, kExpC1, 1.0f});
 }
 
 // 2^(j / 8) for j = 0..7, each minus j << 20 in its bit pattern, so that

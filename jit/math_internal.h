@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include <xbyak/xbyak.h>
 
@@ -28,6 +29,19 @@ inline constexpr uint8_t kCmpGeOrdered = 0x1d;
 inline constexpr uint8_t kRoundNearestEven = 0x08;
 
 inline bool same_register(const Xbyak::Xmm& a, const Xbyak::Xmm& b) { return a.getIdx() == b.getIdx(); }
+
+// acc = c0, then acc = acc * x + c for each further coefficient c, one FMA
+// each: Horner's rule for coefficients listed from the highest power down.
+// `acc` must differ from `x`.
+inline void emit_horner(MathEmitter& m, const Xbyak::Xmm& acc, const Xbyak::Xmm& x,
+                        std::initializer_list<float> coefficients) {
+  bool first = true;
+  for (float c : coefficients) {
+    if (first) m.code.vmovaps(acc, m.pool.vector(c));
+    else m.code.vfmadd213ps(acc, x, m.pool.vector(c));
+    first = false;
+  }
+}
 
 // Appends out = exp(in), with the accuracy and special values of emit_exp.
 // `out` must differ from `t0` and `t1`; `in` may be any of the three, because

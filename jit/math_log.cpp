@@ -106,15 +106,7 @@ void emit_reduce_avx512(MathEmitter& m, const Xmm& f, const Xmm& e, const Xbyak:
 // may be f, e or q.
 void emit_log_polynomial(MathEmitter& m, const Xmm& result, const Xmm& f, const Xmm& e, const Xmm& q) {
   auto& code = m.code;
-  code.vmovaps(q, m.pool.vector(kLogQ8));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ7));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ6));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ5));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ4));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ3));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ2));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ1));
-  code.vfmadd213ps(q, f, m.pool.vector(kLogQ0));
+  emit_horner(m, q, f, {kLogQ8, kLogQ7, kLogQ6, kLogQ5, kLogQ4, kLogQ3, kLogQ2, kLogQ1, kLogQ0});
   code.vmulps(q, q, f);
   code.vmulps(q, q, f);
   code.vfmadd231ps(q, e, m.pool.vector(kLn2Lo));

@@ -81,11 +81,7 @@ void emit_tanh(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch
 
   // small = x + x * u * R(u), u = x^2.
   code.vmulps(a, src, src);
-  code.vmovaps(small, m.pool.vector(kTanhR4));
-  code.vfmadd213ps(small, a, m.pool.vector(kTanhR3));
-  code.vfmadd213ps(small, a, m.pool.vector(kTanhR2));
-  code.vfmadd213ps(small, a, m.pool.vector(kTanhR1));
-  code.vfmadd213ps(small, a, m.pool.vector(kTanhR0));
+  emit_horner(m, small, a, {kTanhR4, kTanhR3, kTanhR2, kTanhR1, kTanhR0});
   code.vmulps(small, small, a);
   code.vfmadd213ps(small, src, src);
   // x * u * R(u) has the sign of -x, so for x = -0 the sum is -0 + +0 = +0:
