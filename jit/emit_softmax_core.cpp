@@ -167,18 +167,22 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
-// r = m in the lanes where r is still -FLT_MAX or (m - r) * c is not
-// <= kReferenceMargin, after a max pass, with the lane's double sum rescaled
-// to the new r (rescale_online_sum). A NaN gap moves r too: it comes from
-// inf * 0 with a multiplier of 0, or from a NaN m, which makes the sum NaN as
-// the NaN in x does. A lane where no r moves skips the rescale: a branch per
-// lane and block that is rarely taken once the row max has been seen.
+// r = m in the lanes where r is still -FLT_MAX and m is not, or where
+// (m - r) * c is not <= kReferenceMargin, after a max pass, with the lane's
+// double sum rescaled to the new r (rescale_online_sum). A NaN gap moves r
+// too: it comes from inf * 0 with a multiplier of 0, or from a NaN m, which
+// makes the sum NaN as the NaN in x does. A lane where no r moves skips the
+// rescale: a branch per lane and block that is rarely taken once the row max
+// has been seen, also in rows of mostly -inf (a mask), whose lanes keep
+// m = r = -FLT_MAX until a finite logit arrives.
 void KernelEmitter::update_online_references() {
   constexpr uint8_t kNotLessEqualUnordered = 0x16;  // NLE_UQ: true for NaN
   constexpr uint8_t kEqualOrdered = 0x00;
+  constexpr uint8_t kNotEqualOrdered = 0x0c;
   OnlineState& st = *online_;
   const Xmm& gap = scratch_.vec[0];
   const Xmm& move = scratch_.vec[1];
+  const Xmm& unequal = scratch_.vec[2];
   const Xmm& old_reference = st.temp0;
   for (int lane = 0; lane < unroll_; ++lane) {
     const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
@@ -189,6 +193,7 @@ void KernelEmitter::update_online_references() {
     if (target_.avx512) {
       vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
       vcmpps(scratch_.mask[1], r, pool_.vector(-FLT_MAX), kEqualOrdered);
+      vcmpps(scratch_.mask[1] | scratch_.mask[1], m, r, kNotEqualOrdered);
       korw(scratch_.mask[0], scratch_.mask[0], scratch_.mask[1]);
       kortestw(scratch_.mask[0], scratch_.mask[0]);
       jz(stays, T_NEAR);
@@ -197,6 +202,8 @@ void KernelEmitter::update_online_references() {
     } else {
       vcmpps(move, gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
       vcmpps(gap, r, pool_.vector(-FLT_MAX), kEqualOrdered);
+      vcmpps(unequal, m, r, kNotEqualOrdered);
+      vandps(gap, gap, unequal);
       vorps(move, move, gap);
       vtestps(move, move);
       jz(stays, T_NEAR);

@@ -108,6 +108,21 @@ TEST(JitSpecialRows, ExtExpMinusInfZeroInf) {
   }
 }
 
+// The online form rescales a lane's sum only where the lane's reference
+// moves, decided from the whole vector's mask. Here only element 13 of every
+// 16 rises, by 51 per 1024 elements, so the references that move sit in the
+// upper half of a ymm and of a zmm and move at every block of the loops. A
+// move the branch missed would leave exps of up to e^204 in the sum.
+TEST(JitSpecialRows, ReferenceMovesInOneUpperLane) {
+  std::vector<float> values(4096);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = i % 16 == 13 ? 0.05f * static_cast<float>(i) : -100.0f;
+  for (const char* name : {"softmax", "log_softmax"}) {
+    ir::Pipeline pipeline = load(name);
+    JitCase c{name, {4e-6, 1e-6}, {}};
+    expect_row_matches(pipeline, c, values, -100.0f, 4101, std::string(name) + " with one rising upper lane");
+  }
+}
+
 // y = softmax((x - max(x)) * it): a multiplier that may be 0 or tiny, as an
 // inverse temperature is.
 const char* kScaledSoftmax = R"(
