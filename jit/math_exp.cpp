@@ -54,6 +54,17 @@ constexpr float kLn2Lo = -0x1.05c61p-29f;
 constexpr float kExpInputMin = -104.0f;
 constexpr float kExpInputMax = 89.0f;
 
+// The AVX2 softmax exp clamps its input here instead: the x for which
+// N = round(x * 8 log2(e)) is -1208, where N mod 8 = 0 and the exponent field
+// of 2^(N / 8) * 2^24 wraps to exactly 0, so 2^(N / 8) * 2^24 is built as +0
+// and the final product is +0. At -104 that power is 2^-126 and the product
+// underflows, which on AMD cores is a microcode assist per vector: a softmax
+// row of masked (-inf) logits ran 3 to 4 times slower than a row of finite
+// ones. Between -104.67 and -104 the power is a denormal whose product with
+// the polynomial is below half the smallest denormal, so those inputs still
+// give 0.
+constexpr float kExpNonpositiveClampAvx2 = -0x1.a2a93p+6f;  // -104.66522
+
 // e^t ~ 1 + t * P(t), |t| <= ln2 / 2; see the file comment.
 constexpr float kExpC1 = 0x1p+0f;
 constexpr float kExpC2 = 0x1.fffffap-2f;
@@ -224,7 +235,8 @@ void emit_exp(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch&
 // result, whatever the table lookup read.
 //
 // Below -104 (the result rounds to 0 there) the lookup and the exponent would
-// wrap. AVX2 clamps x to -104 first. AVX-512 leaves the clamp off the
+// wrap. AVX2 clamps x to -104.67 first (kExpNonpositiveClampAvx2), where they
+// wrap to exactly 0. AVX-512 leaves the clamp off the
 // dependency chain: it computes with x as it is and zeroes the lanes below
 // -104 (and -inf) in the final product with an opmask set by a comparison
 // that keeps NaN lanes. The exp sweep of a cached softmax is bound by the
@@ -240,9 +252,9 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
       if (!same_register(l.dst, l.src)) code.vmovaps(l.dst, l.src);
     }
   } else {
-    // dst = max(x, -104), keeping NaN (vmaxps returns its second source when
-    // either is NaN).
-    for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpInputMin));
+    // dst = max(x, -104.67), keeping NaN (vmaxps returns its second source
+    // when either is NaN).
+    for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpNonpositiveClampAvx2));
     for (const ExpLane& l : lanes) code.vmaxps(l.dst, l.t, l.src);
     for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(kEighthsShift));
     for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, l.dst, m.pool.vector(kLog2eTimes8));
