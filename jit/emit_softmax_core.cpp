@@ -10,7 +10,7 @@
 // into a double sum D. The reference follows m only when m exceeds it by more
 // than kReferenceMargin (in units of the exp's argument), and D is rescaled
 // when it moves: D = D * exp((r_old - r) * c). Each rescale multiplies D by an
-// exp with a few ulp of error; a max that creeps up through a long row would
+// exp with a few ulp of error, so a max that creeps up through a long row would
 // otherwise rescale at every block and add those errors up. A lane whose
 // reference stays skips the rescale and its exp, which is the common case
 // once the row's large logits have been seen.
@@ -217,7 +217,7 @@ void KernelEmitter::update_online_references() {
 
 // D = D * exp((r_old - r) * c) for the lane's double sum D, with r_old in
 // `old_reference` (overwritten). The factor is 1 in the lanes whose reference
-// stayed. The float sum d was flushed into D before this, so D holds every exp
+// stayed. The float sum d was flushed into D before this, so D contains every exp
 // taken relative to r_old.
 void KernelEmitter::rescale_online_sum(int lane, const Xmm& old_reference) {
   OnlineState& st = *online_;
