@@ -16,11 +16,12 @@
 // once the row's large logits have been seen.
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN. The reference leaves that
-// start value at the first max pass. So every difference the form takes
-// (x - r, and r - r' when it rescales) is between two elements of the row,
-// and it overflows only where the interpreter's x - max(x) overflows too. A
-// difference with the start value would overflow for logits above 1e31, and
-// the overflowed -inf times a multiplier c of 0 is NaN, times a tiny c -inf.
+// start value at the first max pass that finds a larger one. So every
+// difference the form takes (x - r, and r - r' when it rescales) is between
+// two elements of the row, and it overflows only where the interpreter's
+// x - max(x) overflows too. A difference with the start value would overflow
+// for logits above 1e31, and the overflowed -inf times a multiplier c of 0 is
+// NaN, times a tiny c -inf.
 // NOTE: a row whose max(x) - min(x) exceeds FLT_MAX still differs from the
 // interpreter when |c| < 1e-30: there x - max(x) is -inf (NaN or 0 after
 // the multiplier), but here the two steps x - r and r - max(x) stay finite.
@@ -285,12 +286,13 @@ void KernelEmitter::finish_online() {
   ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
 
-  // The row max, from the lanes' running maxima.
   // Each lane's reference, which its double sum is relative to, goes to the
   // frame: the registers are reused below.
   for (int lane = 0; lane < unroll_; ++lane) {
     vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], st.reference[static_cast<size_t>(lane)]);
   }
+
+  // The row max, from the lanes' running maxima.
   const Xmm& true_max = st.reference[0];
   vmovaps(true_max, st.max_acc[0]);
   for (int lane = 1; lane < unroll_; ++lane) vmaxps(true_max, true_max, st.max_acc[static_cast<size_t>(lane)]);
