@@ -168,13 +168,12 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
-// r = m in the lanes where r is still -FLT_MAX and m is not, or where
-// (m - r) * c is not <= kReferenceMargin, after a max pass, with the lane's
-// double sum rescaled to the new r (rescale_online_sum). A NaN gap moves r
-// too: it comes from inf * 0 with a multiplier of 0, or from a NaN m, which
-// makes the sum NaN as the NaN in x does. A lane where no r moves skips the
-// rescale: a branch per lane and block that is rarely taken once the row max
-// has been seen, also in rows of mostly -inf (a mask), whose lanes keep
+// Moves each lane's reference r to its max m after a max pass, where r is
+// still -FLT_MAX and m is not, or where (m - r) * c is not <= kReferenceMargin.
+// A NaN gap moves r too. It comes from inf * 0 with a multiplier of 0, or from
+// a NaN m, and the NaN in x makes the sum NaN anyway. A lane whose references
+// all stay skips the rescale of its sum (rescale_online_sum). After the first
+// blocks that is the common case, also in masked rows, whose lanes keep
 // m = r = -FLT_MAX until a finite logit arrives.
 void KernelEmitter::update_online_references() {
   constexpr uint8_t kNotLessEqualUnordered = 0x16;  // NLE_UQ: true for NaN
@@ -216,10 +215,10 @@ void KernelEmitter::update_online_references() {
   }
 }
 
-// D = D * exp((r_old - r) * c) for the lane's double sum D, with r_old in
-// `old_reference` (overwritten). The factor is 1 in the lanes whose reference
-// stayed. The float sum d was flushed into D before this, so D contains every exp
-// taken relative to r_old.
+// Rescales the lane's double sum D to its new reference r:
+// D = D * exp((r_old - r) * c), with r_old in `old_reference` (overwritten).
+// The flush before this added the float sum, so D contains every exp taken
+// relative to r_old. The factor is 1 in the lanes whose reference stayed.
 void KernelEmitter::rescale_online_sum(int lane, const Xmm& old_reference) {
   OnlineState& st = *online_;
   const Xmm& f = old_reference;
@@ -240,8 +239,8 @@ void KernelEmitter::rescale_online_sum(int lane, const Xmm& old_reference) {
   }
 }
 
-// wide = half `part` (0: low, 1: high) of the float lanes of v, as doubles.
-// `half` is a free register.
+// Converts half `part` (0: low, 1: high) of the float lanes of v to doubles in
+// `wide`. `half` is a free register.
 void KernelEmitter::widen_half(const Xmm& wide, const Xmm& v, const Xmm& half, int part) {
   if (target_.avx512) {
     if (part == 0) {
@@ -286,8 +285,8 @@ void KernelEmitter::finish_online() {
   ValueId m_value = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   ValueId s_value = p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
 
-  // Each lane's reference, which its double sum is relative to, goes to the
-  // frame: the registers are reused below.
+  // The lanes' references go to the frame, because the code below reuses their
+  // registers. Each lane's double sum is relative to its reference.
   for (int lane = 0; lane < unroll_; ++lane) {
     vmovups(ptr[rsp + online_max_area_ + lane * vector_bytes], st.reference[static_cast<size_t>(lane)]);
   }

@@ -54,15 +54,14 @@ constexpr float kLn2Lo = -0x1.05c61p-29f;
 constexpr float kExpInputMin = -104.0f;
 constexpr float kExpInputMax = 89.0f;
 
-// The AVX2 softmax exp clamps its input here instead: the x for which
-// N = round(x * 8 log2(e)) is -1208, where N mod 8 = 0 and the exponent field
-// of 2^(N / 8) * 2^24 wraps to exactly 0, so 2^(N / 8) * 2^24 is built as +0
-// and the final product is +0. At -104 that power is 2^-126 and the product
-// underflows, which on AMD cores is a microcode assist per vector: a softmax
-// row of masked (-inf) logits ran 3 to 4 times slower than a row of finite
-// ones. Between -104.67 and -104 the power is a denormal whose product with
-// the polynomial is below half the smallest denormal, so those inputs still
-// give 0.
+// The AVX2 softmax exp clamps its input here instead. At this x,
+// N = round(x * 8 log2(e)) is -1208, so N mod 8 = 0 and the exponent field of
+// 2^(N / 8) * 2^24 wraps to exactly 0. That power is built as +0, and so is the
+// final product. At -104 the power is 2^-126 and the product underflows, which
+// on AMD cores is a microcode assist per vector. A softmax row of masked (-inf)
+// logits ran 3 to 4 times slower than a row of finite ones there. Between
+// -104.67 and -104 the power is a denormal, and its product with the
+// polynomial is below half the smallest denormal, so those inputs still give 0.
 constexpr float kExpNonpositiveClampAvx2 = -0x1.a2a93p+6f;  // -104.66522
 
 // e^t ~ 1 + t * P(t), |t| <= ln2 / 2; see the file comment.
@@ -186,6 +185,9 @@ void emit_pow2_from_int(MathEmitter& m, const Xmm& k) {
 
 namespace math_internal {
 
+// NOTE: on AVX2, inputs at or below -104 (-inf included) make the last product
+// underflow, a microcode assist per vector on AMD cores. The softmax exp
+// avoids it with kExpNonpositiveClampAvx2; this general exp does not yet.
 void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1) {
   auto& code = m.code;
   const Xmm& t = t0;

@@ -30,9 +30,9 @@ inline constexpr uint8_t kRoundNearestEven = 0x08;
 
 inline bool same_register(const Xbyak::Xmm& a, const Xbyak::Xmm& b) { return a.getIdx() == b.getIdx(); }
 
-// acc = c0, then acc = acc * x + c for each further coefficient c, one FMA
-// each: Horner's rule for coefficients listed from the highest power down.
-// `acc` must differ from `x`.
+// Emits Horner's rule: acc = c0, then acc = acc * x + c for each further
+// coefficient c, one FMA each. The coefficients go from the highest power
+// down, and `acc` must differ from `x`.
 inline void emit_horner(MathEmitter& m, const Xbyak::Xmm& acc, const Xbyak::Xmm& x,
                         std::initializer_list<float> coefficients) {
   bool first = true;

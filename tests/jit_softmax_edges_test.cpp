@@ -108,11 +108,11 @@ TEST(JitSpecialRows, ExtExpMinusInfZeroInf) {
   }
 }
 
-// The online form rescales a lane's sum only where the lane's reference
-// moves, decided from the whole vector's mask. Here only element 13 of every
-// 16 rises, by 51 per 1024 elements, so the references that move sit in the
-// upper half of a ymm and of a zmm and move at every block of the loops. A
-// move the branch missed would leave exps of up to e^204 in the sum.
+// The online form rescales a lane's sum only where its reference moves, and
+// one test of the whole vector mask decides that. Here only element 13 of
+// every 16 rises, by 51 per 1024 elements. So the references that move are in
+// the upper half of a ymm and of a zmm, and they move at every block of the
+// loops. A move the test missed would leave exps of up to e^204 in the sum.
 TEST(JitSpecialRows, ReferenceMovesInOneUpperLane) {
   std::vector<float> values(4096);
   for (size_t i = 0; i < values.size(); ++i) values[i] = i % 16 == 13 ? 0.05f * static_cast<float>(i) : -100.0f;

@@ -92,9 +92,9 @@ TEST_P(MathExp, NonpositiveVariantSpecialValues) {
   EXPECT_EQ(kernel.map({-0x1.9fe368p+6f})[0], from_bits(0x00000001));
   EXPECT_EQ(kernel.map({-0x1.9fe36ap+6f})[0], 0.0f);
   EXPECT_EQ(kernel.map({-1000.0f})[0], 0.0f);
-  // Around the AVX2 clamp at -104.66522 (the power 2^(N / 8) * 2^24 wraps to
-  // +0 there) and between it and -104 (the power is a denormal): all 0, and
-  // +0, the same bits as on AVX-512.
+  // Around the AVX2 clamp at -104.66522, where the power 2^(N / 8) * 2^24 wraps
+  // to +0, and between it and -104, where the power is a denormal. Every
+  // result is +0, the same bits as on AVX-512.
   for (float x : {-0x1.a2a93p+6f, next_up(-0x1.a2a93p+6f), next_down(-0x1.a2a93p+6f), -104.5f, -104.1f,
                   next_down(-104.0f), -104.0f, -1e9f, -FLT_MAX}) {
     const float y = kernel.map({x})[0];
