@@ -37,10 +37,11 @@ struct MathEmitter {
 void emit_exp(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
 // dst = exp(src) for src <= 0, -inf or NaN, as x - max(x) in a softmax is:
-// emit_exp without the clamp against overflow, with a table of 2^(j / 8) and
-// a degree-3 polynomial, within kExpNonpositiveMaxUlp (see docs/math.md).
-// Small positive src (the online form's margin of 8) stay within 2.5 ulp;
-// src above 71 gives a wrong result. Uses the first two vector and the first
+// emit_exp without the clamp against overflow, with a one-step reduction, a
+// table of 2^(j / 8) and a degree-3 polynomial, within kExpNonpositiveMaxUlp
+// + kExpNonpositiveUlpPerUnit * |src| (see docs/math.md). Small positive src
+// (the online form's margin of 8) stay within 2.5 ulp + the same growth; src
+// above 71 gives a wrong result. Uses the first two vector and the first
 // opmask scratch registers.
 void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch);
 
@@ -98,8 +99,12 @@ void emit_tanh(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, con
 // inputs by the Long tests in tests/math_*_test.cpp and rounded up. Measured:
 // exp 0.913, log 0.924, sigmoid 2.402, tanh 1.362, the same on AVX2 and
 // AVX-512. The lowering and docs quote these. The softmax exp is measured
-// over all 2^31 negative floats (1.926 ulp), its domain.
+// over all 2^31 negative floats, its domain: 1.919 ulp beyond 0.05 |x|.
 inline constexpr double kExpNonpositiveMaxUlp = 2.0;
+// Growth of the softmax exp's bound, kExpNonpositiveMaxUlp +
+// kExpNonpositiveUlpPerUnit * |x|: its one-step reduction adds 0.046 ulp per
+// unit of |x| (jit/math_exp.cpp, emit_reduce_eighths).
+inline constexpr double kExpNonpositiveUlpPerUnit = 0.05;
 inline constexpr double kExpMaxUlp = 1.0;
 inline constexpr double kLogMaxUlp = 1.0;
 inline constexpr double kSigmoidMaxUlp = 2.5;

@@ -85,9 +85,9 @@ constexpr float kExpEighthsC1 = 0x1p+0f;
 constexpr float kExpEighthsC2 = 0x1.000888p-1f;
 constexpr float kExpEighthsC3 = 0x1.554a1p-3f;
 constexpr float kLog2eTimes8 = 0x1.715476p+3f;
-// ln2 / 8 in the same two parts as ln 2 (dividing by 8 is exact).
-constexpr float kLn2HiOver8 = kLn2Hi / 8.0f;
-constexpr float kLn2LoOver8 = kLn2Lo / 8.0f;
+// ln 2 / 8 rounded to float (kLn2Hi / 8: dividing by 8 is exact). Its
+// relative error is 2.75e-9, see emit_reduce_eighths.
+constexpr float kLn2Over8 = kLn2Hi / 8.0f;
 
 // The softmax exp rounds x * 8 log2(e) to an integer N by adding a shift in
 // the same FMA. Floats in [2^23, 2^24) are spaced 1 apart, so the sum rounds to
@@ -168,11 +168,12 @@ void emit_exp_eighths_parts(MathEmitter& m, std::span<const ExpLane> lanes) {
   for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kShiftedExpScale));
 }
 
-// dst -= N * ln2 / 8 in two steps (Cody-Waite, as emit_exp_reduce), with N
-// in t.
+// dst -= N * ln2 / 8, with N in t: one FMA, so r = x - N * kLn2Over8 rounds
+// once. kLn2Over8 is 2.75e-9 of itself off ln2 / 8, which puts 2.75e-9 * |x|
+// of relative error into exp(x) (kExpNonpositiveUlpPerUnit). A second
+// Cody-Waite step would remove it at one more FMA per vector (docs/math.md).
 void emit_reduce_eighths(MathEmitter& m, std::span<const ExpLane> lanes) {
-  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2HiOver8));
-  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2LoOver8));
+  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2Over8));
 }
 
 // AVX2: 2^k for the int32 lanes k of `k` (normal range only), in place.

@@ -353,7 +353,11 @@ inline std::vector<float> special_values_with_edges(std::initializer_list<float>
 }
 
 // Largest ulp error of a kernel over `inputs`, with the input that produced it.
+// Largest error over the inputs swept, in ulp. For a bound that grows with
+// |x| (kExpNonpositiveUlpPerUnit), ulp_per_unit * |x| is taken off each error
+// first, so max_ulp is the largest excess over that growth.
 struct UlpSummary {
+  double ulp_per_unit = 0.0;
   double max_ulp = 0.0;
   float worst_input = 0.0f;
   float worst_value = 0.0f;
@@ -361,7 +365,8 @@ struct UlpSummary {
 };
 
 inline void record(UlpSummary& summary, float input, float value, double reference) {
-  const double error = ulp_error(value, reference);
+  double error = ulp_error(value, reference);
+  if (summary.ulp_per_unit != 0.0 && std::isfinite(input)) error -= summary.ulp_per_unit * std::fabs(input);
   if (error > summary.max_ulp || (std::isinf(error) && !std::isinf(summary.max_ulp))) {
     summary.max_ulp = error;
     summary.worst_input = input;
@@ -371,9 +376,11 @@ inline void record(UlpSummary& summary, float input, float value, double referen
 }
 
 inline std::string describe(const UlpSummary& summary) {
-  char text[256];
-  std::snprintf(text, sizeof text, "max %.4f ulp at x = %a (%.9g): got %a, reference %.17g", summary.max_ulp,
-                static_cast<double>(summary.worst_input), static_cast<double>(summary.worst_input),
+  char growth[64] = "";
+  if (summary.ulp_per_unit != 0.0) std::snprintf(growth, sizeof growth, " beyond %g * |x|", summary.ulp_per_unit);
+  char text[320];
+  std::snprintf(text, sizeof text, "max %.4f ulp%s at x = %a (%.9g): got %a, reference %.17g", summary.max_ulp,
+                growth, static_cast<double>(summary.worst_input), static_cast<double>(summary.worst_input),
                 static_cast<double>(summary.worst_value), summary.worst_reference);
   return text;
 }
@@ -387,11 +394,13 @@ inline void print_measure(const char* function, MathIsa isa, const char* inputs,
 // [first_bits, end_bits) (multiples of 2^22) in batches and folds the ulp
 // error against `reference`.
 template <typename Reference>
-UlpSummary sweep_float_bits(const MathKernel& kernel, Reference reference, uint64_t first_bits, uint64_t end_bits) {
+UlpSummary sweep_float_bits(const MathKernel& kernel, Reference reference, uint64_t first_bits, uint64_t end_bits,
+                            double ulp_per_unit = 0.0) {
   constexpr uint64_t kBatch = uint64_t{1} << 22;
   std::vector<float> in(kBatch);
   std::vector<float> out(kBatch);
   UlpSummary summary;
+  summary.ulp_per_unit = ulp_per_unit;
   for (uint64_t start = first_bits; start < end_bits; start += kBatch) {
     for (uint64_t i = 0; i < kBatch; ++i) in[i] = std::bit_cast<float>(static_cast<uint32_t>(start + i));
     kernel.run(in.data(), out.data(), static_cast<int64_t>(kBatch));
@@ -406,9 +415,11 @@ UlpSummary sweep_all_floats(const MathKernel& kernel, Reference reference) {
 }
 
 template <typename Reference>
-UlpSummary sweep(const MathKernel& kernel, const std::vector<float>& inputs, Reference reference) {
+UlpSummary sweep(const MathKernel& kernel, const std::vector<float>& inputs, Reference reference,
+                 double ulp_per_unit = 0.0) {
   const std::vector<float> out = kernel.map(inputs);
   UlpSummary summary;
+  summary.ulp_per_unit = ulp_per_unit;
   for (size_t i = 0; i < inputs.size(); ++i) record(summary, inputs[i], out[i], reference(inputs[i]));
   return summary;
 }
