@@ -135,7 +135,9 @@ struct Plan {
   // takes the max of the row so far as its reference, and its exp sweep also
   // finds the block's max. A block whose max exceeds the reference by more
   // than kSpeculationMargin runs again with its max as the reference. Rows
-  // computed in place keep the max pass in every block.
+  // computed in place keep the max pass in every block. The online sweep of
+  // two_pass_online does the same with its per-lane references, where that
+  // sweep has no other reduction or store to repeat.
   bool speculative_max = false;
   int64_t n_hint = 0;         // row length the choices were made for (0: unknown)
   std::vector<std::string> reasons;  // one line per choice, for `rowjit plan`

@@ -678,13 +678,28 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                            "all blocks but the first (speculative max)");
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
-  if (choices.speculative_max && *choices.speculative_max && !plan.blocked_exp) {
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot force speculative max: it applies to blocked exp only; force blocked exp too");
+  // The online sweep of two_pass_online speculates too, where running one of
+  // its blocks again repeats nothing but the core's exps: no other reduction
+  // and no store in that sweep.
+  bool online_speculates = false;
+  for (const Sweep& sweep : plan.sweeps) {
+    if (sweep.online_softmax) {
+      online_speculates = sweep.reductions.empty() && sweep.stores.empty() && sweep.spills.empty();
+    }
   }
-  plan.speculative_max = choices.speculative_max.value_or(plan.blocked_exp);
+  if (choices.speculative_max && *choices.speculative_max && !plan.blocked_exp && !online_speculates) {
+    return Status(StatusCode::kInvalidArgument,
+                  "cannot force speculative max: it applies to blocked exp and to two_pass_online whose first "
+                  "sweep has no other reduction or store; force one of those too");
+  }
+  plan.speculative_max = choices.speculative_max.value_or(plan.blocked_exp || online_speculates);
   if (choices.speculative_max) {
     plan.reasons.push_back(std::string("speculative max ") + (plan.speculative_max ? "on" : "off") + ": forced");
+  } else if (plan.speculative_max && online_speculates) {
+    plan.reasons.push_back("speculative max: each block of the online sweep after the first computes its exps with "
+                           "the references of the blocks before it and finds its max in the same pass, instead of "
+                           "a max pass of its own; a block whose max exceeds a reference by more than " +
+                           std::to_string(static_cast<int>(kSpeculationMargin)) + " runs again");
   } else if (plan.speculative_max) {
     plan.reasons.push_back("speculative max: each block after the first takes the max of the row so far as its "
                            "reference and finds its own max while it computes exp; a block whose max exceeds "

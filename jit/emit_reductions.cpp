@@ -39,6 +39,7 @@ void KernelEmitter::prepare_frame_areas() {
     if (sweep.online_softmax && online_max_area_ < 0) {
       online_max_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
       online_sum_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
+      online_block_start_ = frame_alloc(8, 8);
     }
     if (plan_.blocked_exp && block_max_area_ < 0) {
       block_max_area_ = frame_alloc(ir::kMaxExpBlocks * 4, 64);

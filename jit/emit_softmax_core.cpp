@@ -127,6 +127,15 @@ void KernelEmitter::accumulate_online(std::span<const Xmm> xs, std::span<const B
   for (size_t i = 0; i < modes.size(); ++i) {
     vsubps(lanes[i].dst, xs[i], st.reference[static_cast<size_t>(modes[i].lane)]);
   }
+  // Under Plan::speculative_max the block's max comes from here. The masked
+  // tail needs none: the max pass over the rest of the row covered it.
+  if (plan_.speculative_max) {
+    for (size_t i = 0; i < modes.size(); ++i) {
+      if (modes[i].masked) continue;
+      const Xmm& m = st.max_acc[static_cast<size_t>(modes[i].lane)];
+      vmaxps(m, m, xs[i]);
+    }
+  }
   for (const ExpLane& lane : lanes) scale_exponent(lane.dst);
   MathEmitter mm = math();
   if (plan_.core.exp_input_nonpositive) {
@@ -168,51 +177,115 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
-// Moves each lane's reference r to its max m after a max pass, where r is
-// still -FLT_MAX and m is not, or where (m - r) * c is not <= kReferenceMargin.
-// A NaN gap moves r too. It comes from inf * 0 with a multiplier of 0, or from
-// a NaN m, and the NaN in x makes the sum NaN anyway. A lane whose references
-// all stay skips the rescale of its sum (rescale_online_sum). After the first
-// blocks that is the common case, also in masked rows, whose lanes keep
-// m = r = -FLT_MAX until a finite logit arrives.
-void KernelEmitter::update_online_references() {
+// Sets the lane's move mask (scratch_.mask[0] on AVX-512, scratch_.vec[1] on
+// AVX2): the lanes whose reference r must move to their max m, because r is
+// still -FLT_MAX and m is not, or because (m - r) * c exceeds
+// kReferenceMargin. With `nan_moves`, a NaN gap moves r too.
+void KernelEmitter::emit_reference_move_mask(int lane, bool nan_moves) {
   constexpr uint8_t kNotLessEqualUnordered = 0x16;  // NLE_UQ: true for NaN
+  constexpr uint8_t kGreaterOrdered = 0x1e;         // GT_OQ: false for NaN
   constexpr uint8_t kEqualOrdered = 0x00;
   constexpr uint8_t kNotEqualOrdered = 0x0c;
+  const uint8_t beyond_margin = nan_moves ? kNotLessEqualUnordered : kGreaterOrdered;
   OnlineState& st = *online_;
+  const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
+  const Xmm& r = st.reference[static_cast<size_t>(lane)];
   const Xmm& gap = scratch_.vec[0];
-  const Xmm& move = scratch_.vec[1];
-  const Xmm& unequal = scratch_.vec[2];
+  vsubps(gap, m, r);
+  scale_exponent(gap);
+  if (target_.avx512) {
+    vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), beyond_margin);
+    vcmpps(scratch_.mask[1], r, pool_.vector(-FLT_MAX), kEqualOrdered);
+    vcmpps(scratch_.mask[1] | scratch_.mask[1], m, r, kNotEqualOrdered);
+    korw(scratch_.mask[0], scratch_.mask[0], scratch_.mask[1]);
+  } else {
+    const Xmm& move = scratch_.vec[1];
+    const Xmm& unequal = scratch_.vec[2];
+    vcmpps(move, gap, pool_.vector(kReferenceMargin), beyond_margin);
+    vcmpps(gap, r, pool_.vector(-FLT_MAX), kEqualOrdered);
+    vcmpps(unequal, m, r, kNotEqualOrdered);
+    vandps(gap, gap, unequal);
+    vorps(move, move, gap);
+  }
+}
+
+// Jumps to `empty` when the lane's move mask (emit_reference_move_mask) has
+// no lane set.
+void KernelEmitter::jump_if_no_move(Label& empty) {
+  if (target_.avx512) {
+    kortestw(scratch_.mask[0], scratch_.mask[0]);
+  } else {
+    vtestps(scratch_.vec[1], scratch_.vec[1]);
+  }
+  jz(empty, T_NEAR);
+}
+
+// Moves each lane's reference r to its max m after a max pass, in the lanes
+// that emit_reference_move_mask sets. A NaN gap moves r too. It comes from
+// inf * 0 with a multiplier of 0, or from a NaN m, and the NaN in x makes the
+// sum NaN anyway. A lane whose references all stay skips the rescale of its
+// sum (rescale_online_sum). After the first blocks that is the common case,
+// also in masked rows, whose lanes keep m = r = -FLT_MAX until a finite logit
+// arrives.
+void KernelEmitter::update_online_references() {
+  OnlineState& st = *online_;
   const Xmm& old_reference = st.temp0;
   for (int lane = 0; lane < unroll_; ++lane) {
     const Xmm& m = st.max_acc[static_cast<size_t>(lane)];
     const Xmm& r = st.reference[static_cast<size_t>(lane)];
     Label stays;
-    vsubps(gap, m, r);
-    scale_exponent(gap);
-    if (target_.avx512) {
-      vcmpps(scratch_.mask[0], gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
-      vcmpps(scratch_.mask[1], r, pool_.vector(-FLT_MAX), kEqualOrdered);
-      vcmpps(scratch_.mask[1] | scratch_.mask[1], m, r, kNotEqualOrdered);
-      korw(scratch_.mask[0], scratch_.mask[0], scratch_.mask[1]);
-      kortestw(scratch_.mask[0], scratch_.mask[0]);
-      jz(stays, T_NEAR);
-      vmovaps(old_reference, r);
-      vmovaps(r | scratch_.mask[0], m);
-    } else {
-      vcmpps(move, gap, pool_.vector(kReferenceMargin), kNotLessEqualUnordered);
-      vcmpps(gap, r, pool_.vector(-FLT_MAX), kEqualOrdered);
-      vcmpps(unequal, m, r, kNotEqualOrdered);
-      vandps(gap, gap, unequal);
-      vorps(move, move, gap);
-      vtestps(move, move);
-      jz(stays, T_NEAR);
-      vmovaps(old_reference, r);
-      vblendvps(r, r, m, move);
-    }
+    emit_reference_move_mask(lane, true);
+    jump_if_no_move(stays);
+    vmovaps(old_reference, r);
+    if (target_.avx512) vmovaps(r | scratch_.mask[0], m);
+    else vblendvps(r, r, m, scratch_.vec[1]);
     rescale_online_sum(lane, old_reference);
     L(stays);
   }
+}
+
+// Emits the start of a main-loop block. Without Plan::speculative_max, a pass
+// of max alone raises m over the block and the references follow it. With it,
+// only block 0 takes that pass. A later block computes its exps with the
+// references as they are and raises m as it loads x (accumulate_online), and
+// emit_online_speculation_check runs it again if a reference must move.
+void KernelEmitter::emit_online_block_start(const Reg64& last_start) {
+  if (!plan_.speculative_max) {
+    emit_online_max_pass(last_start, false);
+    return;
+  }
+  Label speculate;
+  mark("speculative max: block 0 takes a max pass, later blocks the references before them");
+  mov(qword[rsp + online_block_start_], kIndex);
+  test(kIndex, kIndex);
+  jnz(speculate, T_NEAR);
+  emit_online_max_pass(last_start, false);
+  L(speculate);
+}
+
+// Runs a speculative block again where a lane's max moved past its reference:
+// the block's float sums are dropped, the references move and rescale the
+// double sums, and the loop restarts at the block's first element. A NaN gap
+// does not count, because the NaN is in the sum already. The rerun finds the
+// same maxima, which the references now match, so a block runs at most twice.
+void KernelEmitter::emit_online_speculation_check(Label& main_loop) {
+  OnlineState& st = *online_;
+  Label rerun, keep;
+  mark("speculative max: the block runs again if a reference must move");
+  for (int lane = 0; lane < unroll_; ++lane) {
+    Label next;
+    emit_reference_move_mask(lane, false);
+    jump_if_no_move(next);
+    jmp(rerun, T_NEAR);
+    L(next);
+  }
+  jmp(keep, T_NEAR);
+  L(rerun);
+  for (const Xmm& d : st.sum_acc) vxorps(d, d, d);
+  update_online_references();
+  mov(kIndex, qword[rsp + online_block_start_]);
+  jmp(main_loop, T_NEAR);
+  L(keep);
 }
 
 // Rescales the lane's double sum D to its new reference r:

@@ -565,7 +565,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     lea(rax, ptr[kIndex + (kFlushInterval - 1) * step]);
     cmp(rax, kMainEnd);
     cmovg(rax, kMainEnd);
-    if (online_) emit_online_max_pass(rax, false);
+    if (online_) emit_online_block_start(rax);
   }
   std::string grouped = exp_group_ > 1 ? ", exps in groups of " + std::to_string(exp_group_) : "";
   mark("main loop: " + std::to_string(unroll_) + " vectors per iteration" + grouped);
@@ -576,6 +576,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   add(kIndex, step);
   cmp(kIndex, flush ? rax : kMainEnd);
   jle(main_loop, T_NEAR);
+  if (flush && online_ && plan_.speculative_max) emit_online_speculation_check(main_loop);
   if (flush) {
     cmp(kIndex, kMainEnd);
     jg(main_done, T_NEAR);

@@ -190,10 +190,14 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     Xbyak::Xmm temp0, temp1;
   };
   void update_online_references();
+  void emit_reference_move_mask(int lane, bool nan_moves);
+  void jump_if_no_move(Xbyak::Label& empty);
   void init_online();
   void accumulate_online(std::span<const Xbyak::Xmm> xs, std::span<const BodyMode> modes);
   void raise_online_max(const Xbyak::Reg64& index, const BodyMode& mode);
   void emit_online_max_pass(const Xbyak::Reg64& last_start, bool rest_of_row);
+  void emit_online_block_start(const Xbyak::Reg64& last_start);
+  void emit_online_speculation_check(Xbyak::Label& main_loop);
   void rescale_online_sum(int lane, const Xbyak::Xmm& old_reference);
   void widen_half(const Xbyak::Xmm& wide, const Xbyak::Xmm& v, const Xbyak::Xmm& half, int part);
   void flush_online();
@@ -271,6 +275,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::map<int, int> sum_area_;        // reduction op -> two vectors of doubles
   int online_max_area_ = -1;           // per lane: the reference, at the end of the row
   int online_sum_area_ = -1;           // per lane: two vectors of doubles
+  int online_block_start_ = -1;        // byte index where the current block began (speculative max)
   int extexp_mantissa_area_ = -1;      // per lane: two vectors of doubles
   int extexp_exponent_area_ = -1;      // per lane: one vector of float exponents
   int extexp_inv_offset_ = -1;         // 1 / mantissa of the sum, per row

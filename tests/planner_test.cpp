@@ -232,7 +232,36 @@ TEST(Planner, SpeculativeMaxForcedOffOrRejected) {
   on.blocked_exp = false;
   auto rejected = ir::make_plan(*pipeline, avx512_target(), 1 << 18, on);
   ASSERT_FALSE(rejected.is_ok());
-  EXPECT_NE(rejected.status().message().find("force blocked exp too"), std::string::npos);
+  EXPECT_NE(rejected.status().message().find("force one of those too"), std::string::npos);
+}
+
+// The online sweep of two_pass_online speculates by default, unless running a
+// block again would repeat another reduction of that sweep.
+TEST(Planner, OnlineSweepSpeculatesAlone) {
+  ir::Plan streamed = plan_for("softmax", std::nullopt, 32 << 20);
+  ASSERT_EQ(streamed.softmax_form, ir::SoftmaxForm::kTwoPassOnline);
+  EXPECT_TRUE(streamed.speculative_max);
+
+  auto pipeline = ir::parse_pipeline(R"(
+kernel softmax_and_total(x: f32[n]) -> (y: f32[n], total: f32) {
+  m = max(x)
+  e = exp(x - m)
+  s = sum(e)
+  y = e / s
+  total = sum(x) / s
+}
+)");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  ir::PlanChoices online;
+  online.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  auto with_total = ir::make_plan(*pipeline, avx512_target(), 32 << 20, online);
+  ASSERT_TRUE(with_total.is_ok()) << with_total.status().to_string();
+  EXPECT_FALSE(with_total->speculative_max);
+
+  online.speculative_max = true;
+  auto rejected = ir::make_plan(*pipeline, avx512_target(), 32 << 20, online);
+  ASSERT_FALSE(rejected.is_ok());
+  EXPECT_NE(rejected.status().message().find("two_pass_online whose first sweep"), std::string::npos);
 }
 
 // Exp groups (Plan::exp_group): all four lanes on AVX-512, two on AVX2,
