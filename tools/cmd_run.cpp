@@ -5,6 +5,7 @@
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/execute.h"
+#include "tools/inspect_kernel.h"
 #include "tools/output_files.h"
 #include "tools/pipeline_file.h"
 #include "tools/run_binding.h"
@@ -29,12 +30,21 @@ constexpr OptionSpec kRunOptions[] = {
      false},
     {"--rows", "N", "number of rows, for pipelines with no per-row input", false},
     {"--n", "N", "row length n, for pipelines with no input of shape [n]", false},
+    {"--isa", "ISA", "instruction set to compile for: avx512 or avx2 (default: the best this machine supports, "
+     "after ROWJIT_MAX_ISA)", false},
+    {"--plan", "VARIANT",
+     "force the softmax form: three_pass_recompute, three_pass_reload, two_pass_online or two_pass_extexp "
+     "(default: the planner's choice)", false},
+    {"--choice", "NAME=VALUE",
+     "force another plan choice, as rowjit plan and dump take it (rowjit plan --help lists them); repeat once "
+     "per choice", true},
     {"--help", "", "print this help and exit", false},
 };
 
 constexpr const char* kRunHelpIntro =
     "Usage: rowjit run PIPELINE --input NAME=FILE.npy ... [--param NAME=VALUE ...]\n"
     "                  --output NAME=FILE.npy ... [--rows-from NAME] [--rows N] [--n N]\n"
+    "                  [--isa avx512|avx2] [--plan VARIANT] [--choice NAME=VALUE]...\n"
     "\n"
     "Runs the pipeline in the text file PIPELINE on the rows of .npy files and writes\n"
     "the requested outputs as .npy files. An input of shape (rows, n) holds one row of\n"
@@ -42,15 +52,18 @@ constexpr const char* kRunHelpIntro =
     "scalar input is 1-D of length rows. Outputs are written only after the whole run\n"
     "succeeds.\n"
     "\n"
-    "Example:\n"
+    "Examples:\n"
     "  rowjit run examples/softmax.rj --input x=examples/logits.npy --output y=probs.npy\n"
+    "  rowjit run examples/softmax.rj --input x=examples/logits.npy --output y=probs.npy \\\n"
+    "      --isa avx2 --plan two_pass_online --choice speculative_max=off\n"
     "\n"
     "Options:\n";
 
 constexpr const char* kRunHelpOutro =
     "\n"
     "Exit status: 0 on success, 1 when a file, the pipeline or the run fails, 2 for an\n"
-    "invalid command line. docs/cli.md lists the .npy dtype and shape of every element\n"
+    "invalid command line (a --plan variant or --choice that does not apply to the\n"
+    "pipeline included). docs/cli.md lists the .npy dtype and shape of every element\n"
     "type.\n";
 
 void print_run_help() {
@@ -86,6 +99,9 @@ CommandResult<RunRequest> make_request(const ParsedArguments& parsed) {
   request.pipeline_path = parsed.positionals[0];
 
   for (const ParsedOption& option : parsed.options) {
+    CommandResult<bool> applied = apply_kernel_option(option, request.isa, request.choices);
+    if (!applied) return applied.error();
+    if (*applied) continue;
     if (option.name == "--input" || option.name == "--output" || option.name == "--param") {
       CommandResult<NameValue> pair = split_name_value(
           option.name, option.value, option.name == "--param" ? "VALUE" : "FILE.npy");
@@ -125,11 +141,16 @@ CommandResult<std::string> run_request(const RunRequest& request) {
   ROWJIT_CLI_TRY(bind_inputs(*pipeline, request, run));
   ROWJIT_CLI_TRY(bind_outputs(*pipeline, run));
 
+  // A forced ISA or plan that cannot run fails before any file is created.
+  ROWJIT_CLI_TRY(check_isa_supported(request.isa));
+  CommandResult<ir::Plan> plan = plan_forced(*pipeline, request.isa.value_or(host_isa()), run.args.n, request.choices);
+  if (!plan) return plan.error();
+
   // Creating the output files first makes a missing folder fail before the run.
   CommandResult<OutputFiles> files = OutputFiles::create(request.outputs);
   if (!files) return files.error();
 
-  Result<Execution> execution = execute_pipeline(*pipeline, run.args);
+  Result<Execution> execution = execute_pipeline(*pipeline, run.args, request.isa, request.choices);
   if (!execution) {
     // Most run-time messages already end with what to do. The others get a
     // generic fix by status code.

@@ -29,9 +29,12 @@ std::string_view engine_name(Engine engine) {
   return "unknown";
 }
 
-Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args) {
+Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args, std::optional<Isa> isa,
+                                   const ir::PlanChoices& choices) {
   CompileOptions options;
   options.n_hint = args.n;
+  options.isa = isa;
+  options.choices = choices;
   // The process-wide Compiler applies ROWJIT_VERBOSE, ROWJIT_DUMP and
   // ROWJIT_PERF_MAP, as it does for an embedding engine.
   Result<std::shared_ptr<const Kernel>> kernel = default_compiler().compile(pipeline, options);

@@ -3,7 +3,11 @@
 
 #include <string_view>
 
+#include <optional>
+
 #include "ir/pipeline.h"
+#include "ir/plan.h"
+#include "runtime/cpu_features.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
 
@@ -30,6 +34,8 @@ struct Execution {
 // through here. When the interpreter runs, prints once per process to stderr
 // which op or feature kept the pipeline from the JIT. On error the outputs may
 // be partly written.
-Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args);
+// `isa` and `choices` force the ISA and plan choices, as CompileOptions does.
+Result<Execution> execute_pipeline(const ir::Pipeline& pipeline, const ir::RunArgs& args,
+                                   std::optional<Isa> isa = std::nullopt, const ir::PlanChoices& choices = {});
 
 }  // namespace rowjit::cli

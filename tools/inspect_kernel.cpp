@@ -33,6 +33,14 @@ CommandResult<int64_t> parse_count(const std::string& option, const std::string&
   return *count;
 }
 
+// Most compile messages end with what to do (refused executable memory); the
+// others are bugs in rowjit.
+CommandError compile_failure(const Status& status) {
+  const std::string& message = status.message();
+  if (message.find("; ") != std::string::npos) return CommandError{kExitRunFailure, "compile failed: " + message};
+  return run_failure("compile failed", message, "this is a bug in rowjit, so please report it with the command line");
+}
+
 CommandResult<Isa> parse_isa_option(const std::string& text) {
   Result<Isa> isa = parse_isa(text);
   if (!isa || *isa == Isa::kNone) {
@@ -50,15 +58,25 @@ CommandResult<ir::SoftmaxForm> parse_plan_option(const std::string& text) {
   return *form;
 }
 
-// Most compile messages end with what to do (refused executable memory); the
-// others are bugs in rowjit.
-CommandError compile_failure(const Status& status) {
-  const std::string& message = status.message();
-  if (message.find("; ") != std::string::npos) return CommandError{kExitRunFailure, "compile failed: " + message};
-  return run_failure("compile failed", message, "this is a bug in rowjit, so please report it with the command line");
-}
-
 }  // namespace
+
+CommandResult<bool> apply_kernel_option(const ParsedOption& option, std::optional<Isa>& isa,
+                                       ir::PlanChoices& choices) {
+  if (option.name == "--isa") {
+    CommandResult<Isa> parsed = parse_isa_option(option.value);
+    if (!parsed) return parsed.error();
+    isa = *parsed;
+  } else if (option.name == "--plan") {
+    CommandResult<ir::SoftmaxForm> form = parse_plan_option(option.value);
+    if (!form) return form.error();
+    choices.softmax_form = *form;
+  } else if (option.name == "--choice") {
+    ROWJIT_CLI_TRY(apply_plan_choice(option.value, choices));
+  } else {
+    return false;
+  }
+  return true;
+}
 
 CommandResult<KernelChoice> read_kernel_choice(const ParsedArguments& parsed, const std::string& command) {
   KernelChoice choice;
@@ -72,17 +90,10 @@ CommandResult<KernelChoice> read_kernel_choice(const ParsedArguments& parsed, co
   choice.pipeline_path = parsed.positionals[0];
 
   for (const ParsedOption& option : parsed.options) {
-    if (option.name == "--isa") {
-      CommandResult<Isa> isa = parse_isa_option(option.value);
-      if (!isa) return isa.error();
-      choice.isa = *isa;
-    } else if (option.name == "--plan") {
-      CommandResult<ir::SoftmaxForm> form = parse_plan_option(option.value);
-      if (!form) return form.error();
-      choice.choices.softmax_form = *form;
-    } else if (option.name == "--choice") {
-      ROWJIT_CLI_TRY(apply_plan_choice(option.value, choice.choices));
-    } else if (option.name == "--n" || option.name == "--rows") {
+    CommandResult<bool> applied = apply_kernel_option(option, choice.isa, choice.choices);
+    if (!applied) return applied.error();
+    if (*applied) continue;
+    if (option.name == "--n" || option.name == "--rows") {
       CommandResult<int64_t> count = parse_count(option.name, option.value);
       if (!count) return count.error();
       if (option.name == "--n") choice.n_hint = *count;
@@ -92,28 +103,38 @@ CommandResult<KernelChoice> read_kernel_choice(const ParsedArguments& parsed, co
   return choice;
 }
 
+CommandStatus check_isa_supported(std::optional<Isa> isa) {
+  Isa best = best_isa(host_cpu());
+  if (!isa || *isa <= best) return command_ok();
+  std::string fix = best == Isa::kNone
+                        ? "this CPU and OS support neither avx2 nor avx512, so only the reference interpreter "
+                          "runs here"
+                        : std::string("this CPU and OS support at most ") + isa_name(best) + ", so give --isa " +
+                              isa_name(best) + " or leave --isa out";
+  return run_failure("ISA not supported on this machine", isa_name(*isa), fix);
+}
+
+CommandResult<ir::Plan> plan_forced(const ir::Pipeline& pipeline, Isa isa, int64_t n_hint,
+                                    const ir::PlanChoices& choices) {
+  Result<ir::Plan> plan = ir::make_plan(pipeline, host_target(isa), n_hint, choices);
+  if (!plan) {
+    return usage_error("forced plan does not apply", plan.status().message(),
+                       "give another --plan variant or --choice value, or leave them out");
+  }
+  return std::move(plan).value();
+}
+
 CommandResult<InspectedKernel> inspect_kernel(const ir::Pipeline& pipeline, const KernelChoice& choice) {
   InspectedKernel inspected;
   inspected.isa = choice.isa.value_or(host_isa());
-  Isa best = best_isa(host_cpu());
-  if (choice.isa && *choice.isa > best) {
-    std::string fix = best == Isa::kNone
-                          ? "this CPU and OS support neither avx2 nor avx512, so only the reference interpreter "
-                            "runs here"
-                          : std::string("this CPU and OS support at most ") + isa_name(best) + ", so give --isa " +
-                                isa_name(best) + " or leave --isa out";
-    return run_failure("ISA not supported on this machine", isa_name(*choice.isa), fix);
-  }
+  ROWJIT_CLI_TRY(check_isa_supported(choice.isa));
 
   // Planning first separates a forced form that does not apply, and a
   // pipeline the JIT cannot lower, from compile failures. compile() makes the
   // same plan from the same inputs.
   const ir::PlanChoices& choices = choice.choices;
-  Result<ir::Plan> plan = ir::make_plan(pipeline, host_target(inspected.isa), choice.n_hint, choices);
-  if (!plan) {
-    return usage_error("forced plan does not apply", plan.status().message(),
-                       "give another --plan variant or --choice value, or leave them out");
-  }
+  CommandResult<ir::Plan> plan = plan_forced(pipeline, inspected.isa, choice.n_hint, choices);
+  if (!plan) return plan.error();
   if (!plan->jit_supported) {
     inspected.plan = std::move(plan).value();
     return inspected;

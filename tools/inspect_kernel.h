@@ -25,6 +25,19 @@ struct KernelChoice {
   ir::PlanChoices choices;                      // --plan (the softmax form) and --choice
 };
 
+// Applies `option` when it is --isa, --plan or --choice and returns true;
+// returns false for any other option.
+CommandResult<bool> apply_kernel_option(const ParsedOption& option, std::optional<Isa>& isa,
+                                       ir::PlanChoices& choices);
+
+// A run failure when `isa` is set and this CPU and OS cannot run it.
+CommandStatus check_isa_supported(std::optional<Isa> isa);
+
+// The plan for `isa` with the forced `choices`, or a usage error when one of
+// them does not apply to the pipeline (the planner's message names it).
+CommandResult<ir::Plan> plan_forced(const ir::Pipeline& pipeline, Isa isa, int64_t n_hint,
+                                    const ir::PlanChoices& choices);
+
 // Reads the PIPELINE argument and the --isa, --n, --rows, --plan and --choice options
 // from `parsed`, where present. Values that are not valid are usage errors
 // naming the option. `command` names the subcommand in the error messages.

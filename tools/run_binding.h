@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "ir/pipeline.h"
+#include "ir/plan.h"
 #include "ir/tensor.h"
+#include "runtime/cpu_features.h"
 #include "runtime/npy.h"
 #include "tools/args.h"
 #include "tools/command_error.h"
@@ -25,6 +27,8 @@ struct RunRequest {
   std::optional<std::string> rows_from;
   std::optional<int64_t> rows;
   std::optional<int64_t> n;
+  std::optional<Isa> isa;  // --isa; the runtime's choice when absent
+  ir::PlanChoices choices;  // --plan (the softmax form) and --choice
 };
 
 // The memory of one run and the RunArgs that point into it. Arrays live in

@@ -1,0 +1,97 @@
+// `rowjit run` with --isa, --plan and --choice: the forced kernel runs, gives
+// the default kernel's results within the softmax bound, and a forced plan
+// that does not apply is a usage error that leaves no output file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu_features.h"
+#include "runtime/npy.h"
+#include "tests/cli_testing.h"
+#include "tests/text_testing.h"
+
+namespace rowjit::testing {
+namespace {
+
+const std::string kSourceDir = ROWJIT_SOURCE_DIR;
+
+class CliRunChoice : public ScratchFolderTest {
+ protected:
+  CliResult run(const std::vector<std::string>& args) const {
+    CliOptions options;
+    options.working_dir = kSourceDir;
+    return run_cli(args, folder_, options);
+  }
+
+  CliResult run_softmax(const std::string& output, const std::vector<std::string>& extra) const {
+    std::vector<std::string> args = {"run", "examples/softmax.rj", "--input", "x=examples/logits.npy", "--output",
+                                     "y=" + path(output)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+
+  std::vector<float> read_floats(const std::string& name) const {
+    Result<NpyArray> array = read_npy(path(name));
+    EXPECT_TRUE(array.is_ok()) << array.status().message();
+    if (!array.is_ok()) return {};
+    std::vector<float> values(array->data.size() / 4);
+    std::memcpy(values.data(), array->data.data(), array->data.size());
+    return values;
+  }
+};
+
+TEST_F(CliRunChoice, ForcedKernelMatchesDefault) {
+  if (best_isa(host_cpu()) < Isa::kAvx2) GTEST_SKIP() << "this CPU runs no JIT kernel";
+  CliResult plain = run_softmax("plain.npy", {});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  CliResult forced = run_softmax("forced.npy", {"--isa", "avx2", "--plan", "two_pass_online", "--choice",
+                                                "speculative_max=off", "--choice", "unroll=2"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(contains(forced.out, "[jit avx2]")) << forced.out;
+
+  std::vector<float> a = read_floats("plain.npy");
+  std::vector<float> b = read_floats("forced.npy");
+  ASSERT_EQ(a.size(), 8000u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Each is within 4e-6 relative of the exact softmax (docs/jit.md).
+    ASSERT_NEAR(b[i], a[i], 8e-6 * a[i] + 1e-40) << "element " << i;
+  }
+}
+
+TEST_F(CliRunChoice, PlanThatDoesNotApplyIsUsageError) {
+  CliResult result = run({"run", "examples/log_softmax.rj", "--input", "x=examples/logits.npy", "--output",
+                          "y=" + path("y.npy"), "--plan", "two_pass_extexp"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "forced plan does not apply")) << result.err;
+  EXPECT_TRUE(contains(result.err, "give another --plan variant or --choice value")) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
+}
+
+TEST_F(CliRunChoice, UnknownChoiceIsUsageError) {
+  CliResult result = run_softmax("y.npy", {"--choice", "fast=on"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "'fast'")) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
+}
+
+TEST_F(CliRunChoice, InvalidIsaIsUsageError) {
+  CliResult result = run_softmax("y.npy", {"--isa", "sse4"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "invalid value for --isa: 'sse4'")) << result.err;
+}
+
+TEST_F(CliRunChoice, IsaTheCpuLacksFails) {
+  Isa best = best_isa(host_cpu());
+  if (best == Isa::kAvx512) GTEST_SKIP() << "this CPU runs every ISA that --isa takes";
+  CliResult result = run_softmax("y.npy", {"--isa", "avx512"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "ISA not supported on this machine: avx512")) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
+}
+
+}  // namespace
+}  // namespace rowjit::testing
