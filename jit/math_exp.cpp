@@ -18,8 +18,10 @@
 //      shifting n + 127 into the exponent field, which covers only normal
 //      powers, so n is split in n1 = floor(n / 2) and n2 = n - n1 and the
 //      product p * 2^n1 * 2^n2 is formed left to right: p * 2^n1 is exact
-//      (p is in [0.7, 1.42], n1 >= -75) and the second product rounds once,
-//      into the denormals or to inf.
+//      (p is in [0.7, 1.42], n1 >= -75 for x >= -104) and the second product
+//      rounds once, into the denormals or to inf. Below -104 the exact result
+//      is below 2^-150, half the smallest denormal, and both products round
+//      it to +0.
 //
 // The coefficients come from scripts/fit_polynomials.py: a Remez minimax fit of
 // the relative error of e^t on [-ln2/2, ln2/2] with c0 = 1, then a search over
@@ -47,12 +49,20 @@ constexpr float kLn2Hi = 0x1.62e43p-1f;
 constexpr float kLn2Lo = -0x1.05c61p-29f;
 
 // Inputs are clamped to [kExpInputMin, kExpInputMax] first, which keeps n in
-// [-150, 128] (the AVX2 halves in [-75, 64]) and the reduction exact. The
+// [-150, 128] (on AVX2 [-254, 128], halves in [-127, 64]) and the reduction exact. The
 // bounds lie beyond the thresholds, so clamping changes no result:
 // exp(-104) = 0.97 * 2^-150 rounds to 0 (half the smallest denormal is
 // exp(-103.972)) and exp(89) > FLT_MAX (exp(88.7228) already rounds to inf).
 constexpr float kExpInputMin = -104.0f;
 constexpr float kExpInputMax = 89.0f;
+
+// AVX2 clamps below at -176 instead, where n = round(x * log2(e)) = -254 and
+// its half n1 = -127 makes the power 2^n1, built in the exponent field, exactly
+// +0. The result is +0 as at -104, but without a product that underflows,
+// which on AMD cores is a microcode assist per vector: an AVX2 exp of masked
+// (-inf) logits took 3.5 times as long as of finite ones. Between -176 and
+// -104, n stays in [-254, -150] and every result still rounds to 0.
+constexpr float kExpInputMinAvx2 = -176.0f;
 
 // The AVX2 softmax exp clamps its input here instead. At this x,
 // N = round(x * 8 log2(e)) is -1208, so N mod 8 = 0 and the exponent field of
@@ -186,9 +196,9 @@ void emit_pow2_from_int(MathEmitter& m, const Xmm& k) {
 
 namespace math_internal {
 
-// NOTE: on AVX2, inputs at or below -104 (-inf included) make the last product
-// underflow, a microcode assist per vector on AMD cores. The softmax exp
-// avoids it with kExpNonpositiveClampAvx2; this general exp does not yet.
+// NOTE: on AVX2, finite inputs between -176 and -104 still make a product
+// underflow (a microcode assist per vector on AMD cores); -inf and inputs below
+// -176 do not (kExpInputMinAvx2).
 void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1) {
   auto& code = m.code;
   const Xmm& t = t0;
@@ -197,7 +207,7 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
   // t = clamp(x, kExpInputMin, kExpInputMax), keeping NaN. The first bound
   // goes in whichever temporary does not contain x.
   const Xmm& first_bound = same_register(in, t0) ? t1 : t0;
-  code.vmovaps(first_bound, m.pool.vector(kExpInputMin));
+  code.vmovaps(first_bound, m.pool.vector(m.target.avx512 ? kExpInputMin : kExpInputMinAvx2));
   code.vmaxps(t, first_bound, in);
   code.vmovaps(n, m.pool.vector(kExpInputMax));
   code.vminps(t, n, t);

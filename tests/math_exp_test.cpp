@@ -29,6 +29,7 @@ std::vector<float> exp_special_values() {
       -0x1.9fe368p+6f,  // -103.972076: exp(x) = 1.0000007 * 2^-150 rounds up to 2^-149
       -0x1.9fe36ap+6f,  // -103.972084: exp(x) = 0.999993 * 2^-150 rounds to 0
       -104.0f,      89.0f,   // clamp bounds of the emitter
+      -176.0f,      -150.0f,  // the AVX2 lower clamp, where the half power is +0, and a value above it
       0x1p-30f,     -0x1p-30f, 0.34657359f, -0.34657359f, 0.5f, -0.5f, 10.0f, -10.0f, 1e30f, -1e30f,
   });
 }
@@ -122,6 +123,10 @@ TEST_P(MathExp, SpecialValues) {
   }
   EXPECT_EQ(kernel.map({kInfinity})[0], kInfinity);
   EXPECT_EQ(kernel.map({-kInfinity})[0], 0.0f);
+  // Below -103.972084 every result is +0, around the AVX2 clamp at -176 too.
+  for (float x : {-103.98f, -150.0f, next_up(-176.0f), -176.0f, next_down(-176.0f), -1e30f, -kInfinity}) {
+    EXPECT_EQ(to_bits(kernel.map({x})[0]), 0u) << "x = " << std::hexfloat << x;
+  }
   EXPECT_EQ(kernel.map({0.0f})[0], 1.0f);
   EXPECT_EQ(kernel.map({-0.0f})[0], 1.0f);
   EXPECT_TRUE(std::isnan(kernel.map({from_bits(0x7fc12345)})[0]));

@@ -353,9 +353,9 @@ inline std::vector<float> special_values_with_edges(std::initializer_list<float>
 }
 
 // Largest ulp error of a kernel over `inputs`, with the input that produced it.
-// Largest error over the inputs swept, in ulp. For a bound that grows with
-// |x| (kExpNonpositiveUlpPerUnit), ulp_per_unit * |x| is taken off each error
-// first, so max_ulp is the largest excess over that growth.
+// For a bound that grows with |x| (kExpNonpositiveUlpPerUnit), ulp_per_unit *
+// |x| is taken off each error first, so max_ulp is the largest excess over
+// that growth.
 struct UlpSummary {
   double ulp_per_unit = 0.0;
   double max_ulp = 0.0;
