@@ -13,7 +13,9 @@
 // exp with a few ulp of error, so a max that creeps up through a long row would
 // otherwise rescale at every block and add those errors up. A lane whose
 // reference stays skips the rescale and its exp, which is the common case
-// once the row's large logits have been seen.
+// once the row's large logits have been seen. Under Plan::speculative_max only
+// block 0 takes the max pass: later blocks raise m in the exp pass and run
+// again where a reference must move (emit_online_speculation_check).
 // The max starts at -FLT_MAX rather than -inf, so that an x of -inf gives
 // exp(-inf) = 0 instead of exp(-inf - -inf) = NaN. The reference leaves that
 // start value at the first max pass that finds a larger one. So every
