@@ -683,7 +683,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // and no store in that sweep.
   bool online_speculates = false;
   for (const Sweep& sweep : plan.sweeps) {
-    if (sweep.online_softmax) {
+    if (sweep.online_softmax && plan.jit_supported) {
       online_speculates = sweep.reductions.empty() && sweep.stores.empty() && sweep.spills.empty();
     }
   }

@@ -357,6 +357,15 @@ TEST_F(CliDumpTest, PlanShowsLowering) {
   EXPECT_TRUE(std::regex_search(result.out, std::regex(R"(\n  code: \d+ bytes, \d+ constants)"))) << result.out;
 }
 
+// The online form keeps a sum per lane on AVX2 too.
+TEST_F(CliDumpTest, PlanOnlineFormKeepsLaneSums) {
+  if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "70001", "--isa", "avx2", "--plan", "two_pass_online"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "\n  unroll: ")) << result.out;
+  EXPECT_FALSE(contains(result.out, "softmax sum keeps one")) << result.out;
+}
+
 TEST_F(CliDumpTest, PlanTotalsTrafficForRows) {
   if (best_host_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU or OS does not support AVX2";
   auto pipeline = parse_example("softmax");

@@ -23,7 +23,8 @@ struct SpeculationRow {
 };
 
 // 70001 elements: about 68 blocks of AVX-512 main loops (1024 elements each)
-// and 136 of AVX2 ones, then a remainder and a masked tail.
+// and 273 of AVX2 ones (256 elements: the online form fits unroll 2 there),
+// then a remainder and a masked tail.
 constexpr int64_t kRowLength = 70001;
 
 const std::vector<SpeculationRow>& speculation_rows() {
@@ -80,6 +81,30 @@ TEST(JitOnlineSpeculation, RerunsMatchInterpreter) {
         }
       }
     }
+  }
+}
+
+// A lane that saw only -inf keeps the start value -FLT_MAX as its reference.
+// When its first finite logit arrives in a speculative block, the block must
+// run again even where the margin test alone would not move the reference:
+// with tau = 1e38 the gap (0 + FLT_MAX) / tau is only 3.4. Without the rerun
+// the lane's sum stays relative to -FLT_MAX, and rescaling it to the row max
+// rounds away the max's 2e31 (about 3% in the outputs).
+TEST(JitOnlineSpeculation, StartValueLaneRunsAgain) {
+  const JitCase c{"softmax_temperature", {4e-6, 1e-40}, {{"tau", 1e38}}};
+  ir::Pipeline pipeline = load(c.name);
+  constexpr int64_t n = 4096;
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_online(pipeline, isa, true);
+    ASSERT_NE(kernel, nullptr);
+    RowTensors jit(pipeline, 1, n, 0, 0);
+    RowTensors reference(pipeline, 1, n, 0, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      bool late_lane = i % 16 == 5;
+      jit.row("x", 0)[i] = late_lane ? (i < 1024 ? -INFINITY : 0.0f) : 2e31f;
+    }
+    copy_inputs(pipeline, jit, reference);
+    expect_matches_reference(*kernel, c, jit, reference, std::string("lane 5 -inf until 1024 on ") + isa_name(isa));
   }
 }
 

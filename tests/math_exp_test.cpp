@@ -65,7 +65,8 @@ TEST_P(MathExp, NonpositiveVariantMatchesOnItsDomain) {
 // The online softmax form calls the variant on x - r for a per-lane
 // reference r that may trail the max by up to 8 (kReferenceMargin in
 // jit/emit_softmax_core.cpp). So it must stay accurate a little above 0:
-// 1.67 ulp beyond the growth 0.05 |x| was measured on the sample.
+// 1.67 ulp beyond the growth 0.05 |x| was measured on the sample, 1.871 over
+// every float in (0, 8].
 TEST_P(MathExp, NonpositiveVariantCoversOnlineMargin) {
   ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
   const MathKernel kernel = unary_kernel(GetParam(), emit_exp_nonpositive);

@@ -264,6 +264,20 @@ kernel softmax_and_total(x: f32[n]) -> (y: f32[n], total: f32) {
   EXPECT_NE(rejected.status().message().find("two_pass_online whose first sweep"), std::string::npos);
 }
 
+// A pipeline that runs on the interpreter takes no speculative max, nor its
+// reason in the plan.
+TEST(Planner, InterpreterPlanDoesNotSpeculate) {
+  ir::PlanChoices online;
+  online.softmax_form = ir::SoftmaxForm::kTwoPassOnline;
+  auto pipeline = parse_example("cross_entropy");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 4 << 20, online);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  ASSERT_FALSE(plan->jit_supported);
+  EXPECT_FALSE(plan->speculative_max);
+  for (const std::string& reason : plan->reasons) EXPECT_EQ(reason.find("speculative max"), std::string::npos) << reason;
+}
+
 // Exp groups (Plan::exp_group): all four lanes on AVX-512, two on AVX2,
 // none for rows streamed from memory, where they measured slower.
 TEST(Planner, ExpGroupsByIsaAndRowLength) {

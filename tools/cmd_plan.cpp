@@ -86,8 +86,11 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
   }
   out << "  unroll: " << compiled->unroll << " vectors per main-loop iteration, each reduction with "
       << compiled->unroll << " accumulators";
-  // jit/emit_reductions.cpp: AVX2 frees registers for the exp constants.
-  if (compiled->isa == "avx2" && compiled->unroll > 1 && inspected.plan.softmax_form != ir::SoftmaxForm::kNone) {
+  // jit/emit_reductions.cpp: AVX2 frees registers for the exp constants. The
+  // two-pass forms keep their sums per lane (jit/emit_softmax_core.cpp).
+  bool three_pass = inspected.plan.softmax_form == ir::SoftmaxForm::kThreePassRecompute ||
+                    inspected.plan.softmax_form == ir::SoftmaxForm::kThreePassReload;
+  if (compiled->isa == "avx2" && compiled->unroll > 1 && three_pass) {
     out << ", but the softmax sum keeps one";
   }
   if (compiled->unroll != inspected.plan.unroll) {
