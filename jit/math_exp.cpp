@@ -197,7 +197,7 @@ void emit_pow2_from_int(MathEmitter& m, const Xmm& k) {
 namespace math_internal {
 
 // NOTE: on AVX2, finite inputs between -176 and -104 still make a product
-// underflow (a microcode assist per vector on AMD cores); -inf and inputs below
+// underflow, a microcode assist per vector on AMD cores. -inf and inputs below
 // -176 do not (kExpInputMinAvx2).
 void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0, const Xmm& t1) {
   auto& code = m.code;

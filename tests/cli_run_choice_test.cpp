@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -32,15 +31,6 @@ class CliRunChoice : public ScratchFolderTest {
     args.insert(args.end(), extra.begin(), extra.end());
     return run(args);
   }
-
-  std::vector<float> read_floats(const std::string& name) const {
-    Result<NpyArray> array = read_npy(path(name));
-    EXPECT_TRUE(array.is_ok()) << array.status().message();
-    if (!array.is_ok()) return {};
-    std::vector<float> values(array->data.size() / 4);
-    std::memcpy(values.data(), array->data.data(), array->data.size());
-    return values;
-  }
 };
 
 TEST_F(CliRunChoice, ForcedKernelMatchesDefault) {
@@ -52,8 +42,12 @@ TEST_F(CliRunChoice, ForcedKernelMatchesDefault) {
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_TRUE(contains(forced.out, "[jit avx2]")) << forced.out;
 
-  std::vector<float> a = read_floats("plain.npy");
-  std::vector<float> b = read_floats("forced.npy");
+  Result<NpyArray> plain_y = read_npy(path("plain.npy"));
+  Result<NpyArray> forced_y = read_npy(path("forced.npy"));
+  ASSERT_TRUE(plain_y.is_ok()) << plain_y.status().message();
+  ASSERT_TRUE(forced_y.is_ok()) << forced_y.status().message();
+  std::vector<float> a = floats_of(*plain_y);
+  std::vector<float> b = floats_of(*forced_y);
   ASSERT_EQ(a.size(), 8000u);
   ASSERT_EQ(b.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) {

@@ -94,12 +94,6 @@ class CliTest : public ScratchFolderTest {
   }
 };
 
-std::vector<float> floats_of(const NpyArray& array) {
-  std::vector<float> values(array.data.size() / 4);
-  std::memcpy(values.data(), array.data.data(), array.data.size());
-  return values;
-}
-
 // --- Top level ---
 
 TEST_F(CliTest, PrintsVersion) {

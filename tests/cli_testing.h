@@ -9,12 +9,14 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "runtime/npy.h"
 #include "tests/test_util.h"
 
 extern "C" char** environ;
@@ -152,5 +154,12 @@ class ScratchFolderTest : public ::testing::Test {
 
   std::filesystem::path folder_;
 };
+
+// The float32 values of an .npy array read back from the binary's output.
+inline std::vector<float> floats_of(const NpyArray& array) {
+  std::vector<float> values(array.data.size() / 4);
+  std::memcpy(values.data(), array.data.data(), array.data.size());
+  return values;
+}
 
 }  // namespace rowjit::testing

@@ -99,9 +99,15 @@ TEST(JitOnlineSpeculation, StartValueLaneRunsAgain) {
     ASSERT_NE(kernel, nullptr);
     RowTensors jit(pipeline, 1, n, 0, 0);
     RowTensors reference(pipeline, 1, n, 0, 0);
+    float* x = jit.row("x", 0);
     for (int64_t i = 0; i < n; ++i) {
-      bool late_lane = i % 16 == 5;
-      jit.row("x", 0)[i] = late_lane ? (i < 1024 ? -INFINITY : 0.0f) : 2e31f;
+      if (i % 16 != 5) {
+        x[i] = 2e31f;
+      } else if (i < 1024) {
+        x[i] = -INFINITY;
+      } else {
+        x[i] = 0.0f;
+      }
     }
     copy_inputs(pipeline, jit, reference);
     expect_matches_reference(*kernel, c, jit, reference, std::string("lane 5 -inf until 1024 on ") + isa_name(isa));

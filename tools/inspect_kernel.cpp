@@ -33,7 +33,7 @@ CommandResult<int64_t> parse_count(const std::string& option, const std::string&
   return *count;
 }
 
-// Most compile messages end with what to do (refused executable memory); the
+// Most compile messages end with what to do (refused executable memory). The
 // others are bugs in rowjit.
 CommandError compile_failure(const Status& status) {
   const std::string& message = status.message();
