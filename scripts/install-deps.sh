@@ -8,6 +8,7 @@ packages=(
   libxbyak-dev libzydis-dev libfmt-dev
   libgtest-dev libbenchmark-dev
   libdnnl-dev libxnnpack-dev libpthreadpool-dev
+  ocl-icd-opencl-dev
 )
 
 if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
