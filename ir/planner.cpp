@@ -387,8 +387,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                         : extexp ? SoftmaxForm::kTwoPassExtExp : SoftmaxForm::kThreePassRecompute;
     plan.reasons.push_back("softmax form " + std::string(softmax_form_name(plan.softmax_form)) + ": the row's " +
                            std::to_string(row_tensor_count) + " tensors of " + std::to_string(row_bytes) +
-                           " bytes exceed half the last-level cache (" + std::to_string(target.llc_bytes) +
-                           " bytes), so memory traffic decides");
+                           " bytes together exceed half the last-level cache of " + std::to_string(target.llc_bytes) +
+                           " bytes, so memory traffic decides");
   } else {
     bool reload = form_unusable(p, *core, SoftmaxForm::kThreePassReload, target).empty();
     plan.softmax_form = reload ? SoftmaxForm::kThreePassReload : SoftmaxForm::kThreePassRecompute;
@@ -612,8 +612,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back(std::string("non-temporal stores ") + (plan.nontemporal_stores ? "on" : "off") + ": forced");
   } else if (large) {
     plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
-                           " bytes) exceed half the last-level cache (" + std::to_string(target.llc_bytes) +
-                           " bytes); rows whose outputs are not aligned to the vector width use regular stores");
+                           " bytes) exceed half the last-level cache of " + std::to_string(target.llc_bytes) +
+                           " bytes; rows whose outputs are not aligned to the vector width use regular stores");
   }
   // A resident row reads each input and writes each output once.
   if (plan.resident_vectors > 0 && n_hint > 0 && n_hint <= int64_t{plan.resident_vectors} * lanes) {

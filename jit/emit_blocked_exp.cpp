@@ -187,7 +187,7 @@ void KernelEmitter::emit_block_max() {
     vmaxps(block_max_acc_[0] | k1, block_max_acc_[0], ptr[x + rcx]);
   } else {
     const Xmm& v = scratch_.vec[0];
-    vmaskmovps(v, tail_mask_, ptr[x + rcx]);
+    load_tail_avx2(v, x, rcx, 0);
     vblendvps(v, block_max_acc_[0], v, tail_mask_);
     vmaxps(block_max_acc_[0], block_max_acc_[0], v);
   }

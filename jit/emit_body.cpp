@@ -28,7 +28,7 @@ void KernelEmitter::load_row(const Xmm& dst, ValueId tensor, const BodyMode& mod
   } else if (target_.avx512) {
     vmovups(dst | k1 | T_z, src);
   } else {
-    vmaskmovps(dst, tail_mask_, src);
+    load_tail_avx2(dst, tensor_reg_.at(tensor), kIndex, mode.byte_offset);
   }
 }
 
@@ -41,7 +41,7 @@ void KernelEmitter::store_row(ValueId tensor, const Xmm& src, const BodyMode& mo
   } else if (target_.avx512) {
     vmovups(dst | k1, src);
   } else {
-    vmaskmovps(dst, tail_mask_, src);
+    store_tail_avx2(tensor_reg_.at(tensor), kIndex, mode.byte_offset, src);
   }
 }
 

@@ -32,6 +32,7 @@ constexpr int kMaxUnroll = 8;
 
 void KernelEmitter::prepare_frame_areas() {
   int vector_bytes = target_.bytes();
+  if (!target_.avx512) tail_bytes_offset_ = frame_alloc(4, 4);
   for (const ir::Sweep& sweep : plan_.sweeps) {
     for (int r : sweep.reductions) {
       if (is_sum(p_.ops[static_cast<size_t>(r)].kind)) sum_area_[r] = frame_alloc(2 * vector_bytes, 64);

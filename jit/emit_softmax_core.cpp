@@ -173,7 +173,7 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
     vmaxps(m | k1, m, x);
   } else {
     const Xmm& v = scratch_.vec[0];
-    vmaskmovps(v, tail_mask_, x);
+    load_tail_avx2(v, tensor_reg_.at(plan_.core.x), index, mode.byte_offset);
     vblendvps(v, m, v, tail_mask_);
     vmaxps(m, m, v);
   }

@@ -539,6 +539,8 @@ void KernelEmitter::emit_tail_mask() {
     kmovw(k1, eax);
   } else {
     uses_mask_table_ = true;
+    // The tail's byte count, for the tail moves of emit_tail.cpp.
+    mov(dword[rsp + tail_bytes_offset_], ecx);
     tail_mask_ = target_.vreg(target_.register_count() - 4);
     lea(rax, ptr[rip + mask_table_]);
     neg(rcx);

@@ -99,6 +99,15 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void prepare_frame_areas();
   void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);
   void store_row(ir::ValueId tensor, const Xbyak::Xmm& src, const BodyMode& mode);
+
+  // ---- emit_tail.cpp: AVX2 tail loads and stores without vmaskmovps
+  Xbyak::Address tail_count() const;
+  void load_tail_avx2(const Xbyak::Xmm& dst, const Xbyak::Reg64& base, const Xbyak::Reg64& index, int offset);
+  void load_tail_part_avx2(const Xbyak::Xmm& part, const Xbyak::Address& pair, const Xbyak::Address& third,
+                           Xbyak::Label& exit);
+  void store_tail_avx2(const Xbyak::Reg64& base, const Xbyak::Reg64& index, int offset, const Xbyak::Xmm& src);
+  void store_tail_part_avx2(const Xbyak::Xmm& part, const Xbyak::Address& pair, const Xbyak::Address& third,
+                            Xbyak::Label& exit);
   void mark(const std::string& text);
   void mark_op_once(int op_index);
   Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
@@ -282,6 +291,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int extexp_exp_offset_ = -1;         // exponent of the sum, per row
   Xbyak::Xmm extexp_inv_reg_;
   Xbyak::Xmm extexp_exp_reg_;
+  int tail_bytes_offset_ = -1;  // AVX2: bytes in the last vector of a row (4 to 32), per call
   int block_max_area_ = -1;   // blocked exp: the max of each block, float
   int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
   int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
