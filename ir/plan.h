@@ -80,6 +80,8 @@ struct PlanChoices {
   std::optional<bool> blocked_exp;      // see Plan::blocked_exp
   std::optional<bool> speculative_max;  // see Plan::speculative_max
   std::optional<int> exp_group;         // 1: none; see Plan::exp_group
+
+  bool operator==(const PlanChoices&) const = default;
 };
 
 // Blocks of a row that the blocked-exp form can hold the maxima and sums of

@@ -72,6 +72,27 @@ TEST_F(CliRunChoice, UnknownChoiceIsUsageError) {
   EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
 }
 
+// ROWJIT_MAX_ISA=none without --isa runs the interpreter, which has no plan
+// choices to force: the run succeeds and says that they had no effect.
+TEST_F(CliRunChoice, InterpreterRunNotesIgnoredPlan) {
+  CliOptions options;
+  options.working_dir = kSourceDir;
+  options.environment = {{"ROWJIT_MAX_ISA", "none"}};
+  const std::vector<std::string> args = {"run", "examples/softmax.rj", "--input", "x=examples/logits.npy",
+                                         "--output", "y=" + path("y.npy")};
+  std::vector<std::string> forced = args;
+  forced.insert(forced.end(), {"--plan", "three_pass_reload"});
+
+  CliResult result = run_cli(forced, folder_, options);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "[interpreter]")) << result.out;
+  EXPECT_TRUE(contains(result.err, "--plan and --choice had no effect")) << result.err;
+
+  CliResult plain = run_cli(args, folder_, options);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(contains(plain.err, "had no effect")) << plain.err;
+}
+
 TEST_F(CliRunChoice, InvalidIsaIsUsageError) {
   CliResult result = run_softmax("y.npy", {"--isa", "sse4"});
   EXPECT_EQ(result.exit_code, 2);

@@ -2,7 +2,9 @@
 // whose decoding is known, and the softmax kernels of both ISAs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -34,9 +36,10 @@ void append_dwords(std::vector<uint8_t>& bytes, uint32_t value, int count) {
 // slot 1 contains 2.0f (0x40000000), each in all 8 lanes of 32 bytes.
 jit::CompiledKernel hand_kernel() {
   jit::CompiledKernel kernel;
-  kernel.bytes = {0xc5, 0xfc, 0x10, 0x05, 0x58, 0x00, 0x00, 0x00, 0xc3};
-  kernel.code_size = kernel.bytes.size();
-  kernel.bytes.resize(64, 0xcc);
+  const uint8_t code[] = {0xc5, 0xfc, 0x10, 0x05, 0x58, 0x00, 0x00, 0x00, 0xc3};
+  kernel.bytes.assign(64, 0xcc);
+  std::copy(std::begin(code), std::end(code), kernel.bytes.begin());
+  kernel.code_size = sizeof(code);
   append_dwords(kernel.bytes, 0x3f800000, 8);
   append_dwords(kernel.bytes, 0x40000000, 8);
   kernel.constants = {0x3f800000, 0x40000000};

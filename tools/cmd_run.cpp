@@ -161,6 +161,11 @@ CommandResult<std::string> run_request(const RunRequest& request) {
     return run_failure("run failed", message, run_failure_fix(execution.status().code()));
   }
   ROWJIT_CLI_TRY(files->commit(run.outputs));
+  if (execution->engine == Engine::kInterpreter && request.choices != ir::PlanChoices{}) {
+    // The runtime has already logged why the interpreter ran.
+    std::fprintf(stderr, "rowjit run: note: --plan and --choice had no effect, because the reference "
+                         "interpreter ran the pipeline\n");
+  }
   return format_run_summary(*pipeline, request, run, *execution);
 }
 
