@@ -73,7 +73,7 @@ TEST_F(CliRunChoice, UnknownChoiceIsUsageError) {
 }
 
 // ROWJIT_MAX_ISA=none without --isa runs the interpreter, which has no plan
-// choices to force: the run succeeds and says that they had no effect.
+// choices to force: the run succeeds and prints a note that they had no effect.
 TEST_F(CliRunChoice, InterpreterRunNotesIgnoredPlan) {
   CliOptions options;
   options.working_dir = kSourceDir;
