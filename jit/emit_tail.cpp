@@ -43,75 +43,70 @@ void KernelEmitter::load_tail_avx2(const Xmm& dst, const Reg64& base, const Reg6
   je(full, T_NEAR);
   test(tail_count(), kFourElements);
   jz(below_four, T_NEAR);
-  load_tail_part_avx2(low, ptr[base + index + offset + 16], ptr[base + index + offset + 24], upper_loaded);
+  const Address upper_pair = ptr[base + index + offset + 16];
+  const Address upper_third = ptr[base + index + offset + 24];
+  move_tail_part_avx2(TailMove::kLoad, low, upper_pair, upper_third, upper_loaded);
   L(upper_loaded);
   vinsertf128(wide, wide, low, 1);
   vinsertf128(wide, wide, ptr[base + index + offset], 0);
   jmp(done, T_NEAR);
   L(below_four);
-  load_tail_part_avx2(low, ptr[base + index + offset], ptr[base + index + offset + 8], done);
+  move_tail_part_avx2(TailMove::kLoad, low, ptr[base + index + offset], ptr[base + index + offset + 8], done);
   L(full);
   vmovups(wide, ptr[base + index + offset]);
   L(done);
 }
 
-// Loads into `part` the 0 to 3 elements that the count's low bits select: two
-// at `pair` and a third at `third`, or one at `pair`. The rest of `part` is +0.
-// Then jumps to `exit`.
-void KernelEmitter::load_tail_part_avx2(const Xmm& part, const Address& pair, const Address& third,
-                                        Label& exit) {
-  Label no_pair;
-  test(tail_count(), kTwoElements);
-  jz(no_pair, T_NEAR);
-  vmovsd(part, pair);
-  test(tail_count(), kOneElement);
-  jz(exit, T_NEAR);
-  vinsertps(part, part, third, 0x20);  // into element 2
-  jmp(exit, T_NEAR);
-  L(no_pair);
-  vxorps(part, part, part);
-  test(tail_count(), kOneElement);
-  jz(exit, T_NEAR);
-  vmovss(part, pair);
-  jmp(exit, T_NEAR);
-}
-
 // Stores the tail's elements of src and nothing past the end of the row. src
 // keeps its value because the upper half goes through the math scratch.
 void KernelEmitter::store_tail_avx2(const Reg64& base, const Reg64& index, int offset, const Xmm& src) {
+  const Ymm wide(src.getIdx());
+  const Xmm low(src.getIdx());
   const Xmm upper(scratch_.vec[0].getIdx());
-  if (src.getIdx() == upper.getIdx()) throw std::logic_error("the value of a tail store is in the math scratch register");
+  if (src.getIdx() == upper.getIdx()) {
+    throw std::logic_error("the value of a tail store is in the math scratch register");
+  }
   Label full, below_four, done;
   cmp(tail_count(), kEightElements);
   je(full, T_NEAR);
   test(tail_count(), kFourElements);
   jz(below_four, T_NEAR);
-  vmovups(ptr[base + index + offset], Xmm(src.getIdx()));
-  vextractf128(upper, Ymm(src.getIdx()), 1);
-  store_tail_part_avx2(upper, ptr[base + index + offset + 16], ptr[base + index + offset + 24], done);
+  vmovups(ptr[base + index + offset], low);
+  vextractf128(upper, wide, 1);
+  const Address upper_pair = ptr[base + index + offset + 16];
+  const Address upper_third = ptr[base + index + offset + 24];
+  move_tail_part_avx2(TailMove::kStore, upper, upper_pair, upper_third, done);
   L(below_four);
-  store_tail_part_avx2(Xmm(src.getIdx()), ptr[base + index + offset], ptr[base + index + offset + 8], done);
+  move_tail_part_avx2(TailMove::kStore, low, ptr[base + index + offset], ptr[base + index + offset + 8], done);
   L(full);
-  vmovups(ptr[base + index + offset], Ymm(src.getIdx()));
+  vmovups(ptr[base + index + offset], wide);
   L(done);
 }
 
-// Stores the 0 to 3 elements of `part` that the count's low bits select, at
-// `pair` and `third` as load_tail_part_avx2 reads them. Then jumps to `exit`.
-void KernelEmitter::store_tail_part_avx2(const Xmm& part, const Address& pair, const Address& third,
-                                         Label& exit) {
+// Moves the 0 to 3 elements that the count's low bits select between `part`
+// and memory: two at `pair` and a third at `third`, or one at `pair`. A load
+// leaves +0 in the rest of `part`. Then jumps to `exit`.
+void KernelEmitter::move_tail_part_avx2(TailMove move, const Xmm& part, const Address& pair, const Address& third,
+                                        Label& exit) {
+  const bool load = move == TailMove::kLoad;
   Label no_pair;
   test(tail_count(), kTwoElements);
   jz(no_pair, T_NEAR);
-  vmovlps(pair, part);
+  if (load) vmovsd(part, pair);
+  else vmovlps(pair, part);
   test(tail_count(), kOneElement);
   jz(exit, T_NEAR);
-  vextractps(third, part, 2);
+  // The third element is element 2 of `part`.
+  if (load) vinsertps(part, part, third, 0x20);
+  else vextractps(third, part, 2);
   jmp(exit, T_NEAR);
+
   L(no_pair);
+  if (load) vxorps(part, part, part);
   test(tail_count(), kOneElement);
   jz(exit, T_NEAR);
-  vmovss(pair, part);
+  if (load) vmovss(part, pair);
+  else vmovss(pair, part);
   jmp(exit, T_NEAR);
 }
 

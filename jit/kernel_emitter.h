@@ -103,11 +103,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // ---- emit_tail.cpp: AVX2 tail loads and stores without vmaskmovps
   Xbyak::Address tail_count() const;
   void load_tail_avx2(const Xbyak::Xmm& dst, const Xbyak::Reg64& base, const Xbyak::Reg64& index, int offset);
-  void load_tail_part_avx2(const Xbyak::Xmm& part, const Xbyak::Address& pair, const Xbyak::Address& third,
-                           Xbyak::Label& exit);
   void store_tail_avx2(const Xbyak::Reg64& base, const Xbyak::Reg64& index, int offset, const Xbyak::Xmm& src);
-  void store_tail_part_avx2(const Xbyak::Xmm& part, const Xbyak::Address& pair, const Xbyak::Address& third,
-                            Xbyak::Label& exit);
+  enum class TailMove { kLoad, kStore };
+  void move_tail_part_avx2(TailMove move, const Xbyak::Xmm& part, const Xbyak::Address& pair,
+                           const Xbyak::Address& third, Xbyak::Label& exit);
   void mark(const std::string& text);
   void mark_op_once(int op_index);
   Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
