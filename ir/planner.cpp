@@ -340,8 +340,10 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   plan.n_hint = n_hint;
   plan.spill_buffer.assign(p.values.size(), kNoValue);
 
-  std::string reason = target.vector_bits == 0 ? "no AVX2 or AVX-512 target (ROWJIT_MAX_ISA=none or the CPU lacks them)"
-                                               : jit_unsupported_reason(p);
+  std::string reason = target.vector_bits == 0
+                           ? "no AVX2 or AVX-512 target (the ISA requested was none, ROWJIT_MAX_ISA=none, "
+                             "or the CPU lacks both)"
+                           : jit_unsupported_reason(p);
   plan.jit_supported = reason.empty();
   plan.unsupported_reason = reason;
 

@@ -42,7 +42,8 @@ Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, cons
     if (*options.isa > best_isa(host_cpu())) {
       return Status(StatusCode::kUnsupported, std::string("ISA ") + isa_name(*options.isa) +
                                                   " was requested but this CPU and OS support at most " +
-                                                  isa_name(best_isa(host_cpu())));
+                                                  isa_name(best_isa(host_cpu())) +
+                                                  "; request that ISA or leave the ISA unset for the best one");
     }
     isa = *options.isa;
   }

@@ -63,7 +63,8 @@ class ObjectReader {
   // Reads an integer in [min, max]. A double represents every integer up to
   // 2^53 exactly, so larger limits lose precision.
   Status read_integer(const char* name, int64_t min, int64_t max, int64_t& out) const {
-    std::string expected = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    std::string expected = min == max ? "the integer " + std::to_string(min)
+                                      : "an integer from " + std::to_string(min) + " to " + std::to_string(max);
     auto value = member(name, JsonValue::Kind::kNumber, expected.c_str());
     if (!value) return value.status();
     double number = (*value)->number;

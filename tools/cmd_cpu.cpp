@@ -101,10 +101,10 @@ std::string describe_os_state(const CpuFeatures& cpu) {
 
 std::string describe_cap() {
   const char* value = std::getenv("ROWJIT_MAX_ISA");
-  if (value == nullptr || *value == '\0') return "none (ROWJIT_MAX_ISA not set)";
+  if (value == nullptr || *value == '\0') return "no cap (ROWJIT_MAX_ISA not set)";
   Result<std::optional<Isa>> cap = read_isa_cap_from_env();
-  if (!cap) return std::string("none (ROWJIT_MAX_ISA='") + value + "' is invalid and ignored)";
-  if (!*cap) return "none (ROWJIT_MAX_ISA not set)";
+  if (!cap) return std::string("no cap (ROWJIT_MAX_ISA='") + value + "' is invalid and ignored)";
+  if (!*cap) return "no cap (ROWJIT_MAX_ISA not set)";
   return std::string(isa_name(**cap)) + " (ROWJIT_MAX_ISA=" + value + ")";
 }
 

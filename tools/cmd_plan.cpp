@@ -84,8 +84,10 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
         << inspected.plan.unsupported_reason << ")\n";
     return out.str();
   }
-  out << "  unroll: " << compiled->unroll << " vectors per main-loop iteration, each reduction with "
-      << compiled->unroll << " accumulators";
+  const bool one = compiled->unroll == 1;
+  out << "  unroll: " << compiled->unroll << (one ? " vector" : " vectors")
+      << " per main-loop iteration, each reduction with " << compiled->unroll
+      << (one ? " accumulator" : " accumulators");
   // jit/emit_reductions.cpp: AVX2 frees registers for the exp constants. The
   // two-pass forms keep their sums per lane (jit/emit_softmax_core.cpp).
   bool three_pass = inspected.plan.softmax_form == ir::SoftmaxForm::kThreePassRecompute ||
