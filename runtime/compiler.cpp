@@ -36,7 +36,19 @@ ir::TargetDesc host_target(Isa isa) {
   return target;
 }
 
+namespace {
+
+// Rejects an ISA outside the enum, as the C API does for its ISA values.
+Status check_isa_value(const std::optional<Isa>& isa) {
+  if (!isa || *isa == Isa::kNone || *isa == Isa::kAvx2 || *isa == Isa::kAvx512) return Status::ok();
+  return Status(StatusCode::kInvalidArgument, "invalid ISA value " + std::to_string(static_cast<int>(*isa)) +
+                                                  "; use Isa::kNone, Isa::kAvx2 or Isa::kAvx512, or leave it unset");
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
+  ROWJIT_TRY(check_isa_value(options.isa));
   Isa isa = host_isa();
   if (options.isa) {
     if (*options.isa > best_isa(host_cpu())) {
@@ -111,6 +123,7 @@ Compiler::Compiler(const RuntimeKnobs& knobs) : knobs_(knobs), cache_(knobs.cach
 
 Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  ROWJIT_TRY(check_isa_value(options.isa));
   // The ISA is fixed before the lookup, so that the kernel compiled on a miss
   // is the one the key names even if the cap changes meanwhile.
   CompileOptions resolved = options;

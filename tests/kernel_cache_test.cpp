@@ -309,6 +309,18 @@ TEST(CompilerCache, InvalidForcedChoiceFails) {
   EXPECT_EQ(compiler.cache_stats().size, 0u);
 }
 
+TEST(CompilerCache, IsaOutsideEnumIsInvalid) {
+  Compiler compiler(quiet_knobs());
+  CompileOptions options;
+  options.isa = static_cast<Isa>(7);
+  auto cached = compiler.compile_text(kScaleText, options);
+  EXPECT_EQ(cached.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(cached.status().message().find("invalid ISA value 7"), std::string::npos) << cached.status().message();
+  auto uncached = compile_text(kScaleText, options);
+  EXPECT_EQ(uncached.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(compiler.cache_stats().size, 0u);
+}
+
 TEST(CompilerCache, CapacityFromKnobs) {
   Compiler compiler(quiet_knobs(3));
   EXPECT_EQ(compiler.cache_stats().capacity, 3u);
