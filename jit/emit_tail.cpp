@@ -5,9 +5,9 @@
 //
 // vmaskmovps does either in one instruction, but AMD cores before Zen 4
 // microcode its stores with a partial mask (public reports name Zen 1 to 3).
-// Measured on Zen 1 in batches of 4096 softmax rows (docs/benchmarks.md): with
-// vmaskmovps, rows of 100 elements took 1.58 ns per element against 1.25 for
-// rows of 104; with these moves 1.37, and rows of 60 went from 1.58 to 1.40.
+// On Zen 1, in batches of 4096 softmax rows (docs/benchmarks.md), rows of 100
+// elements took 1.58 ns per element with vmaskmovps and 1.37 with these moves.
+// Rows of 104, which have no tail, took 1.25. Rows of 60 went from 1.58 to 1.40.
 //
 // AVX-512 keeps its opmask moves (k1).
 #include <stdexcept>

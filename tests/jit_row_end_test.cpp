@@ -1,5 +1,5 @@
-// Rows whose last element is the last byte before an unmapped page, for x and
-// for y: a kernel that reads or writes past the end of a row crashes the test.
+// Rows of x and y that end right before an unmapped page, so that a kernel
+// that reads or writes past the end of a row crashes the test.
 // The padding checks of the other pipeline tests catch stray writes only. This
 // one also catches stray reads, which the AVX2 tail loads (jit/emit_tail.cpp)
 // could make.

@@ -84,10 +84,10 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
         << inspected.plan.unsupported_reason << ")\n";
     return out.str();
   }
-  const bool one = compiled->unroll == 1;
-  out << "  unroll: " << compiled->unroll << (one ? " vector" : " vectors")
+  const bool single_vector = compiled->unroll == 1;
+  out << "  unroll: " << compiled->unroll << (single_vector ? " vector" : " vectors")
       << " per main-loop iteration, each reduction with " << compiled->unroll
-      << (one ? " accumulator" : " accumulators");
+      << (single_vector ? " accumulator" : " accumulators");
   // jit/emit_reductions.cpp: AVX2 frees registers for the exp constants. The
   // two-pass forms keep their sums per lane (jit/emit_softmax_core.cpp).
   bool three_pass = inspected.plan.softmax_form == ir::SoftmaxForm::kThreePassRecompute ||
