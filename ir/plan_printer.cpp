@@ -24,7 +24,11 @@ std::string print_plan(const Pipeline& p, const Plan& plan) {
   else out << "  runs on: JIT, " << plan.vector_bits << "-bit vectors, unroll " << plan.unroll << "\n";
   out << "  softmax form: " << softmax_form_name(plan.softmax_form) << "\n";
   out << "  sweeps: " << plan.sweeps.size() << ", " << plan.bytes_per_element << " bytes per element\n";
-  out << "  stores: " << (plan.nontemporal_stores ? "non-temporal" : "regular") << "\n";
+  out << "  stores: " << (plan.nontemporal_stores ? "non-temporal" : "regular");
+  if (!plan.nontemporal_stores && plan.nontemporal_call_bytes > 0) {
+    out << " (non-temporal in calls of more than " << plan.nontemporal_call_bytes / 4 << " elements per row tensor)";
+  }
+  out << "\n";
   for (size_t s = 0; s < plan.sweeps.size(); ++s) {
     const Sweep& sweep = plan.sweeps[s];
     out << "  sweep " << s;

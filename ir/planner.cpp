@@ -616,6 +616,13 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
                            " bytes) exceed half the last-level cache of " + std::to_string(target.llc_bytes) +
                            " bytes; rows whose outputs are not aligned to the vector width use regular stores");
+  } else if (row_tensors > 0) {
+    // The same bound applied to a whole call, which only the kernel knows.
+    plan.nontemporal_call_bytes = target.llc_bytes / 2 / row_tensors;
+    plan.reasons.push_back("non-temporal stores in calls whose row tensors exceed half the last-level cache of " +
+                           std::to_string(target.llc_bytes) + " bytes (rows x n above " +
+                           std::to_string(plan.nontemporal_call_bytes / 4) +
+                           "), for sweeps that write their outputs once; regular stores otherwise");
   }
   // A resident row reads each input and writes each output once.
   if (plan.resident_vectors > 0 && n_hint > 0 && n_hint <= int64_t{plan.resident_vectors} * lanes) {

@@ -419,5 +419,30 @@ TEST(Planner, PrintedPlanNamesSweepsAndReasons) {
   EXPECT_NE(text.find("exceed half the last-level cache"), std::string::npos) << text;
 }
 
+// Rows in cache keep regular stores but let the kernel stream them in calls
+// whose row tensors together exceed half the last-level cache. Rows that
+// exceed it alone always stream, and a forced choice turns the switch off.
+TEST(Planner, StreamsStoresOfCallsBeyondHalfTheLastLevelCache) {
+  ir::Plan cached = plan_for("log_softmax", std::nullopt, 4096);
+  EXPECT_FALSE(cached.nontemporal_stores);
+  EXPECT_EQ(cached.nontemporal_call_bytes, (32 << 20) / 2 / 2);  // x and y
+  bool named = false;
+  for (const std::string& reason : cached.reasons) named = named || reason.find("non-temporal stores in calls") == 0;
+  EXPECT_TRUE(named);
+
+  ir::Plan large = plan_for("log_softmax", std::nullopt, 8 << 20);
+  EXPECT_TRUE(large.nontemporal_stores);
+  EXPECT_EQ(large.nontemporal_call_bytes, 0);
+
+  auto pipeline = parse_example("log_softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices regular;
+  regular.nontemporal_stores = false;
+  auto forced = ir::make_plan(*pipeline, avx512_target(), 4096, regular);
+  ASSERT_TRUE(forced.is_ok());
+  EXPECT_FALSE(forced->nontemporal_stores);
+  EXPECT_EQ(forced->nontemporal_call_bytes, 0);
+}
+
 }  // namespace
 }  // namespace rowjit::testing

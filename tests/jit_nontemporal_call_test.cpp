@@ -1,0 +1,100 @@
+// The switch to non-temporal stores by call size: kernels planned for rows in
+// cache stream the stores of their last sweep when a call's rows together
+// exceed half the last-level cache (Plan::nontemporal_call_bytes). Both copies
+// of the loops must match the reference: calls above the bound with aligned
+// rows take the streaming one, smaller calls and misaligned rows the other.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "jit/disassembler.h"
+#include "tests/jit_pipeline_cases.h"
+
+namespace rowjit::testing {
+namespace {
+
+const JitCase& case_named(const char* name) {
+  for (const JitCase& c : kCases) {
+    if (std::string(c.name) == name) return c;
+  }
+  ADD_FAILURE() << "no JIT case " << name;
+  return kCases[0];
+}
+
+struct CallCase {
+  const char* name;
+  std::optional<ir::SoftmaxForm> form;  // one whose last sweep writes y once
+};
+
+TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
+  const CallCase cases[] = {
+      {"log_softmax", std::nullopt},
+      {"softmax", ir::SoftmaxForm::kThreePassRecompute},
+      {"softmax", ir::SoftmaxForm::kTwoPassOnline},
+      {"softmax_temperature", ir::SoftmaxForm::kThreePassRecompute},
+  };
+  const int64_t n = 1000;  // a tail on both ISAs
+  // A stride of a whole number of 64-byte lines keeps every row aligned.
+  const int64_t padding = (16 - n % 16) % 16 + 16;
+  std::mt19937 rng(7);
+  for (Isa isa : runnable_isas()) {
+    for (const CallCase& call : cases) {
+      const JitCase& c = case_named(call.name);
+      ir::Pipeline pipeline = load(c.name);
+      CompileOptions options;
+      options.isa = isa;
+      options.n_hint = n;
+      options.choices.softmax_form = call.form;
+      auto kernel = compile(pipeline, options);
+      ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+      const ir::Plan& plan = (*kernel)->plan();
+      ASSERT_TRUE((*kernel)->uses_jit());
+      ASSERT_FALSE(plan.nontemporal_stores);
+      ASSERT_GT(plan.nontemporal_call_bytes, 0);
+      std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
+      EXPECT_NE(listing.find("calls of more than"), std::string::npos) << c.name << " has no switch by call size";
+      EXPECT_NE(listing.find("vmovntps"), std::string::npos) << c.name << " streams no store";
+
+      const int64_t large_rows = plan.nontemporal_call_bytes / (n * 4) + 1;
+      for (int64_t rows : {int64_t{3}, large_rows}) {
+        for (int64_t offset : {kAligned, int64_t{1}}) {
+          if (rows == 3 && offset != kAligned) continue;  // covered by the pipeline tests
+          RowTensors jit(pipeline, rows, n, padding, offset);
+          RowTensors reference(pipeline, rows, n, padding, offset);
+          fill_random(pipeline, jit, rng);
+          copy_inputs(pipeline, jit, reference);
+          std::string context = std::string(c.name) + " on " + isa_name(isa) + ", form " +
+                                std::string(ir::softmax_form_name(plan.softmax_form)) + ", " +
+                                std::to_string(rows) + " rows" + (offset == kAligned ? ", aligned" : ", misaligned");
+          expect_matches_reference(**kernel, c, jit, reference, context);
+          int64_t nonzero = 0;
+          std::string unused;
+          compare_outputs(pipeline, jit, jit, c.tolerance, unused, &nonzero);
+          EXPECT_GT(nonzero, 0) << context << " wrote only zeros";
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// A sweep that rewrites what an earlier sweep wrote (the scale sweep of
+// three_pass_reload) keeps regular stores in every call.
+TEST(JitNontemporalCall, ReloadingSweepKeepsRegularStores) {
+  ir::Pipeline pipeline = load("softmax");
+  for (Isa isa : runnable_isas()) {
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 1000;
+    options.choices.softmax_form = ir::SoftmaxForm::kThreePassReload;
+    options.choices.blocked_exp = false;
+    auto kernel = compile(pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    ASSERT_GT((*kernel)->plan().nontemporal_call_bytes, 0);
+    std::string listing = jit::format_listing(*(*kernel)->compiled(), {});
+    EXPECT_EQ(listing.find("vmovntps"), std::string::npos) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace rowjit::testing
