@@ -777,9 +777,13 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // every register that held a constant and were 9% slower at 1K; groups of
   // two were 3% faster at 16K. Rows streamed from memory were up to 10%
   // slower with groups (32M, non-temporal stores), for reasons not found.
+  // On Zen 4, which splits each zmm operation in two, blocked-exp rows of 16K
+  // and 256K were 5 and 8% slower with groups of four and 1 to 3% slower with
+  // groups of two; other shapes were within 2% (docs/benchmarks.md).
   bool groupable_exp = has_groupable_exp(plan);
+  bool split_zmm = target.vector_bits == 512 && target.split_zmm;
   int widest = widest_exp_group(plan.unroll, target.vector_bits == 512 ? kMaxExpGroup : 2);
-  int default_group = groupable_exp && !out_of_cache ? widest : 1;
+  int default_group = groupable_exp && !out_of_cache && !split_zmm ? widest : 1;
   plan.exp_group = choices.exp_group.value_or(default_group);
   if (plan.exp_group > 1 && !groupable_exp) {
     return Status(StatusCode::kInvalidArgument,
@@ -807,6 +811,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back((plan.exp_group == 1 ? std::string("exps one vector at a time")
                                                 : "exps in groups of " + std::to_string(plan.exp_group)) +
                            ": forced");
+  } else if (groupable_exp && plan.exp_group == 1 && split_zmm) {
+    plan.reasons.push_back(
+        "exps one vector at a time: this CPU runs each 512-bit operation as two halves, where groups were slower");
   } else if (groupable_exp && plan.exp_group == 1 && out_of_cache) {
     plan.reasons.push_back("exps one vector at a time: the row streams from memory, where groups were slower");
   } else if (groupable_exp && plan.exp_group > 1) {

@@ -25,6 +25,7 @@ ir::TargetDesc host_target(Isa isa) {
   if (isa == Isa::kAvx512) {
     target.vector_bits = 512;
     target.vector_registers = 32;
+    target.split_zmm = splits_zmm(host_cpu());
   } else if (isa == Isa::kAvx2) {
     target.vector_bits = 256;
     target.vector_registers = 16;

@@ -305,6 +305,10 @@ Isa best_isa(const CpuFeatures& features) {
   return avx512 ? Isa::kAvx512 : Isa::kAvx2;
 }
 
+bool splits_zmm(const CpuFeatures& features) {
+  return features.vendor == "AuthenticAMD" && features.family == 25 && best_isa(features) == Isa::kAvx512;
+}
+
 Isa effective_isa(const CpuFeatures& features, std::optional<Isa> cap) {
   Isa best = best_isa(features);
   if (!cap) return best;

@@ -157,6 +157,29 @@ TEST(BestIsa, EmptyFeaturesIsNone) {
   EXPECT_EQ(rowjit::best_isa(CpuFeatures()), Isa::kNone);
 }
 
+// Only AMD family 25 with AVX-512 (Zen 4) splits zmm operations; Zen 3 has the
+// same family and no AVX-512, and Zen 5 (family 26) runs them whole.
+TEST(SplitsZmm, OnlyAmdFamily25WithAvx512) {
+  CpuFeatures zen4 = avx512_machine();
+  zen4.vendor = "AuthenticAMD";
+  zen4.family = 25;
+  EXPECT_TRUE(rowjit::splits_zmm(zen4));
+  CpuFeatures zen3 = avx2_machine();
+  zen3.vendor = "AuthenticAMD";
+  zen3.family = 25;
+  EXPECT_FALSE(rowjit::splits_zmm(zen3));
+  CpuFeatures zen5 = zen4;
+  zen5.family = 26;
+  EXPECT_FALSE(rowjit::splits_zmm(zen5));
+  CpuFeatures intel = zen4;
+  intel.vendor = "GenuineIntel";
+  intel.family = 6;
+  EXPECT_FALSE(rowjit::splits_zmm(intel));
+  CpuFeatures no_zmm_state = zen4;
+  no_zmm_state.xcr0 = kXcr0Avx;
+  EXPECT_FALSE(rowjit::splits_zmm(no_zmm_state));
+}
+
 TEST(IsaName, NamesAndRoundTrip) {
   EXPECT_STREQ(rowjit::isa_name(Isa::kNone), "none");
   EXPECT_STREQ(rowjit::isa_name(Isa::kAvx2), "avx2");

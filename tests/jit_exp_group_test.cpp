@@ -19,13 +19,6 @@ namespace {
 // groups emit together.
 const char* const kGroupedPipelines[] = {"softmax", "log_softmax", "softmax_temperature"};
 
-const JitCase& case_named(const std::string& name) {
-  for (const JitCase& c : kCases) {
-    if (name == c.name) return c;
-  }
-  throw std::runtime_error("no JIT case named " + name);
-}
-
 // A forced plan: a form (or the planner's), and blocked exp on or off.
 struct GroupPlan {
   std::optional<ir::SoftmaxForm> form;
@@ -112,7 +105,11 @@ TEST_P(ExpGroups, SameBitsAsOneExpAtATime) {
   for (Isa isa : runnable_isas()) {
     int grouped_kernels = 0;
     for (const GroupPlan& plan : group_plans()) {
-      auto grouped = compile_grouped(pipeline, isa, plan, std::nullopt);
+      // The widest group of the default unroll, forced, because a CPU that
+      // splits zmm operations (ir::TargetDesc::split_zmm) plans none. Plans
+      // without a groupable exp reject it and take the planner's choice.
+      auto grouped = compile_grouped(pipeline, isa, plan, isa == Isa::kAvx512 ? 4 : 2);
+      if (!grouped) grouped = compile_grouped(pipeline, isa, plan, std::nullopt);
       auto single = compile_grouped(pipeline, isa, plan, 1);
       if (!grouped || !single) continue;
       const std::string context = std::string(c.name) + " on " + isa_name(isa) + ", " + describe(plan);

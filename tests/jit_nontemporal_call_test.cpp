@@ -13,14 +13,6 @@
 namespace rowjit::testing {
 namespace {
 
-const JitCase& case_named(const char* name) {
-  for (const JitCase& c : kCases) {
-    if (std::string(c.name) == name) return c;
-  }
-  ADD_FAILURE() << "no JIT case " << name;
-  return kCases[0];
-}
-
 struct CallCase {
   const char* name;
   std::optional<ir::SoftmaxForm> form;  // one whose last sweep writes y once

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "ir/planner.h"
@@ -48,6 +49,13 @@ inline const JitCase kCases[] = {
     {"log_z_loss", {1e-5, 1e-6}, {}},
     {"row_stats", {1e-6, 4e-3}, {}},
 };
+
+inline const JitCase& case_named(const std::string& name) {
+  for (const JitCase& c : kCases) {
+    if (name == c.name) return c;
+  }
+  throw std::runtime_error("no JIT case named " + name);
+}
 
 inline const char* kRowStats = R"(
 kernel row_stats(x: f32[n]) -> (hi: f32, lo: f32, total: f32, peak: f32, average: f32) {

@@ -292,6 +292,18 @@ TEST(Planner, ExpGroupsByIsaAndRowLength) {
   bool named = false;
   for (const std::string& reason : streamed.reasons) named = named || reason.find("exps one vector at a time") == 0;
   EXPECT_TRUE(named);
+
+  // A CPU that splits zmm operations in two (Zen 4) takes no groups of zmm
+  // vectors, and says why; its AVX2 plans keep theirs.
+  ir::TargetDesc split = avx512_target();
+  split.split_zmm = true;
+  ir::Plan halves = plan_for("softmax", std::nullopt, 16384, split);
+  EXPECT_EQ(halves.exp_group, 1);
+  bool said = false;
+  for (const std::string& reason : halves.reasons) said = said || reason.find("two halves") != std::string::npos;
+  EXPECT_TRUE(said);
+  avx2.split_zmm = true;
+  EXPECT_EQ(plan_for("softmax", std::nullopt, 16384, avx2).exp_group, 2);
 }
 
 TEST(Planner, ExpGroupForcedWithinUnroll) {
