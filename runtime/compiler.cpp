@@ -138,7 +138,10 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipe
   if (planned && planned->jit_supported) {
     if (planned->softmax_form != ir::SoftmaxForm::kNone) resolved.choices.softmax_form = planned->softmax_form;
     resolved.choices.unroll = planned->unroll;
-    resolved.choices.nontemporal_stores = planned->nontemporal_stores;
+    // Regular stores with the switch by call size stay unset: forcing them
+    // off would remove the switch (Plan::nontemporal_call_bytes).
+    bool call_switch = !planned->nontemporal_stores && planned->nontemporal_call_bytes > 0;
+    if (!call_switch) resolved.choices.nontemporal_stores = planned->nontemporal_stores;
     resolved.choices.resident_vectors = planned->resident_vectors;
     resolved.choices.prefetch_bytes = planned->prefetch_bytes;
     resolved.choices.blocked_exp = planned->blocked_exp;

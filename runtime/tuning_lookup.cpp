@@ -159,7 +159,14 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
   ir::PlanChoices choices = forced;
   if (!choices.softmax_form) choices.softmax_form = tuned->softmax_form;
   if (!choices.unroll) choices.unroll = tuned->unroll;
-  if (!choices.nontemporal_stores) choices.nontemporal_stores = tuned->nontemporal_stores;
+  if (!choices.nontemporal_stores && tuned->nontemporal_stores) {
+    // Tuned regular stores replace streaming only where the planner streams
+    // the row. Elsewhere they are its own choice, which also keeps the switch
+    // by call size (Plan::nontemporal_call_bytes).
+    bool tuned_regular = !*tuned->nontemporal_stores;
+    auto untuned = ir::make_plan(pipeline, target, n_hint, forced);
+    if (!tuned_regular || (untuned && untuned->nontemporal_stores)) choices.nontemporal_stores = tuned->nontemporal_stores;
+  }
   bool tuned_group = !choices.exp_group && tuned->exp_group;
   if (tuned_group) choices.exp_group = tuned->exp_group;
   Result<ir::Plan> plan = ir::make_plan(pipeline, target, n_hint, choices);

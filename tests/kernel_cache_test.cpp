@@ -10,6 +10,7 @@
 #include "ir/planner.h"
 #include "runtime/compiler.h"
 #include "tests/runtime_testing.h"
+#include "tests/test_util.h"
 
 namespace rowjit {
 namespace {
@@ -359,6 +360,29 @@ TEST(CompilerCache, HintsAcrossCacheThresholdGetTheirOwnPlans) {
       EXPECT_EQ((*kernel)->plan().softmax_form, expected->softmax_form) << "n_hint " << hint;
     }
   }
+}
+
+// The cache resolves the planner's choices into its key, but regular stores
+// with the switch by call size must reach the kernel unforced, or the switch
+// is gone. Forced regular stores are a kernel of their own, without it.
+TEST(CompilerCache, KeepsTheSwitchByCallSize) {
+  if (host_isa() == Isa::kNone) GTEST_SKIP() << "no JIT ISA on this machine";
+  auto pipeline = testing::parse_example("log_softmax");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  Compiler compiler(quiet_knobs());
+  CompileOptions options;
+  options.n_hint = 4096;
+  auto planned = compiler.compile(*pipeline, options);
+  ASSERT_TRUE(planned.is_ok()) << planned.status().to_string();
+  EXPECT_FALSE((*planned)->plan().nontemporal_stores);
+  EXPECT_GT((*planned)->plan().nontemporal_call_bytes, 0);
+
+  options.choices.nontemporal_stores = false;
+  auto forced = compiler.compile(*pipeline, options);
+  ASSERT_TRUE(forced.is_ok()) << forced.status().to_string();
+  EXPECT_EQ((*forced)->plan().nontemporal_call_bytes, 0);
+  EXPECT_NE(planned->get(), forced->get());
+  EXPECT_EQ(compiler.cache_stats().misses, 2u);
 }
 
 }  // namespace

@@ -551,6 +551,28 @@ TEST(TunedPlan, AppliesTunedChoices) {
   EXPECT_EQ(plan->unroll, 2);
 }
 
+// A tuned "regular stores" on a row in cache is the planner's choice, and
+// leaves the switch by call size in place; on a row the planner streams, it
+// turns streaming off.
+TEST(TunedPlan, TunedRegularStoresKeepTheSwitchByCallSize) {
+  auto pipeline = ir::parse_pipeline(testing::kSoftmaxText);
+  ASSERT_TRUE(pipeline.is_ok());
+  TuningFile file;
+  file.entries.push_back(
+      make_entry(intel_cpu(), pipeline_hash(*pipeline), 12, 1, SoftmaxForm::kThreePassRecompute, 4, false));
+  file.entries.push_back(
+      make_entry(intel_cpu(), pipeline_hash(*pipeline), 23, 1, SoftmaxForm::kTwoPassOnline, 4, false));
+  auto cached = make_plan_with_tuning(*pipeline, avx512_target(), Isa::kAvx512, 4096, {}, &file, intel_cpu());
+  ASSERT_TRUE(cached.is_ok()) << cached.status().to_string();
+  EXPECT_FALSE(cached->nontemporal_stores);
+  EXPECT_GT(cached->nontemporal_call_bytes, 0);
+  auto streamed = make_plan_with_tuning(*pipeline, avx512_target(), Isa::kAvx512, 8 << 20, {}, &file, intel_cpu());
+  ASSERT_TRUE(streamed.is_ok()) << streamed.status().to_string();
+  EXPECT_EQ(streamed->softmax_form, SoftmaxForm::kTwoPassOnline);
+  EXPECT_FALSE(streamed->nontemporal_stores);
+  EXPECT_EQ(streamed->nontemporal_call_bytes, 0);
+}
+
 TEST(TunedPlan, ForcedChoiceWins) {
   auto pipeline = ir::parse_pipeline(testing::kSoftmaxText);
   ASSERT_TRUE(pipeline.is_ok());
