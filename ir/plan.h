@@ -118,11 +118,11 @@ struct Plan {
   // emitter lowers it where the free registers do not hold the group.
   int exp_group = 1;
   bool nontemporal_stores = false;
-  // Plans with regular stores: a call whose rows x n x 4 (the bytes of one row
-  // tensor over the whole call) exceed this takes the non-temporal copy of the
-  // loops for sweeps that write their outputs once, decided at run time from
-  // the call's row count. A batch of rows that each fit in cache can still
-  // stream through the last-level cache as a whole. 0: never.
+  // Bound for plans with regular stores, in bytes of one row tensor over a
+  // call (rows x n x 4). A call above it takes the non-temporal copy of the
+  // loops in sweeps that write their outputs once, because a batch of rows
+  // that each fit in cache can still stream through the last-level cache.
+  // The kernel compares at run time. 0: never.
   int64_t nontemporal_call_bytes = 0;
   // Rows of exactly this many vectors (n in ((v - 1) * lanes, v * lanes]) are
   // loaded once into registers and every sweep works there: no loops, no

@@ -617,7 +617,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                            " bytes) exceed half the last-level cache of " + std::to_string(target.llc_bytes) +
                            " bytes; rows whose outputs are not aligned to the vector width use regular stores");
   } else if (row_tensors > 0) {
-    // The same bound applied to a whole call, which only the kernel knows.
+    // The same bound applied to a whole call, checked by the kernel at run time.
     plan.nontemporal_call_bytes = target.llc_bytes / 2 / row_tensors;
     plan.reasons.push_back("non-temporal stores in calls whose row tensors exceed half the last-level cache of " +
                            std::to_string(target.llc_bytes) + " bytes (rows x n above " +
@@ -778,8 +778,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // two were 3% faster at 16K. Rows streamed from memory were up to 10%
   // slower with groups (32M, non-temporal stores), for reasons not found.
   // On Zen 4, which splits each zmm operation in two, blocked-exp rows of 16K
-  // and 256K were 5 and 8% slower with groups of four and 1 to 3% slower with
-  // groups of two; other shapes were within 2% (docs/benchmarks.md).
+  // and 256K were 5 and 8% slower with groups of four, and 1 to 3% slower
+  // with groups of two. Other shapes were within 2% (docs/benchmarks.md).
   bool groupable_exp = has_groupable_exp(plan);
   bool split_zmm = target.vector_bits == 512 && target.split_zmm;
   int widest = widest_exp_group(plan.unroll, target.vector_bits == 512 ? kMaxExpGroup : 2);

@@ -90,9 +90,10 @@ CacheSizes read_cache_sizes_from_sysfs(const std::string& cache_dir);
 // kAvx2 at most, never kAvx512.
 Isa best_isa(const CpuFeatures& features);
 
-// True for CPUs that execute each 512-bit operation as two 256-bit halves
-// (AMD family 25, Zen 4): their zmm code does the work of ymm code per cycle,
-// and the planner tunes exp groups for that (ir::TargetDesc::split_zmm).
+// Returns true for CPUs that execute each 512-bit operation as two 256-bit
+// halves (AMD family 25 with AVX-512, Zen 4). Their zmm code does the work of
+// ymm code per cycle, and the planner plans exp groups for that
+// (ir::TargetDesc::split_zmm).
 bool splits_zmm(const CpuFeatures& features);
 
 // Parses a value of the ISA cap, as ROWJIT_MAX_ISA gives it: an ISA name in any
