@@ -616,13 +616,6 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
                            " bytes) exceed half the last-level cache of " + std::to_string(target.llc_bytes) +
                            " bytes; rows whose outputs are not aligned to the vector width use regular stores");
-  } else if (row_tensors > 0) {
-    // The same bound applied to a whole call, checked by the kernel at run time.
-    plan.nontemporal_call_bytes = target.llc_bytes / 2 / row_tensors;
-    plan.reasons.push_back("non-temporal stores in calls whose row tensors exceed half the last-level cache of " +
-                           std::to_string(target.llc_bytes) + " bytes (rows x n above " +
-                           std::to_string(plan.nontemporal_call_bytes / 4) +
-                           "), for sweeps that write their outputs once; regular stores otherwise");
   }
   // A resident row reads each input and writes each output once.
   if (plan.resident_vectors > 0 && n_hint > 0 && n_hint <= int64_t{plan.resident_vectors} * lanes) {
@@ -819,6 +812,26 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   } else if (groupable_exp && plan.exp_group > 1) {
     plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) +
                            ": the lanes' exp chains side by side in the code, where the registers hold them");
+  }
+  // The bound for streaming applied to a whole call, checked by the kernel at
+  // run time, where a sweep writes outputs that no later sweep reloads and
+  // that it did not write before. Blocked exp keeps its outputs in cache.
+  bool streamable_sweep = false;
+  for (size_t s = 0; s < plan.sweeps.size(); ++s) {
+    bool reloaded_later = false;
+    for (size_t later = s + 1; later < plan.sweeps.size(); ++later) {
+      reloaded_later = reloaded_later || !plan.sweeps[later].reloads.empty();
+    }
+    const Sweep& sweep = plan.sweeps[s];
+    streamable_sweep = streamable_sweep || (!sweep.stores.empty() && sweep.reloads.empty() && !reloaded_later);
+  }
+  if (plan.jit_supported && !choices.nontemporal_stores && !plan.nontemporal_stores && !plan.blocked_exp &&
+      streamable_sweep && row_tensors > 0) {
+    plan.nontemporal_call_bytes = target.llc_bytes / 2 / row_tensors;
+    plan.reasons.push_back("non-temporal stores in calls whose row tensors exceed half the last-level cache of " +
+                           std::to_string(target.llc_bytes) + " bytes (rows x n above " +
+                           std::to_string(plan.nontemporal_call_bytes / 4) +
+                           "), in the sweep that writes the outputs; regular stores otherwise");
   }
   if (!plan.jit_supported) plan.reasons.push_back("interpreter: " + plan.unsupported_reason);
   return plan;

@@ -16,6 +16,10 @@ struct KernelArgs {
   const void* data[kMaxTensorSlots] = {};  // row 0 of each tensor
   int64_t stride[kMaxTensorSlots] = {};    // bytes between rows; 0 for a vector parameter
   float scalars[kMaxScalarSlots] = {};     // scalar parameters
+  // Rows of the whole batch when this call runs a part of it (a task of the
+  // row pool), for the switch to non-temporal stores by call size
+  // (ir::Plan::nontemporal_call_bytes); 0 means `rows`.
+  int64_t batch_rows = 0;
 };
 
 using KernelFunction = void (*)(const KernelArgs*);
@@ -25,5 +29,6 @@ inline constexpr int32_t kArgsNOffset = offsetof(KernelArgs, n);
 inline constexpr int32_t kArgsDataOffset = offsetof(KernelArgs, data);
 inline constexpr int32_t kArgsStrideOffset = offsetof(KernelArgs, stride);
 inline constexpr int32_t kArgsScalarsOffset = offsetof(KernelArgs, scalars);
+inline constexpr int32_t kArgsBatchRowsOffset = offsetof(KernelArgs, batch_rows);
 
 }  // namespace rowjit::jit

@@ -438,9 +438,12 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
       Label regular, done;
       if (!plan_.nontemporal_stores) {
         // Calls too small to stream through the last-level cache as a whole
-        // keep their outputs in cache. rows * row bytes cannot overflow: both
-        // tensors of that size are in memory.
-        mov(rax, qword[kArgs + kArgsRowsOffset]);
+        // keep their outputs in cache. A task of the row pool counts the rows
+        // of its whole batch. rows * row bytes cannot overflow: both tensors
+        // of that size are in memory.
+        mov(rax, qword[kArgs + kArgsBatchRowsOffset]);
+        test(rax, rax);
+        cmovz(rax, qword[kArgs + kArgsRowsOffset]);
         imul(rax, kRowBytes);
         mov(rcx, plan_.nontemporal_call_bytes);
         cmp(rax, rcx);
@@ -462,7 +465,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
       jmp(done, T_NEAR);
       L(regular);
       mark(plan_.nontemporal_stores ? "loops with regular stores (unaligned rows)"
-                                    : "loops with regular stores (unaligned rows, smaller calls)");
+                                    : "loops with regular stores (unaligned rows or smaller calls)");
       emit_loops(sweep, false);
       L(done);
     } else {

@@ -295,6 +295,7 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
   // (uniform) yet; a JIT kernel with one will need it to split rows.
   jit::KernelArgs call;
   call.rows = count;
+  call.batch_rows = args.rows;
   call.n = args.n;
   bool may_share_memory = true;
   if (signature_.checks_by_reference()) {

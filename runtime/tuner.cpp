@@ -87,6 +87,10 @@ class ShapeTuner {
   const TuneRequest& request_;
   Isa isa_;
   int64_t n_;
+  // The planner streams the stores of rows of this length. Where it does not,
+  // a candidate with regular stores leaves the choice to it, which keeps the
+  // switch to non-temporal stores in large calls (ir::Plan::nontemporal_call_bytes).
+  bool planner_streams_ = false;
   const TuneWorkspace& workspace_;
   const ParallelFor* parallel_;
   Clock::time_point shape_deadline_;  // end of this shape's share of the budget
@@ -109,6 +113,7 @@ Result<std::optional<Candidate>> ShapeTuner::compile_candidate(const Candidate& 
   options.isa = isa_;
   options.n_hint = n_;
   options.choices = wanted.choices();
+  if (!wanted.nontemporal_stores && !planner_streams_) options.choices.nontemporal_stores.reset();
   auto kernel = compile(pipeline_, options);
   if (!kernel && kernel.status().code() != StatusCode::kInvalidArgument) return kernel.status();
   if (!kernel) {
@@ -234,6 +239,7 @@ bool ShapeTuner::run_stage(const std::string& label, const std::vector<Candidate
 Result<ShapeResult> ShapeTuner::run(const Candidate& planned_default, int64_t l2_bytes) {
   auto shape_start = Clock::now();
   double shape_seconds = seconds_left(shape_deadline_);
+  planner_streams_ = planned_default.nontemporal_stores;
 
   report("compiling the default plan");
   auto compiled_default = compile_candidate(planned_default);

@@ -294,7 +294,7 @@ TEST(Planner, ExpGroupsByIsaAndRowLength) {
   EXPECT_TRUE(named);
 
   // A CPU that splits zmm operations in two (Zen 4) takes no groups of zmm
-  // vectors, and says why; its AVX2 plans keep theirs.
+  // vectors, with a reason; its AVX2 plans keep theirs.
   ir::TargetDesc split = avx512_target();
   split.split_zmm = true;
   ir::Plan halves = plan_for("softmax", std::nullopt, 16384, split);
@@ -434,13 +434,20 @@ TEST(Planner, PrintedPlanNamesSweepsAndReasons) {
 // Rows in cache keep regular stores but let the kernel stream them in calls
 // whose row tensors together exceed half the last-level cache. Rows that
 // exceed it alone always stream, and a forced choice turns the switch off.
-TEST(Planner, StreamsStoresOfCallsBeyondHalfTheLastLevelCache) {
+TEST(Planner, StreamsLargeCalls) {
   ir::Plan cached = plan_for("log_softmax", std::nullopt, 4096);
   EXPECT_FALSE(cached.nontemporal_stores);
   EXPECT_EQ(cached.nontemporal_call_bytes, (32 << 20) / 2 / 2);  // x and y
   bool named = false;
   for (const std::string& reason : cached.reasons) named = named || reason.find("non-temporal stores in calls") == 0;
   EXPECT_TRUE(named);
+
+  // No bound where no sweep could stream: the scale sweep of three_pass_reload
+  // rewrites what the exp sweep wrote, and blocked exp keeps its rows in cache.
+  EXPECT_EQ(plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 4096).nontemporal_call_bytes, 0);
+  ir::Plan blocked = plan_for("log_softmax", std::nullopt, 16384);
+  ASSERT_TRUE(blocked.blocked_exp);
+  EXPECT_EQ(blocked.nontemporal_call_bytes, 0);
 
   ir::Plan large = plan_for("log_softmax", std::nullopt, 8 << 20);
   EXPECT_TRUE(large.nontemporal_stores);
