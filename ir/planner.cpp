@@ -813,9 +813,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("exps in groups of " + std::to_string(plan.exp_group) +
                            ": the lanes' exp chains side by side in the code, where the registers hold them");
   }
-  // The bound for streaming applied to a whole call, checked by the kernel at
-  // run time, where a sweep writes outputs that no later sweep reloads and
-  // that it did not write before. Blocked exp keeps its outputs in cache.
+  // The bound for streaming applied to a whole call and checked by the kernel
+  // at run time. It needs a sweep that reloads nothing and writes outputs that
+  // no later sweep reloads. Blocked exp keeps its outputs in cache.
   bool streamable_sweep = false;
   for (size_t s = 0; s < plan.sweeps.size(); ++s) {
     bool reloaded_later = false;

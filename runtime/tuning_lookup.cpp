@@ -165,7 +165,9 @@ Result<ir::Plan> make_plan_with_tuning(const ir::Pipeline& pipeline, const ir::T
     // by call size (Plan::nontemporal_call_bytes).
     bool tuned_regular = !*tuned->nontemporal_stores;
     auto untuned = ir::make_plan(pipeline, target, n_hint, forced);
-    if (!tuned_regular || (untuned && untuned->nontemporal_stores)) choices.nontemporal_stores = tuned->nontemporal_stores;
+    if (!tuned_regular || (untuned && untuned->nontemporal_stores)) {
+      choices.nontemporal_stores = tuned->nontemporal_stores;
+    }
   }
   bool tuned_group = !choices.exp_group && tuned->exp_group;
   if (tuned_group) choices.exp_group = tuned->exp_group;

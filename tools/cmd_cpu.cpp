@@ -151,7 +151,9 @@ std::string describe_cpu() {
   out << "caches: L1d " << format_cache(cpu.caches.l1d_bytes) << ", L2 " << format_cache(cpu.caches.l2_bytes)
       << ", L3 " << format_cache(cpu.caches.l3_bytes) << ", line " << format_cache(cpu.caches.line_bytes) << "\n";
   out << "best ISA: " << isa_name(best_isa(cpu)) << "\n";
-  if (splits_zmm(cpu)) out << "512-bit operations: two 256-bit halves each (AMD family 25); AVX-512 exps are not grouped\n";
+  if (splits_zmm(cpu)) {
+    out << "512-bit operations: two 256-bit halves each (AMD family 25); AVX-512 exps are not grouped\n";
+  }
   out << "ISA cap: " << describe_cap() << "\n";
   out << "ISA in use: " << isa_name(host_isa()) << "\n";
   out << "tuning file: " << describe_tuning_file() << "\n";
