@@ -667,7 +667,17 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // shorter rows keep the plain loops. The threshold is a power of two, so it
   // falls between the kernel cache's row size classes.
   bool blocked_length = n_hint > kBlockedMinElements;
-  plan.blocked_exp = choices.blocked_exp.value_or(blocked_applies && blocked_length && !out_of_cache);
+  // Blocked exp keeps its outputs in cache (it has no streaming copy), so
+  // forced non-temporal stores turn its default off, and both forced on is
+  // an error rather than a plan that streams nothing.
+  bool streaming_forced = choices.nontemporal_stores.value_or(false);
+  if (streaming_forced && choices.blocked_exp.value_or(false)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "cannot force both blocked exp and non-temporal stores: blocked exp writes its outputs with "
+                  "regular stores; force one of them off");
+  }
+  bool blocked_default = blocked_applies && blocked_length && !out_of_cache;
+  plan.blocked_exp = choices.blocked_exp.value_or(blocked_default && !streaming_forced);
   if (choices.blocked_exp) {
     plan.reasons.push_back(std::string("blocked exp ") + (plan.blocked_exp ? "on" : "off") + ": forced");
   } else if (plan.blocked_exp && beyond_l2) {
@@ -678,6 +688,8 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back("blocked exp: rows of more than " + std::to_string(kBlockedMinElements) +
                            " elements run the max and exp sweeps block by block, to skip the max pass of "
                            "all blocks but the first (speculative max)");
+  } else if (blocked_default) {
+    plan.reasons.push_back("blocked exp off: non-temporal stores are forced, and blocked exp has no streaming copy");
   }
   if (plan.blocked_exp) plan.bytes_per_element -= 4.0;
   // The online sweep of two_pass_online speculates too, where running one of

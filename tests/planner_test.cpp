@@ -463,5 +463,24 @@ TEST(Planner, StreamsLargeCalls) {
   EXPECT_EQ(forced->nontemporal_call_bytes, 0);
 }
 
+// Blocked exp has no streaming copy: forced non-temporal stores turn off its
+// default, and forcing both is rejected.
+TEST(Planner, ForcedStreamingTurnsOffBlockedExp) {
+  auto pipeline = parse_example("log_softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices streaming;
+  streaming.nontemporal_stores = true;
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 16384, streaming);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  EXPECT_TRUE(plan->nontemporal_stores);
+  EXPECT_FALSE(plan->blocked_exp);
+
+  streaming.blocked_exp = true;
+  auto both = ir::make_plan(*pipeline, avx512_target(), 16384, streaming);
+  ASSERT_FALSE(both.is_ok());
+  EXPECT_EQ(both.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(both.status().message().find("force one of them off"), std::string::npos) << both.status().message();
+}
+
 }  // namespace
 }  // namespace rowjit::testing
