@@ -8,23 +8,11 @@
 #include <random>
 
 #include "jit/disassembler.h"
-#include "runtime/row_parallel.h"
 #include "tests/jit_pipeline_cases.h"
+#include "tests/runtime_testing.h"
 
 namespace rowjit::testing {
 namespace {
-
-// Runs every task on the calling thread, in order. Each task is a call of its
-// own, with the rows of the whole batch in KernelArgs::batch_rows.
-ParallelFor four_tasks() {
-  ParallelFor parallel;
-  parallel.function = [](void*, std::size_t tasks, ParallelTask task, void* task_context) {
-    for (std::size_t i = 0; i < tasks; ++i) task(task_context, i);
-  };
-  parallel.max_tasks = 4;
-  parallel.min_rows_per_task = 1;
-  return parallel;
-}
 
 struct CallCase {
   const char* name;
@@ -78,12 +66,14 @@ TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
           EXPECT_GT(nonzero, 0) << context << " wrote only zeros";
           if (HasFailure()) return;
 
-          // The same rows split into tasks, from zeroed outputs.
+          // The same rows split into four tasks, from zeroed outputs. Each task
+          // is a call of its own, with the rows of the whole batch in
+          // KernelArgs::batch_rows.
           RowTensors split(pipeline, rows, n, padding, offset);
           copy_inputs(pipeline, jit, split);
           ir::RunArgs split_args = split.args();
           for (const auto& [name, value] : c.scalars) split_args.scalars[name] = value;
-          Status ran = (*kernel)->run(split_args, four_tasks());
+          Status ran = (*kernel)->run(split_args, inline_tasks(4));
           ASSERT_TRUE(ran.is_ok()) << ran.to_string();
           std::string report;
           EXPECT_EQ(compare_outputs(pipeline, split, reference, c.tolerance, report), 0)

@@ -21,21 +21,11 @@ namespace {
 
 using ir::ElemType;
 using ir::testing::EntriesArgs;
+using testing::inline_tasks;
 using ir::testing::kEntriesText;
 using ir::testing::make_output;
 using ir::testing::make_tensor;
 using ir::testing::TestTensor;
-
-// Runs every task on the calling thread, in order.
-ParallelFor inline_tasks() {
-  ParallelFor parallel;
-  parallel.function = [](void*, std::size_t tasks, ParallelTask task, void* task_context) {
-    for (std::size_t i = 0; i < tasks; ++i) task(task_context, i);
-  };
-  parallel.max_tasks = 2;
-  parallel.min_rows_per_task = 1;
-  return parallel;
-}
 
 std::shared_ptr<const Kernel> compile_or_fail(const char* text) {
   auto kernel = compile_text(text);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/cpu_features.h"
+#include "runtime/row_parallel.h"
 
 namespace rowjit::testing {
 
@@ -73,5 +74,17 @@ inline constexpr double kSoftmaxTolerance = 1e-5;
 
 // True when kernels compiled for the host ISA, after ROWJIT_MAX_ISA, run JIT code.
 inline bool host_has_jit() { return host_isa() >= Isa::kAvx2; }
+
+// A parallel-for hook that splits a call into up to `max_tasks` tasks and runs
+// them on the calling thread, in order.
+inline ParallelFor inline_tasks(std::size_t max_tasks = 2) {
+  ParallelFor parallel;
+  parallel.function = [](void*, std::size_t tasks, ParallelTask task, void* task_context) {
+    for (std::size_t i = 0; i < tasks; ++i) task(task_context, i);
+  };
+  parallel.max_tasks = max_tasks;
+  parallel.min_rows_per_task = 1;
+  return parallel;
+}
 
 }  // namespace rowjit::testing
