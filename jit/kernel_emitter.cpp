@@ -631,7 +631,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     jmp(remainder_loop, T_NEAR);
   }
   L(tail);
-  mark("masked tail");
+  mark(target_.avx512 ? "masked tail" : "tail (moves of 4, 2 and 1 elements)");
   cmp(kIndex, kRowBytes);
   jge(done, T_NEAR);
   emit_body(sweep, BodyMode{0, 0, true});
