@@ -163,6 +163,16 @@ inline int widest_exp_group(int unroll, int limit = kMaxExpGroup) {
   return widest;
 }
 
+// True if sweep `index` of `plan` writes row outputs that no later sweep
+// reloads: its stores are final, so they may bypass the caches.
+inline bool stores_are_final(const Plan& plan, size_t index) {
+  if (plan.sweeps[index].stores.empty()) return false;
+  for (size_t later = index + 1; later < plan.sweeps.size(); ++later) {
+    if (!plan.sweeps[later].reloads.empty()) return false;
+  }
+  return true;
+}
+
 // True if `plan` has a softmax exp of x - max(x), the exp that exp groups
 // emit together (the extended-exponent form has none).
 inline bool has_groupable_exp(const Plan& plan) {

@@ -830,12 +830,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // no later sweep reloads. Blocked exp keeps its outputs in cache.
   bool streamable_sweep = false;
   for (size_t s = 0; s < plan.sweeps.size(); ++s) {
-    bool reloaded_later = false;
-    for (size_t later = s + 1; later < plan.sweeps.size(); ++later) {
-      reloaded_later = reloaded_later || !plan.sweeps[later].reloads.empty();
-    }
-    const Sweep& sweep = plan.sweeps[s];
-    streamable_sweep = streamable_sweep || (!sweep.stores.empty() && sweep.reloads.empty() && !reloaded_later);
+    streamable_sweep = streamable_sweep || (stores_are_final(plan, s) && plan.sweeps[s].reloads.empty());
   }
   if (plan.jit_supported && !choices.nontemporal_stores && !plan.nontemporal_stores && !plan.blocked_exp &&
       streamable_sweep && row_tensors > 0) {

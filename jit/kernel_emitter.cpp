@@ -394,15 +394,11 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   // Non-temporal stores need aligned addresses. Rows whose output pointers are
   // all aligned to the vector width take a copy of the loops that streams its
   // stores, and other rows take the regular copy.
-  bool reloaded_later = false;
-  for (size_t later = static_cast<size_t>(sweep_index) + 1; later < plan_.sweeps.size(); ++later) {
-    reloaded_later = reloaded_later || !plan_.sweeps[later].reloads.empty();
-  }
   // A sweep that reloads a value rewrites lines that an earlier sweep wrote
   // and that are still in cache. Streaming those stores measured 1.6x slower
   // (softmax three_pass_reload, 1024 rows of 4096, AVX-512), so the switch by
   // call size leaves such sweeps alone.
-  bool streams_stores = !sweep.stores.empty() && !reloaded_later &&
+  bool streams_stores = ir::stores_are_final(plan_, static_cast<size_t>(sweep_index)) &&
                         (plan_.nontemporal_stores || (plan_.nontemporal_call_bytes > 0 && sweep.reloads.empty()));
   auto emit_sweep_loops = [&] {
     if (resident) {

@@ -157,7 +157,7 @@ TEST(BestIsa, EmptyFeaturesIsNone) {
   EXPECT_EQ(rowjit::best_isa(CpuFeatures()), Isa::kNone);
 }
 
-// Only AMD family 25 with AVX-512 (Zen 4) splits zmm operations; Zen 3 has the
+// Only AMD family 25 with AVX-512 (Zen 4) splits zmm operations. Zen 3 has the
 // same family and no AVX-512, and Zen 5 (family 26) runs them whole.
 TEST(SplitsZmm, OnlyAmdFamily25WithAvx512) {
   CpuFeatures zen4 = avx512_machine();

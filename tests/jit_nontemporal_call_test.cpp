@@ -19,6 +19,16 @@ struct CallCase {
   std::optional<ir::SoftmaxForm> form;  // one whose last sweep writes y once
 };
 
+// Compiles the case's pipeline for `isa`, planned for rows of 1000 elements,
+// which stay in cache.
+Result<std::shared_ptr<const Kernel>> compile_in_cache(const ir::Pipeline& pipeline, const CallCase& call, Isa isa) {
+  CompileOptions options;
+  options.isa = isa;
+  options.n_hint = 1000;
+  options.choices.softmax_form = call.form;
+  return compile(pipeline, options);
+}
+
 TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
   const CallCase cases[] = {
       {"log_softmax", std::nullopt},
@@ -26,7 +36,7 @@ TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
       {"softmax", ir::SoftmaxForm::kTwoPassOnline},
       {"softmax_temperature", ir::SoftmaxForm::kThreePassRecompute},
   };
-  const int64_t n = 1000;  // a tail on both ISAs
+  const int64_t n = 1000;  // the planned length, with a tail on both ISAs
   // A stride of a whole number of 64-byte lines keeps every row aligned.
   const int64_t padding = (16 - n % 16) % 16 + 16;
   std::mt19937 rng(7);
@@ -34,11 +44,7 @@ TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
     for (const CallCase& call : cases) {
       const JitCase& c = case_named(call.name);
       ir::Pipeline pipeline = load(c.name);
-      CompileOptions options;
-      options.isa = isa;
-      options.n_hint = n;
-      options.choices.softmax_form = call.form;
-      auto kernel = compile(pipeline, options);
+      auto kernel = compile_in_cache(pipeline, call, isa);
       ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
       const ir::Plan& plan = (*kernel)->plan();
       ASSERT_TRUE((*kernel)->uses_jit());
@@ -78,6 +84,48 @@ TEST(JitNontemporalCall, LargeCallsMatchTheReference) {
           std::string report;
           EXPECT_EQ(compare_outputs(pipeline, split, reference, c.tolerance, report), 0)
               << context << ", split into tasks\n" << report;
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// Calls above the bound on every tail length of both ISAs (n = 1000 to 1015
+// covers every remainder mod 16 and mod 8), then on the special values.
+TEST(JitNontemporalCall, LargeCallsOnEveryTail) {
+  const CallCase cases[] = {
+      {"log_softmax", std::nullopt},
+      {"softmax", ir::SoftmaxForm::kTwoPassOnline},
+  };
+  const auto patterns = special_patterns();
+  std::mt19937 rng(11);
+  for (Isa isa : runnable_isas()) {
+    for (const CallCase& call : cases) {
+      const JitCase& c = case_named(call.name);
+      ir::Pipeline pipeline = load(c.name);
+      auto kernel = compile_in_cache(pipeline, call, isa);
+      ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+      const int64_t bound = (*kernel)->plan().nontemporal_call_bytes;
+      ASSERT_GT(bound, 0);
+
+      for (int64_t n = 1000; n < 1016; ++n) {
+        const int64_t padding = (16 - n % 16) % 16 + 16;  // rows stay aligned
+        const int64_t rows = bound / (n * 4) + 1;
+        const std::string context = std::string(c.name) + " on " + isa_name(isa) + ", n = " + std::to_string(n);
+        RowTensors jit(pipeline, rows, n, padding, kAligned);
+        RowTensors reference(pipeline, rows, n, padding, kAligned);
+        fill_random(pipeline, jit, rng);
+        copy_inputs(pipeline, jit, reference);
+        expect_matches_reference(**kernel, c, jit, reference, context);
+        if (HasFailure()) return;
+        if (n != 1003) continue;
+        for (size_t k = 0; k < patterns.size(); ++k) {
+          RowTensors special(pipeline, rows, n, padding, kAligned);
+          RowTensors special_reference(pipeline, rows, n, padding, kAligned);
+          fill_pattern(pipeline, patterns[k], special, special_reference);
+          expect_matches_reference(**kernel, c, special, special_reference,
+                                   context + ", special pattern " + std::to_string(k));
           if (HasFailure()) return;
         }
       }

@@ -365,7 +365,7 @@ TEST(CompilerCache, HintsAcrossCacheThresholdGetTheirOwnPlans) {
 // The cache resolves the planner's choices into its key, but regular stores
 // with the switch by call size must reach the kernel unforced, or the switch
 // is gone. Forced regular stores are a kernel of their own, without it.
-TEST(CompilerCache, KeepsTheSwitchByCallSize) {
+TEST(CompilerCache, KeepsCallSizeSwitch) {
   if (host_isa() == Isa::kNone) GTEST_SKIP() << "no JIT ISA on this machine";
   auto pipeline = testing::parse_example("log_softmax");
   ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();

@@ -294,7 +294,7 @@ TEST(Planner, ExpGroupsByIsaAndRowLength) {
   EXPECT_TRUE(named);
 
   // A CPU that splits zmm operations in two (Zen 4) takes no groups of zmm
-  // vectors, with a reason; its AVX2 plans keep theirs.
+  // vectors and gives a reason. Its AVX2 plans keep their groups.
   ir::TargetDesc split = avx512_target();
   split.split_zmm = true;
   ir::Plan halves = plan_for("softmax", std::nullopt, 16384, split);

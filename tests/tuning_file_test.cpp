@@ -551,10 +551,10 @@ TEST(TunedPlan, AppliesTunedChoices) {
   EXPECT_EQ(plan->unroll, 2);
 }
 
-// A tuned "regular stores" on a row in cache is the planner's choice, and
-// leaves the switch by call size in place; on a row the planner streams, it
-// turns streaming off.
-TEST(TunedPlan, TunedRegularStoresKeepTheSwitchByCallSize) {
+// A tuned "regular stores" on a row in cache is the planner's own choice, so it
+// keeps the switch by call size. On a row the planner streams, it turns
+// streaming off.
+TEST(TunedPlan, RegularStoresKeepCallSwitch) {
   auto pipeline = ir::parse_pipeline(testing::kSoftmaxText);
   ASSERT_TRUE(pipeline.is_ok());
   TuningFile file;
