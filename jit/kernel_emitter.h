@@ -88,6 +88,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Status assign_slots();
   void emit_prologue();
   void emit_epilogue();
+  void emit_mxcsr_control_test();
   Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
   void emit_prefetch_bases();
   void emit_next_row(Xbyak::Label& row_loop);

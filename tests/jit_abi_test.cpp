@@ -98,6 +98,50 @@ TEST(JitAbi, KeepsDenormalsWhenCallerFlushesThem) {
   }
 }
 
+// Results do not depend on the caller's rounding mode: the kernel loads its
+// own MXCSR when the caller's control bits differ, and gives them back. Under
+// a caller with the kernel's control bits and a raised inexact flag, which
+// skips the load, the results are the same too.
+TEST(JitAbi, ComputesUnderItsOwnRoundingMode) {
+  std::vector<float> x(100);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.37f * static_cast<float>(i % 17) - 2.9f;
+  const unsigned caller_mxcsr = _mm_getcsr();
+  const unsigned control_bits = 0xFFC0;
+  for (Isa isa : runnable_isas()) {
+    for (auto form : {ir::SoftmaxForm::kThreePassReload, ir::SoftmaxForm::kTwoPassOnline}) {
+      auto kernel = compile_softmax(isa, form);
+      auto run_under = [&](unsigned mxcsr, unsigned* after) {
+        std::vector<float> y(x.size(), -1.0f);
+        ir::RunArgs args;
+        args.n = static_cast<int64_t>(x.size());
+        args.tensors["x"] = {x.data(), ir::ElemType::kF32, args.n * 4};
+        args.tensors["y"] = {y.data(), ir::ElemType::kF32, args.n * 4};
+        _mm_setcsr(mxcsr);
+        Status ran = kernel->run(args);
+        *after = _mm_getcsr();
+        _mm_setcsr(caller_mxcsr);
+        EXPECT_TRUE(ran.is_ok()) << ran.to_string();
+        return y;
+      };
+      unsigned after = 0;
+      const std::vector<float> nearest = run_under(0x1F80, &after);
+      EXPECT_EQ(after & control_bits, 0x1F80u);
+      EXPECT_GT(nearest[0], 0.0f);
+      // 0x1FA0: the kernel's control bits with the inexact flag raised.
+      for (unsigned mxcsr : {0x1FA0u, 0x3F80u, 0x5F80u, 0x7F80u}) {
+        const std::vector<float> y = run_under(mxcsr, &after);
+        EXPECT_EQ(after & control_bits, mxcsr & control_bits)
+            << isa_name(isa) << ": the caller's MXCSR control bits must survive the call";
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_EQ(float_bits(y[i]), float_bits(nearest[i]))
+              << isa_name(isa) << " " << ir::softmax_form_name(form) << ", caller MXCSR 0x" << std::hex << mxcsr
+              << std::dec << ", element " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(JitAbi, RefusedExecutableMemoryIsAnError) {
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
