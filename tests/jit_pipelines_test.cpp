@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <sstream>
 
 #include "ir/parser.h"
 #include "ir/planner.h"
@@ -171,6 +172,35 @@ TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
         if (HasFailure()) return;
       }
     }
+  }
+}
+
+// The kernel prefetches where the plan says (Sweep::prefetch): for a softmax
+// in cache, in the exp sweep and not in the max sweep.
+TEST(JitPrefetch, FollowsThePlanSweeps) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  for (Isa isa : runnable_isas()) {
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 4096;
+    options.choices.softmax_form = ir::SoftmaxForm::kThreePassReload;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    ASSERT_EQ((*kernel)->plan().sweeps.size(), 3u);
+    std::vector<int> prefetches(3, 0);
+    int sweep = -1;
+    std::istringstream listing(jit::format_listing(*(*kernel)->compiled(), {}));
+    for (std::string line; std::getline(listing, line);) {
+      if (line.rfind("; sweep ", 0) == 0) sweep = line[8] - '0';
+      if (line.find("prefetcht0") != std::string::npos) {
+        ASSERT_GE(sweep, 0) << "a prefetch before the first sweep: " << line;
+        ++prefetches[static_cast<size_t>(sweep)];
+      }
+    }
+    EXPECT_EQ(prefetches[0], 0) << isa_name(isa) << ": the max sweep prefetches";
+    EXPECT_GT(prefetches[1], 0) << isa_name(isa) << ": the exp sweep does not prefetch";
+    EXPECT_EQ(prefetches[2], 0) << isa_name(isa) << ": the scale sweep reads no input";
   }
 }
 

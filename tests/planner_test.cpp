@@ -166,6 +166,45 @@ TEST(Planner, PrefetchesRowsBeyondTheCache) {
   EXPECT_NE(rejected.status().message().find("prefetch distance -64 bytes is out of range"), std::string::npos);
 }
 
+// Rows in cache prefetch only in the sweeps that compute exp; rows streamed
+// from memory, and pipelines without a softmax core, in every sweep that
+// reads a row.
+TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
+  auto prefetching = [](const ir::Plan& plan) {
+    std::vector<bool> flags;
+    for (const ir::Sweep& sweep : plan.sweeps) flags.push_back(sweep.prefetch);
+    return flags;
+  };
+  using Flags = std::vector<bool>;
+  EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 4096)), (Flags{false, true, false}));
+  EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 4096)), (Flags{false, true, true}));
+  EXPECT_EQ(prefetching(plan_for("log_softmax", ir::SoftmaxForm::kThreePassRecompute, 4096)),
+            (Flags{false, true, false}));
+  EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kTwoPassOnline, 4096)), (Flags{true, true}));
+  // Unknown row length: planned as in cache.
+  EXPECT_EQ(prefetching(plan_for("softmax", std::nullopt, 0)), (Flags{false, true, false}));
+  // 32M elements: every sweep that reads x streams it.
+  EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 1 << 25)), (Flags{true, true, false}));
+  EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 1 << 25)), (Flags{true, true, true}));
+
+  ir::Plan quantize = plan_for("quant_int8_absmax", std::nullopt, 4096);
+  ASSERT_GE(quantize.sweeps.size(), 2u);
+  for (const ir::Sweep& sweep : quantize.sweeps) EXPECT_EQ(sweep.prefetch, !sweep.loads.empty());
+
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices none;
+  none.prefetch_bytes = 0;
+  auto unprefetched = ir::make_plan(*pipeline, avx512_target(), 4096, none);
+  ASSERT_TRUE(unprefetched.is_ok());
+  for (const ir::Sweep& sweep : unprefetched->sweeps) EXPECT_FALSE(sweep.prefetch);
+  EXPECT_NE(ir::print_plan(*pipeline, *unprefetched).find("sweep 1\n    reads: x\n    writes: -; spills: e\n    per"),
+            std::string::npos);
+  auto planned = ir::make_plan(*pipeline, avx512_target(), 4096, {});
+  ASSERT_TRUE(planned.is_ok());
+  EXPECT_NE(ir::print_plan(*pipeline, *planned).find("prefetches: x, 16384 bytes ahead"), std::string::npos);
+}
+
 // A logsumexp: the online sweep computes the sum, so no later sweep may
 // compute exp(x - m) again for nothing.
 TEST(Planner, OnlineFormLeavesNoDeadExp) {
