@@ -80,6 +80,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   kernel.code = std::move(buffer).value();
   kernel.code_size = emitter.code_size();
   kernel.constants = emitter.pool().constants();
+  kernel.data_regions = emitter.data_regions();
   kernel.markers = emitter.markers();
   kernel.layout = emitter.layout();
   kernel.isa = avx512 ? "avx512" : "avx2";

@@ -8,6 +8,7 @@
 #include "ir/pipeline.h"
 #include "ir/plan.h"
 #include "ir/status.h"
+#include "jit/data_region.h"
 #include "jit/exec_memory.h"
 #include "jit/kernel_abi.h"
 
@@ -30,6 +31,7 @@ struct CompiledKernel {
   std::vector<uint8_t> bytes;        // copy of the machine code, for dumps
   size_t code_size = 0;              // bytes before the constant pool
   std::vector<uint32_t> constants;   // constant pool, one 32-bit pattern per slot
+  std::vector<DataRegion> data_regions;  // the data after the pool, for dumps
   std::vector<CodeMarker> markers;
   KernelLayout layout;
   std::string isa;                   // "avx512" or "avx2"

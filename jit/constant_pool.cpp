@@ -37,7 +37,7 @@ const Xbyak::Operand& ConstantPool::vector_bits(uint32_t bits) {
 
 const Xbyak::Operand& ConstantPool::vector(float value) { return vector_bits(std::bit_cast<uint32_t>(value)); }
 
-void ConstantPool::emit(Xbyak::CodeGenerator& code) {
+void ConstantPool::emit(Xbyak::CodeGenerator& code, std::vector<DataRegion>& regions) {
   code.align(64);
   code.L(label_);
   for (uint32_t bits : slots_) {
@@ -45,6 +45,8 @@ void ConstantPool::emit(Xbyak::CodeGenerator& code) {
   }
   code.L(table_label_);
   for (const std::vector<uint32_t>& period : tables_) {
+    regions.push_back({code.getSize(), static_cast<size_t>(target_.bytes()),
+                       "lane table of " + std::to_string(period.size()) + " entries (vpermps)"});
     for (int lane = 0; lane < target_.lanes(); ++lane) code.dd(period[static_cast<size_t>(lane) % period.size()]);
   }
 }

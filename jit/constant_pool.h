@@ -10,6 +10,7 @@
 
 #include <xbyak/xbyak.h>
 
+#include "jit/data_region.h"
 #include "jit/vector_target.h"
 
 namespace rowjit::jit {
@@ -43,8 +44,9 @@ class ConstantPool {
   const std::map<uint32_t, int>& uses() const { return uses_; }
 
   // Emits the pool (aligned to the vector width) at the current position of
-  // `code`. Call once, after the last instruction of the kernel.
-  void emit(Xbyak::CodeGenerator& code);
+  // `code`. Call once, after the last instruction of the kernel. Appends a
+  // region for each lane table to `regions`.
+  void emit(Xbyak::CodeGenerator& code, std::vector<DataRegion>& regions);
 
   // Constants in slot order, for dumps.
   const std::vector<uint32_t>& constants() const { return slots_; }

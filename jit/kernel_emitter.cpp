@@ -208,13 +208,16 @@ Status KernelEmitter::emit_kernel() {
   emit_epilogue();
   code_size_ = getSize();
 
-  pool_.emit(*this);
+  data_regions_.clear();
+  pool_.emit(*this, data_regions_);
   align(16);
   L(mxcsr_label_);
+  data_regions_.push_back({getSize(), 4, "MXCSR value of the kernel"});
   dd(kKernelMxcsr);
   if (uses_mask_table_) {
     align(32);
     L(mask_table_);
+    data_regions_.push_back({getSize(), 64, "tail masks: 8 words of ones, then 8 of zeros"});
     for (int i = 0; i < 8; ++i) dd(0xFFFFFFFF);
     for (int i = 0; i < 8; ++i) dd(0);
   }

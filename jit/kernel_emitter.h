@@ -78,6 +78,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   const KernelLayout& layout() const { return layout_; }
   const std::vector<CodeMarker>& markers() const { return markers_; }
   size_t code_size() const { return code_size_; }
+  const std::vector<DataRegion>& data_regions() const { return data_regions_; }
   int unroll() const { return unroll_; }
   // Returns the maximum number of lanes whose exps a main loop emitted
   // together (1: none).
@@ -270,6 +271,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::optional<ExtExpState> extexp_;
   Xbyak::Label mask_table_;
   Xbyak::Label mxcsr_label_;
+  std::vector<DataRegion> data_regions_;
   bool uses_mask_table_ = false;
   const ir::Sweep* sweep_ = nullptr;
   int unroll_target_ = 1;

@@ -106,20 +106,42 @@ void write_constants(std::ostringstream& out, const Listing& listing, int width)
   }
 }
 
-// The bytes after the pool (MXCSR value, tail masks, alignment), as
-// little-endian 32-bit words, 8 per line.
-void write_other_data(std::ostringstream& out, const Listing& listing, const std::vector<uint8_t>& bytes,
-                      int width) {
-  if (!listing.pool_found || listing.data_offset >= listing.total_size) return;
-  out << "; other data: " << listing.total_size - listing.data_offset << " bytes\n";
-  for (size_t offset = listing.data_offset; offset < listing.total_size; offset += 32) {
+// Little-endian 32-bit words of bytes[begin, end), 8 per line.
+void write_words(std::ostringstream& out, const std::vector<uint8_t>& bytes, size_t begin, size_t end, int width) {
+  for (size_t offset = begin; offset < end; offset += 32) {
     out << hex(offset, width) << ":  ";
-    for (size_t i = offset; i < std::min(offset + 32, listing.total_size); i += 4) {
+    for (size_t i = offset; i < std::min(offset + 32, end); i += 4) {
       uint32_t word = 0;
-      std::memcpy(&word, bytes.data() + i, std::min<size_t>(4, listing.total_size - i));
+      std::memcpy(&word, bytes.data() + i, std::min<size_t>(4, end - i));
       out << (i > offset ? " " : "") << hex(word, 8);
     }
     out << "\n";
+  }
+}
+
+// The bytes after the pool: each named region (lane tables, MXCSR value, tail
+// masks) as 32-bit words under its name, and the alignment padding between
+// them as a byte count.
+void write_other_data(std::ostringstream& out, const Listing& listing, const CompiledKernel& kernel, int width) {
+  if (!listing.pool_found || listing.data_offset >= listing.total_size) return;
+  out << "; other data: " << listing.total_size - listing.data_offset << " bytes\n";
+  size_t position = listing.data_offset;
+  auto pad_to = [&](size_t offset) {
+    if (offset > position) out << "; padding: " << offset - position << " bytes\n";
+    position = std::max(position, offset);
+  };
+  for (const DataRegion& region : kernel.data_regions) {
+    if (region.offset < position || region.offset + region.size > listing.total_size) continue;
+    pad_to(region.offset);
+    out << "; " << region.name << "\n";
+    write_words(out, kernel.bytes, region.offset, region.offset + region.size, width);
+    position = region.offset + region.size;
+  }
+  // Bytes that no region names (none in kernels from the emitter) stay visible as words.
+  if (kernel.data_regions.empty()) {
+    write_words(out, kernel.bytes, position, listing.total_size, width);
+  } else {
+    pad_to(listing.total_size);
   }
 }
 
@@ -165,7 +187,7 @@ std::string format_listing(const CompiledKernel& kernel, const ListingOptions& o
 
   out << "\n";
   write_constants(out, listing, width);
-  write_other_data(out, listing, kernel.bytes, width);
+  write_other_data(out, listing, kernel, width);
 
   out << "\n";
   for (const SweepCode& sweep : listing.sweeps) {
@@ -228,7 +250,13 @@ std::string format_listing_json(const CompiledKernel& kernel, const ListingOptio
   if (listing.data_offset < listing.total_size) {
     out << byte_list(kernel.bytes.data() + listing.data_offset, listing.total_size - listing.data_offset, "");
   }
-  out << "\"}\n";
+  out << "\", \"regions\": [";
+  for (size_t i = 0; i < kernel.data_regions.size(); ++i) {
+    const DataRegion& region = kernel.data_regions[i];
+    out << (i > 0 ? ", " : "") << "{\"offset\": " << region.offset << ", \"size\": " << region.size
+        << ", \"name\": " << json_string(region.name) << "}";
+  }
+  out << "]}\n";
   out << "}\n";
   return out.str();
 }

@@ -311,6 +311,50 @@ TEST(DumpListing, SoftmaxPoolIsFound) {
   }
 }
 
+// The bytes after the pool are named regions and padding, which together
+// cover them exactly; padding is counted, not printed as data words.
+TEST(DumpListing, SoftmaxNamesOtherData) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!host_has(isa)) continue;
+    auto kernel = compile_softmax(isa);
+    ASSERT_NE(kernel, nullptr);
+    const jit::CompiledKernel& compiled = *kernel->compiled();
+    jit::Listing listing = jit::disassemble(compiled, jit::AsmSyntax::kIntel);
+    std::string text = jit::format_listing(compiled, {});
+    EXPECT_TRUE(contains(text, "; MXCSR value of the kernel\n")) << isa_name(isa) << "\n" << text;
+    EXPECT_TRUE(contains(text, "; lane table of 8 entries (vpermps)\n")) << isa_name(isa);
+    if (isa == Isa::kAvx2) {
+      EXPECT_TRUE(contains(text, "; tail masks: 8 words of ones, then 8 of zeros\n")) << text;
+    }
+
+    size_t covered = 0;
+    size_t previous_end = listing.data_offset;
+    for (const jit::DataRegion& region : compiled.data_regions) {
+      EXPECT_GE(region.offset, previous_end) << isa_name(isa) << ": " << region.name;
+      previous_end = region.offset + region.size;
+      covered += region.size;
+    }
+    EXPECT_LE(previous_end, listing.total_size) << isa_name(isa);
+    std::smatch match;
+    std::string rest = text;
+    const std::regex padding(R"(; padding: (\d+) bytes\n)");
+    while (std::regex_search(rest, match, padding)) {
+      covered += std::stoul(match[1].str());
+      rest = match.suffix();
+    }
+    EXPECT_EQ(covered, listing.total_size - listing.data_offset) << isa_name(isa) << "\n" << text;
+
+    auto json = parse_json(jit::format_listing_json(compiled, {}));
+    ASSERT_TRUE(json.is_ok()) << json.status().to_string();
+    const auto& regions = json_member(json_member(*json, "data"), "regions").array;
+    ASSERT_EQ(regions.size(), compiled.data_regions.size()) << isa_name(isa);
+    for (size_t i = 0; i < regions.size(); ++i) {
+      EXPECT_EQ(json_member(regions[i], "name").string, compiled.data_regions[i].name);
+      EXPECT_EQ(json_member(regions[i], "offset").number, static_cast<double>(compiled.data_regions[i].offset));
+    }
+  }
+}
+
 TEST(DumpListing, SoftmaxSweepsMatchPlan) {
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!host_has(isa)) continue;

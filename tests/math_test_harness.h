@@ -143,7 +143,8 @@ class MathKernel {
     code.L(done);
     code.vzeroupper();
     code.ret();
-    pool.emit(code);
+    std::vector<DataRegion> tables;  // the harness prints no listing
+    pool.emit(code, tables);
 
     Result<ExecutableBuffer> buffer = ExecutableBuffer::create(code.getCode(), code.getSize());
     if (buffer.is_ok()) {
@@ -225,7 +226,8 @@ inline RegisterSnapshot run_with_sentinels(MathIsa isa, int inputs, int outputs,
   }
   code.vzeroupper();
   code.ret();
-  pool.emit(code);
+  std::vector<DataRegion> tables;  // the harness prints no listing
+  pool.emit(code, tables);
 
   Result<ExecutableBuffer> buffer = ExecutableBuffer::create(code.getCode(), code.getSize());
   RegisterSnapshot snapshot;
