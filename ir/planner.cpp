@@ -630,8 +630,11 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   int64_t working_set = n_hint * 4 * row_tensors;
   bool large = n_hint > 0 && working_set > target.llc_bytes / 2;
   plan.nontemporal_stores = choices.nontemporal_stores.value_or(large);
+  bool writes_rows = std::any_of(p.outputs.begin(), p.outputs.end(),
+                                 [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; });
   if (choices.nontemporal_stores) {
-    plan.reasons.push_back(std::string("non-temporal stores ") + (plan.nontemporal_stores ? "on" : "off") + ": forced");
+    plan.reasons.push_back(std::string("non-temporal stores ") + (plan.nontemporal_stores ? "on" : "off") +
+                           ": forced" + (writes_rows ? "" : ", but the pipeline writes no row, so nothing streams"));
   } else if (large) {
     plan.reasons.push_back("non-temporal stores on: the row's tensors (" + std::to_string(working_set) +
                            " bytes) exceed half the last-level cache of " + std::to_string(target.llc_bytes) +

@@ -205,6 +205,22 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   EXPECT_NE(ir::print_plan(*pipeline, *planned).find("prefetches: x, 16384 bytes ahead"), std::string::npos);
 }
 
+// A pipeline without a row output has no stores to stream, and its plan says
+// so even when non-temporal stores are forced.
+TEST(Planner, PipelineWithoutRowOutputStoresNothing) {
+  auto pipeline = parse_example("log_z_loss");
+  ASSERT_TRUE(pipeline.is_ok());
+  ir::PlanChoices streaming;
+  streaming.nontemporal_stores = true;
+  auto plan = ir::make_plan(*pipeline, avx512_target(), 1000, streaming);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  std::string text = ir::print_plan(*pipeline, *plan);
+  EXPECT_NE(text.find("  stores: none (the pipeline writes no row)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("non-temporal stores on: forced, but the pipeline writes no row"), std::string::npos) << text;
+  EXPECT_EQ(ir::print_plan(*parse_example("softmax"), plan_for("softmax", std::nullopt, 1000)).find("stores: none"),
+            std::string::npos);
+}
+
 // A logsumexp: the online sweep computes the sum, so no later sweep may
 // compute exp(x - m) again for nothing.
 TEST(Planner, OnlineFormLeavesNoDeadExp) {
