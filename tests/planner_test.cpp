@@ -32,6 +32,14 @@ ir::Plan plan_for(const std::string& example, std::optional<ir::SoftmaxForm> for
   return *plan;
 }
 
+ir::Plan plan_with(const std::string& example, int64_t n, const ir::PlanChoices& choices) {
+  auto pipeline = parse_example(example);
+  EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  auto plan = ir::make_plan(*pipeline, avx512_target(), n, choices);
+  EXPECT_TRUE(plan.is_ok()) << plan.status().to_string();
+  return *plan;
+}
+
 TEST(Planner, FindsSoftmaxCore) {
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
@@ -208,13 +216,9 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
 // A pipeline without a row output has no stores to stream, and its plan says
 // so even when non-temporal stores are forced.
 TEST(Planner, PipelineWithoutRowOutputStoresNothing) {
-  auto pipeline = parse_example("log_z_loss");
-  ASSERT_TRUE(pipeline.is_ok());
   ir::PlanChoices streaming;
   streaming.nontemporal_stores = true;
-  auto plan = ir::make_plan(*pipeline, avx512_target(), 1000, streaming);
-  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
-  std::string text = ir::print_plan(*pipeline, *plan);
+  std::string text = ir::print_plan(*parse_example("log_z_loss"), plan_with("log_z_loss", 1000, streaming));
   EXPECT_NE(text.find("  stores: none (the pipeline writes no row)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("non-temporal stores on: forced, but the pipeline writes no row"), std::string::npos) << text;
   EXPECT_EQ(ir::print_plan(*parse_example("softmax"), plan_for("softmax", std::nullopt, 1000)).find("stores: none"),
