@@ -27,8 +27,7 @@ namespace {
 // MXCSR for kernels: round to nearest even, all exceptions masked, no flush to
 // zero and no denormals-are-zero, whatever the caller has set.
 constexpr uint32_t kKernelMxcsr = 0x1F80;
-// The control bits of MXCSR (the System V ABI has the callee preserve them);
-// the six low bits are the sticky exception flags, which the caller saves.
+// The control bits of MXCSR; the six low bits are the sticky exception flags.
 constexpr uint32_t kMxcsrControlBits = 0xFFC0;
 
 }  // namespace
@@ -90,6 +89,7 @@ Status KernelEmitter::assign_slots() {
   }
 
   saved_mxcsr_offset_ = frame_alloc(4, 4);
+  exit_mxcsr_offset_ = frame_alloc(4, 4);
   for (size_t id = 0; id < p_.values.size(); ++id) {
     const ir::Value& v = p_.value(static_cast<ValueId>(id));
     if (v.kind == ir::ValueKind::kOpResult && v.type.shape.is_scalar()) {
@@ -111,27 +111,27 @@ void KernelEmitter::emit_prologue() {
   // a 64-element softmax call from 19 to 95 ns.
   Label keep_mxcsr;
   stmxcsr(dword[rsp + saved_mxcsr_offset_]);
-  emit_mxcsr_control_test();
+  mov(eax, dword[rsp + saved_mxcsr_offset_]);
+  and_(eax, kMxcsrControlBits);
+  cmp(eax, kKernelMxcsr);
   je(keep_mxcsr);
   ldmxcsr(dword[rip + mxcsr_label_]);
   L(keep_mxcsr);
 }
 
-// Sets ZF when the saved MXCSR has the kernel's control bits. Uses eax.
-void KernelEmitter::emit_mxcsr_control_test() {
-  mov(eax, dword[rsp + saved_mxcsr_offset_]);
-  and_(eax, kMxcsrControlBits);
-  cmp(eax, kKernelMxcsr);
-}
-
 void KernelEmitter::emit_epilogue() {
-  // The exception flags the kernel raised stay set, as after any call; the
-  // control bits are restored where the prologue changed them.
-  Label kept_mxcsr;
-  emit_mxcsr_control_test();
-  je(kept_mxcsr);
+  // The caller gets its MXCSR back unchanged: its control bits, and its
+  // exception flags without those the kernel raised (an AVX-512 row with
+  // -inf raises "invalid" in lanes whose result is masked). The load runs
+  // only when MXCSR differs from the saved value, which after a call that
+  // raised no new flag and changed no control bit it does not.
+  Label unchanged;
+  stmxcsr(dword[rsp + exit_mxcsr_offset_]);
+  mov(eax, dword[rsp + exit_mxcsr_offset_]);
+  cmp(eax, dword[rsp + saved_mxcsr_offset_]);
+  je(unchanged);
   ldmxcsr(dword[rsp + saved_mxcsr_offset_]);
-  L(kept_mxcsr);
+  L(unchanged);
   int frame = (frame_bytes_ + 15) / 16 * 16 + 8;
   add(rsp, frame);
   for (const Reg64& r : {r15, r14, r13, r12, rbp, rbx}) pop(r);

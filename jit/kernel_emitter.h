@@ -89,7 +89,6 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   Status assign_slots();
   void emit_prologue();
   void emit_epilogue();
-  void emit_mxcsr_control_test();
   Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
   void emit_prefetch_bases();
   void emit_next_row(Xbyak::Label& row_loop);
@@ -241,6 +240,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::map<ir::ValueId, int> frame_offset_;  // per-row scalar values
   int frame_bytes_ = 0;
   int saved_mxcsr_offset_ = 0;
+  int exit_mxcsr_offset_ = 0;  // MXCSR at the end of the call, compared with the saved one
 
   // Resident rows (plan.resident_vectors): the register of each row value
   // kept for a later sweep, per vector of the row, and the last sweep that
