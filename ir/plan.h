@@ -60,7 +60,7 @@ struct Sweep {
   bool online_softmax = false;     // this sweep also computes the softmax core's sum (two-pass online)
   bool extexp_sum = false;         // this sweep computes the extended-exponent sum
   bool extexp_scale = false;       // this sweep writes y = exp(x) / sum from the extended-exponent sum
-  bool prefetch = false;           // its loads prefetch Plan::prefetch_bytes ahead
+  bool prefetch = false;           // its loads of Plan::prefetched_inputs prefetch Plan::prefetch_bytes ahead
 };
 
 // Rows of up to this many vectors can be held in registers across sweeps.
@@ -129,9 +129,12 @@ struct Plan {
   // loaded once into registers and every sweep works there: no loops, no
   // reloads from memory. Other row lengths take the loops. 0: never.
   int resident_vectors = 0;
-  // Each load of a row tensor in a sweep with Sweep::prefetch also prefetches
-  // the line this many bytes ahead (0: none).
+  // Each load of a row tensor in prefetched_inputs, in a sweep with
+  // Sweep::prefetch, also prefetches the line this many bytes ahead (0: none).
   int prefetch_bytes = 0;
+  // The row inputs that get a prefetch base register: the first ones, as many
+  // as TargetDesc::tensor_registers leaves after the tensors.
+  std::vector<ValueId> prefetched_inputs;
   // three_pass_reload of a plain softmax with the max and exp sweeps fused by
   // blocks: each block's max, then exp(x - block max) written to y and summed
   // while the block is in L1, so x is read from memory once. The last sweep

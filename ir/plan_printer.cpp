@@ -45,7 +45,14 @@ std::string print_plan(const Pipeline& p, const Plan& plan) {
     out << "\n    writes: " << names(p, sweep.stores);
     if (!sweep.spills.empty()) out << "; spills: " << names(p, sweep.spills);
     out << "\n";
-    if (sweep.prefetch) out << "    prefetches: " << names(p, sweep.loads) << ", " << plan.prefetch_bytes << " bytes ahead\n";
+    if (sweep.prefetch) {
+      std::vector<ValueId> prefetched;
+      for (ValueId v : sweep.loads) {
+        auto& inputs = plan.prefetched_inputs;
+        if (std::find(inputs.begin(), inputs.end(), v) != inputs.end()) prefetched.push_back(v);
+      }
+      out << "    prefetches: " << names(p, prefetched) << ", " << plan.prefetch_bytes << " bytes ahead\n";
+    }
     for (int i : sweep.scalar_ops) out << "    once per row: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";
     for (int i : sweep.ops) out << "    per element: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";
     for (int i : sweep.reductions) out << "    reduction: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";

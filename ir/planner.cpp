@@ -327,24 +327,51 @@ int blocked_shift_output_op(const Pipeline& p, const SoftmaxCore& core, const Sw
   return ops[0];
 }
 
-// Chooses the sweeps whose loads prefetch (Sweep::prefetch). A row streamed
+// Chooses the inputs and sweeps that prefetch (Plan::prefetched_inputs,
+// Sweep::prefetch), and returns whether only exp sweeps do. A row streamed
 // from memory prefetches in every sweep that reads it. A row in cache
-// prefetches only in the sweeps that compute the softmax core's exp, which in
-// a batch brings the next rows in while exp keeps the core busy. In the max
-// sweep, which runs at the speed of its loads, a batch's prefetches stalled
-// it instead. On an Intel Xeon (family 6 model 167), in a timing loop, 1024
-// log-softmax rows of 4096 elements took 0.378 ns per element with
-// prefetches in every sweep and 0.288 with them in the exp sweep only.
-// Without a softmax core every sweep prefetches.
-void set_prefetching_sweeps(Plan& plan, bool out_of_cache) {
+// prefetches only in the sweeps that compute an exp, which in a batch brings
+// the next rows in while exp keeps the core busy. In the max sweep, which runs
+// at the speed of its loads, a batch's prefetches stalled it instead. On an
+// Intel Xeon (family 6 model 167), in a timing loop, 1024 log-softmax rows of
+// 4096 elements took 0.378 ns per element with prefetches in every sweep and
+// 0.288 with them in the exp sweep only. Without an exp sweep every sweep
+// prefetches. Blocked exp emits no sweep 0: its max passes run in the block
+// loop of sweep 1.
+bool set_prefetching(const Pipeline& p, const TargetDesc& target, Plan& plan, bool out_of_cache) {
+  plan.prefetched_inputs.clear();
+  for (Sweep& sweep : plan.sweeps) sweep.prefetch = false;
+  if (!plan.jit_supported || plan.prefetch_bytes == 0) return false;
+
+  // The tensors take registers as in the kernel's layout: every input but a
+  // scalar parameter, and every output.
+  int tensors = static_cast<int>(p.outputs.size());
+  for (ValueId v : p.inputs) tensors += p.value(v).kind == ValueKind::kInput || !p.value(v).type.shape.is_scalar();
+  int spare = target.tensor_registers - tensors;
+  for (ValueId v : p.inputs) {
+    if (spare <= 0) break;
+    if (p.value(v).type.shape.kind != Shape::Kind::kRow) continue;
+    plan.prefetched_inputs.push_back(v);
+    --spare;
+  }
+
   auto computes_exp = [&](const Sweep& sweep) {
     return sweep.online_softmax || sweep.extexp_sum || sweep.extexp_scale ||
-           (plan.core.exp_op >= 0 && std::find(sweep.ops.begin(), sweep.ops.end(), plan.core.exp_op) != sweep.ops.end());
+           std::any_of(sweep.ops.begin(), sweep.ops.end(),
+                       [&](int op) { return p.ops[static_cast<size_t>(op)].kind == OpKind::kExp; });
+  };
+  auto prefetches_input = [&](const Sweep& sweep) {
+    return std::any_of(sweep.loads.begin(), sweep.loads.end(), [&](ValueId v) {
+      return std::find(plan.prefetched_inputs.begin(), plan.prefetched_inputs.end(), v) != plan.prefetched_inputs.end();
+    });
   };
   bool exp_sweeps_only = !out_of_cache && std::any_of(plan.sweeps.begin(), plan.sweeps.end(), computes_exp);
-  for (Sweep& sweep : plan.sweeps) {
-    sweep.prefetch = plan.prefetch_bytes > 0 && !sweep.loads.empty() && (!exp_sweeps_only || computes_exp(sweep));
+  for (size_t s = 0; s < plan.sweeps.size(); ++s) {
+    Sweep& sweep = plan.sweeps[s];
+    bool emitted = !(plan.blocked_exp && s == 0);
+    sweep.prefetch = emitted && prefetches_input(sweep) && (!exp_sweeps_only || computes_exp(sweep));
   }
+  return exp_sweeps_only;
 }
 
 }  // namespace
@@ -784,22 +811,33 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     return Status(StatusCode::kInvalidArgument, "prefetch distance " + std::to_string(plan.prefetch_bytes) +
                                                     " bytes is out of range; use 0 (none) to 1048576");
   }
+  bool exp_sweeps_only = set_prefetching(p, target, plan, out_of_cache);
+  std::string where = exp_sweeps_only ? " bytes ahead in the sweeps that compute exp" : " bytes ahead";
   if (choices.prefetch_bytes) {
-    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + " bytes ahead: forced");
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where + ": forced");
   } else if (plan.blocked_exp) {
-    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
-                           " bytes ahead: one block of blocked exp, so that the next block is in L1 when its " +
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where +
+                           ": one block of blocked exp, so that the next block is in L1 when its " +
                            (plan.speculative_max ? "exp pass" : "max pass") + " starts");
   } else if (out_of_cache) {
-    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
-                           " bytes ahead: the row streams from memory, and the hardware prefetcher alone "
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where +
+                           ": the row streams from memory, and the hardware prefetcher alone "
                            "leaves the exp loops waiting for it");
   } else {
-    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) +
-                           " bytes ahead in the sweeps that compute exp: the rows of a batch arrive before their "
-                           "loads, and the last row of a call shorter than 64 KiB prefetches only what it loads");
+    plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where +
+                           ": the rows of a batch arrive before their loads, and the last row of a call shorter "
+                           "than 64 KiB prefetches only what it loads");
   }
-  set_prefetching_sweeps(plan, out_of_cache);
+  if (plan.prefetch_bytes > 0 && plan.jit_supported &&
+      plan.prefetched_inputs.size() < static_cast<size_t>(std::count_if(p.inputs.begin(), p.inputs.end(), [&](ValueId v) {
+        return p.value(v).type.shape.kind == Shape::Kind::kRow;
+      }))) {
+    plan.reasons.push_back(plan.prefetched_inputs.empty()
+                               ? std::string("no row input is prefetched: the tensor pointers take every register "
+                                             "that could hold a prefetch base")
+                               : "prefetches only the first " + std::to_string(plan.prefetched_inputs.size()) +
+                                     " row inputs: the tensor pointers leave no other register for a prefetch base");
+  }
   // Exp groups (Plan::exp_group), measured in bench/softmax_bench against
   // exp_group 1 (docs/benchmarks.md): AVX-512 rows in cache 2 to 5% faster
   // with the four lanes of a step together. On AVX2, groups of four take

@@ -16,6 +16,8 @@
 #include <bit>
 #include <cfloat>
 
+#include "ir/target.h"
+
 namespace rowjit::jit {
 
 using namespace Xbyak;
@@ -78,13 +80,13 @@ Status KernelEmitter::assign_slots() {
                                           std::to_string(kMaxScalarSlots) + " scalar parameters"};
   }
   for (size_t i = 0; i < layout_.tensor_slots.size(); ++i) tensor_reg_[layout_.tensor_slots[i]] = kTensorRegs[i];
-  // Each row input that is prefetched gets a register of its own for the
-  // prefetch base, from the tensor registers no tensor uses. Inputs beyond
-  // those are not prefetched.
+  // Each row input the plan prefetches gets a register of its own for the
+  // prefetch base, from the tensor registers no tensor uses (the planner
+  // counts them the same way).
+  static_assert(ir::kTensorRegisters == kMaxTensorSlots);
   size_t spare = layout_.tensor_slots.size();
-  for (ValueId id : p_.inputs) {
+  for (ValueId id : plan_.prefetched_inputs) {
     if (plan_.prefetch_bytes == 0 || spare >= static_cast<size_t>(kMaxTensorSlots)) break;
-    if (p_.value(id).type.shape.kind != ir::Shape::Kind::kRow) continue;
     prefetch_reg_[id] = kTensorRegs[spare++];
   }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -175,32 +176,59 @@ TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
   }
 }
 
-// The kernel prefetches where the plan says (Sweep::prefetch): for a softmax
-// in cache, in the exp sweep and not in the max sweep.
+// The kernel prefetches where the plan says (Sweep::prefetch): in the code of
+// each sweep the plan marks, and in no other. For a softmax in cache that is
+// the exp sweep and not the max sweep.
 TEST(JitPrefetch, FollowsThePlanSweeps) {
-  auto pipeline = parse_example("softmax");
-  ASSERT_TRUE(pipeline.is_ok());
+  struct Variant {
+    const char* example;
+    int64_t n;
+    std::optional<ir::SoftmaxForm> form;
+    std::optional<bool> blocked;
+  };
+  const Variant variants[] = {
+      {"softmax", 4096, ir::SoftmaxForm::kThreePassReload, std::nullopt},
+      {"softmax", 4096, ir::SoftmaxForm::kThreePassRecompute, std::nullopt},
+      {"log_softmax", 4096, std::nullopt, std::nullopt},
+      {"softmax", 1 << 25, std::nullopt, std::nullopt},
+      {"softmax", 1 << 25, ir::SoftmaxForm::kThreePassReload, std::nullopt},
+      {"softmax", 1 << 25, ir::SoftmaxForm::kThreePassReload, true},
+      {"softmax", 65536, std::nullopt, std::nullopt},
+      {"stablemax", 4096, std::nullopt, std::nullopt},
+  };
   for (Isa isa : runnable_isas()) {
-    CompileOptions options;
-    options.isa = isa;
-    options.n_hint = 4096;
-    options.choices.softmax_form = ir::SoftmaxForm::kThreePassReload;
-    auto kernel = compile(*pipeline, options);
-    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
-    ASSERT_EQ((*kernel)->plan().sweeps.size(), 3u);
-    std::vector<int> prefetches(3, 0);
-    int sweep = -1;
-    std::istringstream listing(jit::format_listing(*(*kernel)->compiled(), {}));
-    for (std::string line; std::getline(listing, line);) {
-      if (line.rfind("; sweep ", 0) == 0) sweep = line[8] - '0';
-      if (line.find("prefetcht0") != std::string::npos) {
-        ASSERT_GE(sweep, 0) << "a prefetch before the first sweep: " << line;
-        ++prefetches[static_cast<size_t>(sweep)];
+    for (const Variant& variant : variants) {
+      auto pipeline = parse_example(variant.example);
+      ASSERT_TRUE(pipeline.is_ok());
+      CompileOptions options;
+      options.isa = isa;
+      options.n_hint = variant.n;
+      options.choices.softmax_form = variant.form;
+      options.choices.blocked_exp = variant.blocked;
+      auto kernel = compile(*pipeline, options);
+      ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+      const ir::Plan& plan = (*kernel)->plan();
+      std::string what = std::string(variant.example) + " at n = " + std::to_string(variant.n) + ", " +
+                         std::string(ir::softmax_form_name(plan.softmax_form)) + (plan.blocked_exp ? " blocked" : "") +
+                         ", " + isa_name(isa);
+      std::vector<int> prefetches(plan.sweeps.size(), 0);
+      int sweep = -1;
+      std::istringstream listing(jit::format_listing(*(*kernel)->compiled(), {}));
+      for (std::string line; std::getline(listing, line);) {
+        if (line.rfind("; sweep ", 0) == 0) sweep = line[8] - '0';
+        if (line.find("prefetcht0") != std::string::npos) {
+          ASSERT_GE(sweep, 0) << what << ": a prefetch before the first sweep: " << line;
+          ++prefetches[static_cast<size_t>(sweep)];
+        }
+      }
+      for (size_t s = 0; s < plan.sweeps.size(); ++s) {
+        EXPECT_EQ(prefetches[s] > 0, plan.sweeps[s].prefetch) << what << ", sweep " << s;
+      }
+      if (std::string(variant.example) == "softmax" && variant.n == 4096) {
+        EXPECT_FALSE(plan.sweeps[0].prefetch) << what << ": the max sweep of a row in cache prefetches";
+        EXPECT_TRUE(plan.sweeps[1].prefetch) << what;
       }
     }
-    EXPECT_EQ(prefetches[0], 0) << isa_name(isa) << ": the max sweep prefetches";
-    EXPECT_GT(prefetches[1], 0) << isa_name(isa) << ": the exp sweep does not prefetch";
-    EXPECT_EQ(prefetches[2], 0) << isa_name(isa) << ": the scale sweep reads no input";
   }
 }
 

@@ -195,9 +195,37 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 1 << 25)), (Flags{true, true, false}));
   EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 1 << 25)), (Flags{true, true, true}));
 
+  // Blocked exp emits no sweep 0; its exp passes prefetch.
+  ir::PlanChoices blocked;
+  blocked.blocked_exp = true;
+  blocked.softmax_form = ir::SoftmaxForm::kThreePassReload;
+  EXPECT_EQ(prefetching(plan_with("softmax", 1 << 25, blocked)), (Flags{false, true, false}));
+  // No exp: every sweep that reads a row prefetches, and the reason says so.
+  ir::Plan stablemax = plan_for("stablemax", std::nullopt, 4096);
+  ASSERT_TRUE(stablemax.jit_supported);
+  for (const ir::Sweep& sweep : stablemax.sweeps) EXPECT_EQ(sweep.prefetch, !sweep.loads.empty());
+  std::string stablemax_text = ir::print_plan(*parse_example("stablemax"), stablemax);
+  EXPECT_EQ(stablemax_text.find("in the sweeps that compute exp"), std::string::npos) << stablemax_text;
+  // A pipeline on the interpreter prefetches nothing.
   ir::Plan quantize = plan_for("quant_int8_absmax", std::nullopt, 4096);
-  ASSERT_GE(quantize.sweeps.size(), 2u);
-  for (const ir::Sweep& sweep : quantize.sweeps) EXPECT_EQ(sweep.prefetch, !sweep.loads.empty());
+  ASSERT_FALSE(quantize.jit_supported);
+  for (const ir::Sweep& sweep : quantize.sweeps) EXPECT_FALSE(sweep.prefetch);
+  EXPECT_TRUE(quantize.prefetched_inputs.empty());
+
+  // Four row inputs and three outputs leave one register: only the first
+  // input is prefetched, and the plan lists only it.
+  auto many = ir::parse_pipeline(
+      "kernel many(a: f32[n], b: f32[n], c: f32[n], d: f32[n]) -> (y: f32[n], p: f32[n], q: f32[n]) {\n"
+      "  z = a + b + c + d\n  m = max(z)\n  e = exp(z - m)\n  y = e / sum(e)\n  p = a * b\n  q = c * d\n}\n");
+  ASSERT_TRUE(many.is_ok()) << many.status().to_string();
+  auto many_plan = ir::make_plan(*many, avx512_target(), 4096, {});
+  ASSERT_TRUE(many_plan.is_ok()) << many_plan.status().to_string();
+  ASSERT_EQ(many_plan->prefetched_inputs.size(), 1u);
+  EXPECT_EQ(many->display_name(many_plan->prefetched_inputs[0]), "a");
+  std::string many_text = ir::print_plan(*many, *many_plan);
+  EXPECT_NE(many_text.find("prefetches: a, 16384 bytes ahead"), std::string::npos) << many_text;
+  EXPECT_EQ(many_text.find("prefetches: a, b"), std::string::npos) << many_text;
+  EXPECT_NE(many_text.find("prefetches only the first 1 row inputs"), std::string::npos) << many_text;
 
   auto pipeline = parse_example("softmax");
   ASSERT_TRUE(pipeline.is_ok());
