@@ -6,12 +6,9 @@
 #include <new>
 #include <stdexcept>
 
+#include "ir/float_environment.h"
 #include "ir/interpret_ops.h"
 #include "ir/tensor_overlap.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
 
 namespace rowjit::ir {
 namespace {
@@ -19,24 +16,6 @@ namespace {
 using interpret_detail::RowContext;
 using interpret_detail::RowValues;
 
-// Sets the SSE control register to IEEE defaults for the duration of a run:
-// round to nearest even, denormals kept (no flush to zero, no denormals read
-// as zero), as docs/ir.md requires whatever the caller's MXCSR mode. The
-// caller's register is restored afterwards.
-class IeeeFloatEnvironment {
- public:
-#if defined(__x86_64__) || defined(__i386__)
-  IeeeFloatEnvironment() : saved_(_mm_getcsr()) { _mm_setcsr(kIeeeDefaultMxcsr); }
-  ~IeeeFloatEnvironment() { _mm_setcsr(saved_); }
-
- private:
-  static constexpr unsigned kIeeeDefaultMxcsr = 0x1F80;  // every exception masked, nothing else set
-  unsigned saved_;
-#else
-  // NOTE: on other architectures the caller's floating-point environment is
-  // used unchanged, so a flush-to-zero mode would flush denormals.
-#endif
-};
 
 // Elements one row of value `id` holds in its buffer; for a block format, the
 // bytes of its complete blocks.
@@ -119,7 +98,7 @@ Status evaluate_op(const Op& op, RowContext& context) {
 }  // namespace
 
 Status interpret(const Pipeline& pipeline, const RunArgs& args) {
-  IeeeFloatEnvironment ieee_environment;
+  DefaultFloatEnvironment ieee_environment;  // docs/ir.md: denormals kept whatever the caller's MXCSR
   ROWJIT_TRY(validate_run_args(pipeline, args));
   // Every in-place alias works here, because each row is loaded before any
   // output of it is stored. Other overlaps would depend on the row order.

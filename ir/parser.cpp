@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ir/builder.h"
+#include "ir/float_environment.h"
 #include "ir/lexer.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
@@ -592,6 +593,9 @@ class Parser {
 
 }  // namespace
 
-Result<Pipeline> parse_pipeline(std::string_view text) { return Parser(text).run(); }
+Result<Pipeline> parse_pipeline(std::string_view text) {
+  DefaultFloatEnvironment environment;  // literals round to nearest whatever the caller's mode
+  return Parser(text).run();
+}
 
 }  // namespace rowjit::ir

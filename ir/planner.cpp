@@ -1,8 +1,10 @@
 #include "ir/planner.h"
-#include "ir/tensor.h"
 
 #include <algorithm>
 #include <set>
+
+#include "ir/float_environment.h"
+#include "ir/tensor.h"
 
 namespace rowjit::ir {
 namespace {
@@ -377,6 +379,7 @@ bool set_prefetching(const Pipeline& p, const TargetDesc& target, Plan& plan, bo
 }  // namespace
 
 Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
+  DefaultFloatEnvironment environment;  // the planner's float arithmetic rounds to nearest
   if (n_hint < 0 || n_hint > kMaxRowLength) {
     return Status(StatusCode::kInvalidArgument, "n_hint " + std::to_string(n_hint) +
                                                     " is out of range; give the row length (0 to " +

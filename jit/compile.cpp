@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ir/float_environment.h"
 #include "jit/kernel_emitter.h"
 
 namespace rowjit::jit {
@@ -93,6 +94,9 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
 }  // namespace
 
 Result<CompiledKernel> compile_kernel(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512) {
+  // The exp table and the constants are computed on the host: they must not
+  // depend on the caller's rounding mode or trap on its unmasked exceptions.
+  ir::DefaultFloatEnvironment environment;
   if (!plan.jit_supported) {
     return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "': " + plan.unsupported_reason);
   }

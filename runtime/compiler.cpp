@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ir/float_environment.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/planner.h"
@@ -317,7 +318,11 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
       value = argument->second;
       ++argument;
     }
-    if (scalar_slots_[position] >= 0) call.scalars[scalar_slots_[position]] = static_cast<float>(value);
+    if (scalar_slots_[position] >= 0) {
+      // Rounded to nearest, denormals kept, as value_accepted checked it.
+      ir::DefaultFloatEnvironment environment;
+      call.scalars[scalar_slots_[position]] = static_cast<float>(value);
+    }
   }
   compiled_->function()(&call);
   return Status::ok();

@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "ir/float_environment.h"
 #include "runtime/compiler.h"
 
 namespace rowjit {
@@ -78,6 +79,9 @@ void ThreadPool::run_one(Loop& loop, std::unique_lock<std::mutex>& lock) {
 }
 
 void ThreadPool::work() {
+  // A worker computes under the defaults, not under the MXCSR of the thread
+  // that happened to create the pool.
+  ir::use_default_float_environment();
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     // Poll for the next loop for kPollBeforeSleep after the last task, then

@@ -2,10 +2,13 @@
 // -DROWJIT_SANITIZE=thread, these tests are the data-race check of the
 // runtime.
 #include <gtest/gtest.h>
+#include <xmmintrin.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,6 +186,35 @@ TEST(ThreadPool, ConcurrentCallers) {
   for (const auto& per_thread : counts) {
     for (const auto& count : per_thread) EXPECT_EQ(count.load(), 10);
   }
+}
+
+// Workers do not keep the MXCSR of the thread that created the pool: each
+// task sees the IEEE defaults (0x1F80, flags aside), even when the pool was
+// created under round toward zero with flush to zero. Each task sleeps, so
+// that the workers take some of them.
+TEST(ThreadPool, WorkersUseDefaultMxcsr) {
+  const unsigned caller_mxcsr = _mm_getcsr();
+  _mm_setcsr(0xFF80);  // round toward zero, flush to zero, denormals are zero
+  auto pool = std::make_unique<ThreadPool>(2);
+  _mm_setcsr(caller_mxcsr);
+  struct Seen {
+    unsigned mxcsr = 0;
+    std::thread::id thread;
+  };
+  std::vector<Seen> seen(12);
+  pool->parallel_for(
+      seen.size(),
+      [](void* context, size_t index) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        (*static_cast<std::vector<Seen>*>(context))[index] = {_mm_getcsr(), std::this_thread::get_id()};
+      },
+      &seen);
+  int on_workers = 0;
+  for (const Seen& task : seen) {
+    EXPECT_EQ(task.mxcsr & 0xFFC0u, 0x1F80u) << std::hex << task.mxcsr;
+    on_workers += task.thread != std::this_thread::get_id();
+  }
+  EXPECT_GT(on_workers, 0) << "no task ran on a worker";
 }
 
 TEST(ThreadPool, NoWorkersRunsOnCaller) {

@@ -10,6 +10,9 @@
 #include <limits>
 #include <vector>
 
+#include "ir/parser.h"
+#include "ir/planner.h"
+#include "jit/compile.h"
 #include "jit/exec_memory.h"
 #include "tests/jit_testing.h"
 #include "tests/test_util.h"
@@ -142,6 +145,70 @@ TEST(JitAbi, ComputesUnderItsOwnMxcsrAndRestoresTheCallers) {
         }
       }
     }
+  }
+}
+
+// The host code around a kernel (parsing literals, planning, building the exp
+// table, converting f32 parameters) computes under the IEEE defaults too:
+// the same machine code and results under every caller MXCSR, no trap from
+// an unmasked precision exception, and the caller's MXCSR back afterwards.
+TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
+  const char* text =
+      "kernel scaled(x: f32[n], param tau: f32 > 0) -> (y: f32[n]) {\n"
+      "  m = max(x * 0.1)\n  e = exp((x * 0.1 - m) / tau)\n  y = e / sum(e)\n}\n";
+  const unsigned caller_mxcsr = _mm_getcsr();
+  std::vector<float> x(300);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.731f * static_cast<float>(i % 23) - 7.0f;
+  for (Isa isa : runnable_isas()) {
+    auto build_and_run = [&](unsigned mxcsr, double tau, std::vector<uint8_t>* code, unsigned* after) {
+      std::vector<float> y(x.size(), -1.0f);
+      _mm_setcsr(mxcsr);
+      auto pipeline = ir::parse_pipeline(text);
+      Result<ir::Plan> plan = pipeline.is_ok() ? ir::make_plan(*pipeline, host_target(isa), 300, {})
+                                               : Result<ir::Plan>(pipeline.status());
+      Result<jit::CompiledKernel> compiled =
+          plan.is_ok() ? jit::compile_kernel(*pipeline, *plan, isa == Isa::kAvx512)
+                       : Result<jit::CompiledKernel>(plan.status());
+      CompileOptions options;
+      options.isa = isa;
+      options.n_hint = 300;
+      auto kernel = pipeline.is_ok() ? compile(*pipeline, options) : Result<std::shared_ptr<const Kernel>>(pipeline.status());
+      Status ran = kernel.is_ok() ? Status::ok() : kernel.status();
+      if (ran.is_ok()) {
+        ir::RunArgs args;
+        args.n = static_cast<int64_t>(x.size());
+        args.tensors["x"] = {x.data(), ir::ElemType::kF32, args.n * 4};
+        args.tensors["y"] = {y.data(), ir::ElemType::kF32, args.n * 4};
+        args.scalars["tau"] = tau;
+        ran = (*kernel)->run(args);
+      }
+      *after = _mm_getcsr();
+      _mm_setcsr(caller_mxcsr);
+      EXPECT_TRUE(compiled.is_ok()) << compiled.status().to_string();
+      EXPECT_TRUE(ran.is_ok()) << ran.to_string();
+      if (compiled.is_ok()) *code = compiled->bytes;
+      return y;
+    };
+    std::vector<uint8_t> nearest_code;
+    unsigned after = 0;
+    const std::vector<float> nearest = build_and_run(0x1F80, 0.7, &nearest_code, &after);
+    ASSERT_FALSE(nearest_code.empty());
+    // Round down, up and toward zero, FTZ and DAZ, and the precision
+    // exception unmasked (0x0F80), which traps on the first inexact result.
+    for (unsigned mxcsr : {0x3F80u, 0x5F80u, 0x7F80u, 0x9FC0u, 0x0F80u}) {
+      std::vector<uint8_t> code;
+      const std::vector<float> y = build_and_run(mxcsr, 0.7, &code, &after);
+      EXPECT_EQ(after, mxcsr) << isa_name(isa) << ": the caller's MXCSR changed";
+      EXPECT_TRUE(code == nearest_code) << isa_name(isa) << ", caller MXCSR 0x" << std::hex << mxcsr
+                                        << ": the machine code depends on the caller's MXCSR";
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(float_bits(y[i]), float_bits(nearest[i]))
+            << isa_name(isa) << ", caller MXCSR 0x" << std::hex << mxcsr << std::dec << ", element " << i;
+      }
+    }
+    // A denormal temperature is a positive f32 under FTZ and DAZ too.
+    std::vector<uint8_t> code;
+    build_and_run(0x9FC0, 1e-40, &code, &after);
   }
 }
 
