@@ -1,5 +1,6 @@
 #include "runtime/compiler.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,14 @@
 
 namespace rowjit {
 
+namespace {
+
+std::atomic<int64_t> g_llc_bytes_for_testing{0};  // 0: the detected size
+
+}  // namespace
+
+void set_llc_bytes_for_testing(std::optional<int64_t> bytes) { g_llc_bytes_for_testing = bytes.value_or(0); }
+
 ir::TargetDesc host_target(Isa isa) {
   ir::TargetDesc target;
   target.isa = isa_name(isa);
@@ -35,6 +44,7 @@ ir::TargetDesc host_target(Isa isa) {
   if (caches.l1d_bytes > 0) target.l1d_bytes = static_cast<int64_t>(caches.l1d_bytes);
   if (caches.l2_bytes > 0) target.l2_bytes = static_cast<int64_t>(caches.l2_bytes);
   if (caches.l3_bytes > 0) target.llc_bytes = static_cast<int64_t>(caches.l3_bytes);
+  if (int64_t forced = g_llc_bytes_for_testing.load(); forced > 0) target.llc_bytes = forced;
   return target;
 }
 

@@ -109,6 +109,13 @@ class Kernel {
 // Target description of `isa` on this host: vector width and cache sizes.
 ir::TargetDesc host_target(Isa isa);
 
+// For tests only: the last-level cache size that host_target() reports from
+// now on, for the whole process, instead of the detected one; std::nullopt
+// restores the detected size. Plans whose choices depend on the LLC (rows out
+// of cache, the call size above which stores stream) can then be exercised
+// with small buffers on any machine.
+void set_llc_bytes_for_testing(std::optional<int64_t> bytes);
+
 // Plans and compiles `pipeline`. Fails on invalid options (an ISA the host
 // lacks, a forced plan that does not apply) or when the system refuses
 // executable memory. A pipeline the JIT cannot lower is not an error: its
