@@ -19,17 +19,26 @@ namespace rowjit::ir {
 class DefaultFloatEnvironment {
  public:
 #if defined(__x86_64__) || defined(__i386__)
-  DefaultFloatEnvironment() : saved_(_mm_getcsr()) {
-    if ((saved_ & kControlBits) != kDefaultMxcsr) _mm_setcsr(kDefaultMxcsr);
+  DefaultFloatEnvironment() : saved_(read_mxcsr()) {
+    if ((saved_ & kControlBits) != kDefaultMxcsr) write_mxcsr(kDefaultMxcsr);
   }
   ~DefaultFloatEnvironment() {
-    if (_mm_getcsr() != saved_) _mm_setcsr(saved_);
+    if (read_mxcsr() != saved_) write_mxcsr(saved_);
   }
   DefaultFloatEnvironment(const DefaultFloatEnvironment&) = delete;
   DefaultFloatEnvironment& operator=(const DefaultFloatEnvironment&) = delete;
 
   static constexpr unsigned kDefaultMxcsr = 0x1F80;  // every exception masked, nothing else set
   static constexpr unsigned kControlBits = 0xFFC0;   // all but the six exception flags
+
+  // stmxcsr and ldmxcsr as volatile asm, which the compiler keeps in order
+  // with other volatile asm (the intrinsics it may move past arithmetic).
+  static unsigned read_mxcsr() {
+    unsigned value;
+    asm volatile("stmxcsr %0" : "=m"(value) : : "memory");
+    return value;
+  }
+  static void write_mxcsr(unsigned value) { asm volatile("ldmxcsr %0" : : "m"(value) : "memory"); }
 
  private:
   unsigned saved_;
@@ -39,12 +48,41 @@ class DefaultFloatEnvironment {
 #endif
 };
 
+// `value` rounded to the nearest float, denormals kept, without a trap or a
+// flag left raised, whatever the caller's MXCSR. The conversion is volatile
+// asm so that it stays between the guard's reads of MXCSR.
+inline float to_f32_nearest(double value) {
+#if defined(__x86_64__) || defined(__i386__)
+  DefaultFloatEnvironment environment;
+  float result;
+  asm volatile("cvtsd2ss %1, %0" : "=x"(result) : "x"(value) : "memory");
+  return result;
+#else
+  return static_cast<float>(value);
+#endif
+}
+
+// `value` rounded to the nearest float and widened back to double, with the
+// same guarantees: the f32 value a kernel receives, for checks in double. The
+// widening must happen under the guard too, because a caller's DAZ would
+// read a denormal float as 0.
+inline double f32_value_of(double value) {
+#if defined(__x86_64__) || defined(__i386__)
+  DefaultFloatEnvironment environment;
+  double result;
+  asm volatile("cvtsd2ss %1, %0\n\tcvtss2sd %0, %0" : "=&x"(result) : "x"(value) : "memory");
+  return result;
+#else
+  return static_cast<double>(static_cast<float>(value));
+#endif
+}
+
 // Sets the IEEE defaults for the rest of the calling thread's life. For the
 // threads rowjit starts, which would otherwise keep the MXCSR of whichever
 // thread created them.
 inline void use_default_float_environment() {
 #if defined(__x86_64__) || defined(__i386__)
-  _mm_setcsr(DefaultFloatEnvironment::kDefaultMxcsr);
+  DefaultFloatEnvironment::write_mxcsr(DefaultFloatEnvironment::kDefaultMxcsr);
 #endif
 }
 

@@ -816,7 +816,9 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   }
   bool exp_sweeps_only = set_prefetching(p, target, plan, out_of_cache);
   std::string where = exp_sweeps_only ? " bytes ahead in the sweeps that compute exp" : " bytes ahead";
-  if (choices.prefetch_bytes) {
+  if (!plan.jit_supported) {
+    // The interpreter prefetches nothing.
+  } else if (choices.prefetch_bytes) {
     plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where + ": forced");
   } else if (plan.blocked_exp) {
     plan.reasons.push_back("prefetch " + std::to_string(plan.prefetch_bytes) + where +
@@ -838,8 +840,12 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
     plan.reasons.push_back(plan.prefetched_inputs.empty()
                                ? std::string("no row input is prefetched: the tensor pointers take every register "
                                              "that could hold a prefetch base")
-                               : "prefetches only the first " + std::to_string(plan.prefetched_inputs.size()) +
-                                     " row inputs: the tensor pointers leave no other register for a prefetch base");
+                               : plan.prefetched_inputs.size() == 1
+                                   ? std::string("prefetches only the first row input: the tensor pointers leave no "
+                                                 "other register for a prefetch base")
+                                   : "prefetches only the first " + std::to_string(plan.prefetched_inputs.size()) +
+                                         " row inputs: the tensor pointers leave no other register for a prefetch "
+                                         "base");
   }
   // Exp groups (Plan::exp_group), measured in bench/softmax_bench against
   // exp_group 1 (docs/benchmarks.md): AVX-512 rows in cache 2 to 5% faster

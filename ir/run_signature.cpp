@@ -34,8 +34,7 @@ bool value_accepted(const RunSignature::ScalarParam& param, double value) {
   // The kernel receives an f32 parameter as a float, so the bound applies to that.
   double effective = value;
   if (param.elem == ElemType::kF32) {
-    DefaultFloatEnvironment environment;  // the conversion the kernel's caller makes, rounded to nearest
-    effective = static_cast<double>(static_cast<float>(value));
+    effective = f32_value_of(value);
     if (!std::isfinite(effective)) return false;
   }
   if (param.bound) {

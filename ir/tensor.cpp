@@ -5,6 +5,8 @@
 #include <limits>
 #include <set>
 
+#include "ir/float_environment.h"
+
 namespace rowjit::ir {
 namespace {
 
@@ -124,7 +126,7 @@ Status check_scalar_param(const Pipeline& pipeline, const RunArgs& args, ValueId
   // to 0 and 1e39 to inf, which would break the bound or finiteness.
   double effective = *value;
   if (v.type.elem == ElemType::kF32) {
-    effective = static_cast<double>(static_cast<float>(*value));
+    effective = f32_value_of(*value);
     if (!std::isfinite(effective)) {
       return invalid_argument(shown + " overflows f32 to " + format_value(effective) +
                               "; use a value within +-3.4e38");

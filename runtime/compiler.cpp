@@ -60,6 +60,7 @@ Status check_isa_value(const std::optional<Isa>& isa) {
 }  // namespace
 
 Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
+  ir::DefaultFloatEnvironment environment;  // tuning file, dumps, timings: host code that must not trap
   ROWJIT_TRY(check_isa_value(options.isa));
   Isa isa = host_isa();
   if (options.isa) {
@@ -134,6 +135,7 @@ Compiler::Compiler() : Compiler(env_knobs()) {}
 Compiler::Compiler(const RuntimeKnobs& knobs) : knobs_(knobs), cache_(knobs.cache_capacity) {}
 
 Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
+  ir::DefaultFloatEnvironment environment;  // tuning file, dumps, timings: host code that must not trap
   auto start = std::chrono::steady_clock::now();
   ROWJIT_TRY(check_isa_value(options.isa));
   // The ISA is fixed before the lookup, so that the kernel compiled on a miss
@@ -330,8 +332,7 @@ Status Kernel::run_rows(const ir::RunArgs& args, int64_t first, int64_t count) c
     }
     if (scalar_slots_[position] >= 0) {
       // Rounded to nearest, denormals kept, as value_accepted checked it.
-      ir::DefaultFloatEnvironment environment;
-      call.scalars[scalar_slots_[position]] = static_cast<float>(value);
+      call.scalars[scalar_slots_[position]] = ir::to_f32_nearest(value);
     }
   }
   compiled_->function()(&call);

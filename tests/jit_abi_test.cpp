@@ -193,6 +193,7 @@ TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
     unsigned after = 0;
     const std::vector<float> nearest = build_and_run(0x1F80, 0.7, &nearest_code, &after);
     ASSERT_FALSE(nearest_code.empty());
+    EXPECT_EQ(after, 0x1F80u) << isa_name(isa) << ": converting tau left a flag raised";
     // Round down, up and toward zero, FTZ and DAZ, and the precision
     // exception unmasked (0x0F80), which traps on the first inexact result.
     for (unsigned mxcsr : {0x3F80u, 0x5F80u, 0x7F80u, 0x9FC0u, 0x0F80u}) {
@@ -209,6 +210,29 @@ TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
     // A denormal temperature is a positive f32 under FTZ and DAZ too.
     std::vector<uint8_t> code;
     build_and_run(0x9FC0, 1e-40, &code, &after);
+
+    // Rejected temperatures are errors, not traps, with the precision and
+    // invalid exceptions unmasked; the caller's MXCSR survives.
+    auto pipeline = ir::parse_pipeline(text);
+    ASSERT_TRUE(pipeline.is_ok());
+    CompileOptions options;
+    options.isa = isa;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    for (double tau : {-0.7, 1e-46, 1e39}) {
+      std::vector<float> y(x.size());
+      ir::RunArgs args;
+      args.n = static_cast<int64_t>(x.size());
+      args.tensors["x"] = {x.data(), ir::ElemType::kF32, args.n * 4};
+      args.tensors["y"] = {y.data(), ir::ElemType::kF32, args.n * 4};
+      args.scalars["tau"] = tau;
+      _mm_setcsr(0x0E80);
+      Status ran = (*kernel)->run(args);
+      after = _mm_getcsr();
+      _mm_setcsr(caller_mxcsr);
+      EXPECT_EQ(ran.code(), StatusCode::kInvalidArgument) << isa_name(isa) << ", tau " << tau << ": " << ran.to_string();
+      EXPECT_EQ(after, 0x0E80u) << isa_name(isa) << ", tau " << tau;
+    }
   }
 }
 
