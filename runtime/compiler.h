@@ -113,7 +113,8 @@ ir::TargetDesc host_target(Isa isa);
 // now on, for the whole process, instead of the detected one; std::nullopt
 // restores the detected size. Plans whose choices depend on the LLC (rows out
 // of cache, the call size above which stores stream) can then be exercised
-// with small buffers on any machine.
+// with small buffers on any machine. The kernel cache's key does not include
+// the size: a Compiler that compiles while it is set keeps that kernel.
 void set_llc_bytes_for_testing(std::optional<int64_t> bytes);
 
 // Plans and compiles `pipeline`. Fails on invalid options (an ISA the host
