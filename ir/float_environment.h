@@ -2,10 +2,6 @@
 // round to nearest even, denormals kept, every exception masked.
 #pragma once
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
-
 namespace rowjit::ir {
 
 // For the duration of a scope, sets the SSE control register to the IEEE
