@@ -109,9 +109,9 @@ class Kernel {
 // Target description of `isa` on this host: vector width and cache sizes.
 ir::TargetDesc host_target(Isa isa);
 
-// For tests only: the last-level cache size that host_target() reports from
-// now on, for the whole process, instead of the detected one; std::nullopt
-// restores the detected size. Plans whose choices depend on the LLC (rows out
+// For tests only: sets the last-level cache size that host_target() reports
+// from now on, for the whole process, instead of the detected one.
+// std::nullopt restores the detected size. Plans whose choices depend on the LLC (rows out
 // of cache, the call size above which stores stream) can then be exercised
 // with small buffers on any machine. The kernel cache's key does not include
 // the size: a Compiler that compiles while it is set keeps that kernel.

@@ -189,7 +189,7 @@ TEST(ThreadPool, ConcurrentCallers) {
 }
 
 // Workers do not keep the MXCSR of the thread that created the pool: each
-// task sees the IEEE defaults (0x1F80, flags aside), even when the pool was
+// task runs under the IEEE defaults (0x1F80, flags aside), even when the pool was
 // created under round toward zero with flush to zero. Each task sleeps, so
 // that the workers take some of them.
 TEST(ThreadPool, WorkersUseDefaultMxcsr) {

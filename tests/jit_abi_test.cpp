@@ -106,9 +106,9 @@ TEST(JitAbi, KeepsDenormalsWhenCallerFlushesThem) {
 // unchanged: control bits and exception flags. The kernel loads its own
 // MXCSR only when the caller's control bits differ; 0x1FA0 (the kernel's
 // control bits with the inexact flag raised) and 0x1F80 skip the load. The
-// row holds -inf, for which AVX-512 raises "invalid" in lanes whose result it
-// masks; the caller must not see that flag.
-TEST(JitAbi, ComputesUnderItsOwnMxcsrAndRestoresTheCallers) {
+// row contains -inf, for which AVX-512 raises "invalid" in lanes whose result
+// it masks; the caller must not find that flag raised.
+TEST(JitAbi, KeepsCallerMxcsr) {
   std::vector<float> x(100);
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.37f * static_cast<float>(i % 17) - 2.9f;
   x[5] = -std::numeric_limits<float>::infinity();
@@ -149,9 +149,10 @@ TEST(JitAbi, ComputesUnderItsOwnMxcsrAndRestoresTheCallers) {
 }
 
 // The host code around a kernel (parsing literals, planning, building the exp
-// table, converting f32 parameters) computes under the IEEE defaults too:
-// the same machine code and results under every caller MXCSR, no trap from
-// an unmasked precision exception, and the caller's MXCSR back afterwards.
+// table, converting f32 parameters) computes under the IEEE defaults too. So
+// the machine code and the results are the same under every caller MXCSR, an
+// unmasked precision exception traps nowhere, and the caller gets its MXCSR
+// back.
 TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
   const char* text =
       "kernel scaled(x: f32[n], param tau: f32 > 0) -> (y: f32[n]) {\n"

@@ -21,9 +21,9 @@ struct CallCase {
 
 // Compiles the case's pipeline for `isa`, planned for rows of 1000 elements,
 // which stay in cache. The plan assumes a last-level cache of 4 MiB, so that
-// the bound is 1 MiB per tensor on every machine: with the 480 MiB L3 of some
-// servers a call above the detected bound holds 31M elements per tensor,
-// which took minutes against the interpreter.
+// the bound is 1 MiB per tensor on every machine. With the 480 MiB L3 of some
+// servers, a call above the detected bound has 31M elements per tensor, and
+// checking it against the interpreter took minutes.
 Result<std::shared_ptr<const Kernel>> compile_in_cache(const ir::Pipeline& pipeline, const CallCase& call, Isa isa) {
   CompileOptions options;
   options.isa = isa;
