@@ -4,14 +4,13 @@
 
 namespace rowjit::ir {
 
-// For the duration of a scope, sets the SSE control register to the IEEE
-// defaults (MXCSR 0x1F80) and gives the caller its MXCSR back afterwards,
-// exception flags included. Host code that converts or rounds floats (the
-// parser's literals, the exp table of the JIT, f32 parameters, the
-// interpreter) would otherwise follow the caller's rounding mode, flush
-// denormals under FTZ or DAZ, and trap on an unmasked exception. Each load
-// of MXCSR stalls the instructions after it, so the guard loads only when
-// the caller's control bits differ and restores only when MXCSR changed.
+// Scope guard that sets MXCSR to the IEEE defaults (0x1F80) and restores the
+// caller's MXCSR, exception flags included, at the end of the scope. Without
+// it, host code that rounds floats (literals, the JIT's exp table, f32
+// parameters, the interpreter) would follow the caller's rounding mode, flush
+// denormals under FTZ or DAZ, and trap on unmasked exceptions. A load of
+// MXCSR stalls the instructions after it, so the guard loads only when the
+// caller's control bits differ and restores only when MXCSR changed.
 class DefaultFloatEnvironment {
  public:
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,9 +43,9 @@ class DefaultFloatEnvironment {
 #endif
 };
 
-// `value` rounded to the nearest float, denormals kept, without a trap or a
+// Rounds `value` to the nearest float, keeping denormals, with no trap and no
 // flag left raised, whatever the caller's MXCSR. The conversion is volatile
-// asm so that it stays between the guard's reads of MXCSR.
+// asm, so it stays between the guard's reads of MXCSR.
 inline float to_f32_nearest(double value) {
 #if defined(__x86_64__) || defined(__i386__)
   DefaultFloatEnvironment environment;
@@ -58,10 +57,9 @@ inline float to_f32_nearest(double value) {
 #endif
 }
 
-// `value` rounded to the nearest float and widened back to double, with the
-// same guarantees: the f32 value a kernel receives, for checks in double. The
-// widening must happen under the guard too, because a caller's DAZ would
-// read a denormal float as 0.
+// Rounds `value` to float and widens it back to double, as to_f32_nearest:
+// the f32 value a kernel receives, for checks in double. The widening runs
+// under the guard too, because a caller's DAZ reads a denormal float as 0.
 inline double f32_value_of(double value) {
 #if defined(__x86_64__) || defined(__i386__)
   DefaultFloatEnvironment environment;

@@ -25,8 +25,7 @@ std::string print_plan(const Pipeline& p, const Plan& plan) {
   else out << "  runs on: JIT, " << plan.vector_bits << "-bit vectors, unroll " << plan.unroll << "\n";
   out << "  softmax form: " << softmax_form_name(plan.softmax_form) << "\n";
   out << "  sweeps: " << plan.sweeps.size() << ", " << plan.bytes_per_element << " bytes per element\n";
-  bool writes_rows = std::any_of(p.outputs.begin(), p.outputs.end(),
-                                 [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; });
+  bool writes_rows = writes_row_output(p);
   out << "  stores: " << (!writes_rows ? "none (the pipeline writes no row)"
                           : plan.nontemporal_stores ? "non-temporal" : "regular");
   if (writes_rows && !plan.nontemporal_stores && plan.nontemporal_call_bytes > 0) {

@@ -378,6 +378,11 @@ bool set_prefetching(const Pipeline& p, const TargetDesc& target, Plan& plan, bo
 
 }  // namespace
 
+bool writes_row_output(const Pipeline& p) {
+  return std::any_of(p.outputs.begin(), p.outputs.end(),
+                     [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; });
+}
+
 Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hint, const PlanChoices& choices) {
   DefaultFloatEnvironment environment;  // the planner's float arithmetic rounds to nearest
   if (n_hint < 0 || n_hint > kMaxRowLength) {
@@ -660,8 +665,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   int64_t working_set = n_hint * 4 * row_tensors;
   bool large = n_hint > 0 && working_set > target.llc_bytes / 2;
   plan.nontemporal_stores = choices.nontemporal_stores.value_or(large);
-  bool writes_rows = std::any_of(p.outputs.begin(), p.outputs.end(),
-                                 [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; });
+  bool writes_rows = writes_row_output(p);
   if (choices.nontemporal_stores) {
     plan.reasons.push_back(std::string("non-temporal stores ") + (plan.nontemporal_stores ? "on" : "off") +
                            ": forced" + (writes_rows ? "" : ", but the pipeline writes no row, so nothing streams"));
@@ -833,19 +837,18 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
                            ": the rows of a batch arrive before their loads, and the last row of a call shorter "
                            "than 64 KiB prefetches only what it loads");
   }
-  if (plan.prefetch_bytes > 0 && plan.jit_supported &&
-      plan.prefetched_inputs.size() < static_cast<size_t>(std::count_if(p.inputs.begin(), p.inputs.end(), [&](ValueId v) {
-        return p.value(v).type.shape.kind == Shape::Kind::kRow;
-      }))) {
-    plan.reasons.push_back(plan.prefetched_inputs.empty()
-                               ? std::string("no row input is prefetched: the tensor pointers take every register "
-                                             "that could hold a prefetch base")
-                               : plan.prefetched_inputs.size() == 1
-                                   ? std::string("prefetches only the first row input: the tensor pointers leave no "
-                                                 "other register for a prefetch base")
-                                   : "prefetches only the first " + std::to_string(plan.prefetched_inputs.size()) +
-                                         " row inputs: the tensor pointers leave no other register for a prefetch "
-                                         "base");
+  size_t row_inputs = static_cast<size_t>(std::count_if(
+      p.inputs.begin(), p.inputs.end(), [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; }));
+  size_t prefetched = plan.prefetched_inputs.size();
+  if (plan.prefetch_bytes > 0 && plan.jit_supported && prefetched < row_inputs) {
+    const std::string why = ": the tensor pointers leave no other register for a prefetch base";
+    if (prefetched == 0) {
+      plan.reasons.push_back("no row input is prefetched" + why);
+    } else if (prefetched == 1) {
+      plan.reasons.push_back("prefetches only the first row input" + why);
+    } else {
+      plan.reasons.push_back("prefetches only the first " + std::to_string(prefetched) + " row inputs" + why);
+    }
   }
   // Exp groups (Plan::exp_group), measured in bench/softmax_bench against
   // exp_group 1 (docs/benchmarks.md): AVX-512 rows in cache 2 to 5% faster

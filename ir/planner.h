@@ -15,6 +15,10 @@ namespace rowjit::ir {
 Result<Plan> make_plan(const Pipeline& pipeline, const TargetDesc& target, int64_t n_hint,
                        const PlanChoices& choices = {});
 
+// Returns whether the pipeline has an output of shape [n], which a sweep
+// stores row by row.
+bool writes_row_output(const Pipeline& pipeline);
+
 // The softmax core of a pipeline, if it has one (see SoftmaxCore).
 std::optional<SoftmaxCore> find_softmax_core(const Pipeline& pipeline);
 

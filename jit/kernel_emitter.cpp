@@ -122,11 +122,9 @@ void KernelEmitter::emit_prologue() {
 }
 
 void KernelEmitter::emit_epilogue() {
-  // The caller gets its MXCSR back unchanged: its control bits, and its
-  // exception flags without those the kernel raised (an AVX-512 row with
-  // -inf raises "invalid" in lanes whose result is masked). The load runs
-  // only when MXCSR differs from the saved value, which after a call that
-  // raised no new flag and changed no control bit it does not.
+  // Restores the caller's MXCSR, flags included, when the call changed it:
+  // the prologue's load, or a flag the kernel raised (an AVX-512 row with
+  // -inf raises "invalid" in lanes whose results are masked).
   Label unchanged;
   stmxcsr(dword[rsp + exit_mxcsr_offset_]);
   mov(eax, dword[rsp + exit_mxcsr_offset_]);

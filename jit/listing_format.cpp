@@ -106,7 +106,7 @@ void write_constants(std::ostringstream& out, const Listing& listing, int width)
   }
 }
 
-// Little-endian 32-bit words of bytes[begin, end), 8 per line.
+// Writes bytes[begin, end) as little-endian 32-bit words, 8 per line.
 void write_words(std::ostringstream& out, const std::vector<uint8_t>& bytes, size_t begin, size_t end, int width) {
   for (size_t offset = begin; offset < end; offset += 32) {
     out << hex(offset, width) << ":  ";
@@ -119,9 +119,9 @@ void write_words(std::ostringstream& out, const std::vector<uint8_t>& bytes, siz
   }
 }
 
-// The bytes after the pool: each named region (lane tables, MXCSR value, tail
-// masks) as 32-bit words under its name, and the alignment padding between
-// them as a byte count.
+// Writes the bytes after the pool: each named region (lane tables, MXCSR
+// value, tail masks) as 32-bit words under its name, and the alignment
+// padding between regions as a byte count.
 void write_other_data(std::ostringstream& out, const Listing& listing, const CompiledKernel& kernel, int width) {
   if (!listing.pool_found || listing.data_offset >= listing.total_size) return;
   out << "; other data: " << listing.total_size - listing.data_offset << " bytes\n";

@@ -60,7 +60,9 @@ Status check_isa_value(const std::optional<Isa>& isa) {
 }  // namespace
 
 Result<std::shared_ptr<const Kernel>> compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
-  ir::DefaultFloatEnvironment environment;  // tuning file, dumps, timings: host code that must not trap
+  // The tuning file, dumps and timings run under the IEEE defaults, so an
+  // unmasked exception of the caller traps nowhere.
+  ir::DefaultFloatEnvironment environment;
   ROWJIT_TRY(check_isa_value(options.isa));
   Isa isa = host_isa();
   if (options.isa) {
@@ -135,7 +137,9 @@ Compiler::Compiler() : Compiler(env_knobs()) {}
 Compiler::Compiler(const RuntimeKnobs& knobs) : knobs_(knobs), cache_(knobs.cache_capacity) {}
 
 Result<std::shared_ptr<const Kernel>> Compiler::compile(const ir::Pipeline& pipeline, const CompileOptions& options) {
-  ir::DefaultFloatEnvironment environment;  // tuning file, dumps, timings: host code that must not trap
+  // The tuning file, dumps and timings run under the IEEE defaults, so an
+  // unmasked exception of the caller traps nowhere.
+  ir::DefaultFloatEnvironment environment;
   auto start = std::chrono::steady_clock::now();
   ROWJIT_TRY(check_isa_value(options.isa));
   // The ISA is fixed before the lookup, so that the kernel compiled on a miss

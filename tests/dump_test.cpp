@@ -312,7 +312,7 @@ TEST(DumpListing, SoftmaxPoolIsFound) {
 }
 
 // The bytes after the pool are named regions and padding, which together
-// cover them exactly; padding is counted, not printed as data words.
+// cover them exactly. Padding is counted, not printed as data words.
 TEST(DumpListing, SoftmaxNamesOtherData) {
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!host_has(isa)) continue;

@@ -102,12 +102,11 @@ TEST(JitAbi, KeepsDenormalsWhenCallerFlushesThem) {
   }
 }
 
-// Results do not depend on the caller's MXCSR, and the caller gets it back
-// unchanged: control bits and exception flags. The kernel loads its own
-// MXCSR only when the caller's control bits differ; 0x1FA0 (the kernel's
-// control bits with the inexact flag raised) and 0x1F80 skip the load. The
-// row contains -inf, for which AVX-512 raises "invalid" in lanes whose result
-// it masks; the caller must not find that flag raised.
+// Results do not depend on the caller's MXCSR, and the caller gets its MXCSR
+// back unchanged, exception flags included. 0x1FA0 (the kernel's control bits
+// with the inexact flag raised) and 0x1F80 skip the kernel's MXCSR load. The
+// row contains -inf, for which AVX-512 raises "invalid" in masked lanes, so
+// the test also checks that this flag does not reach the caller.
 TEST(JitAbi, KeepsCallerMxcsr) {
   std::vector<float> x(100);
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.37f * static_cast<float>(i % 17) - 2.9f;
@@ -153,7 +152,7 @@ TEST(JitAbi, KeepsCallerMxcsr) {
 // the machine code and the results are the same under every caller MXCSR, an
 // unmasked precision exception traps nowhere, and the caller gets its MXCSR
 // back.
-TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
+TEST(JitAbi, HostCodeIgnoresCallerMxcsr) {
   const char* text =
       "kernel scaled(x: f32[n], param tau: f32 > 0) -> (y: f32[n]) {\n"
       "  m = max(x * 0.1)\n  e = exp((x * 0.1 - m) / tau)\n  y = e / sum(e)\n}\n";
@@ -212,8 +211,8 @@ TEST(JitAbi, HostCodeIgnoresTheCallersMxcsr) {
     std::vector<uint8_t> code;
     build_and_run(0x9FC0, 1e-40, &code, &after);
 
-    // Rejected temperatures are errors, not traps, with the precision and
-    // invalid exceptions unmasked; the caller's MXCSR survives.
+    // With the precision and invalid exceptions unmasked, rejected
+    // temperatures are errors, not traps, and the caller's MXCSR survives.
     auto pipeline = ir::parse_pipeline(text);
     ASSERT_TRUE(pipeline.is_ok());
     CompileOptions options;

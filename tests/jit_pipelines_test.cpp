@@ -176,9 +176,9 @@ TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
   }
 }
 
-// The kernel prefetches where the plan says (Sweep::prefetch): in the code of
-// each sweep the plan marks, and in no other. For a softmax in cache that is
-// the exp sweep and not the max sweep.
+// The kernel prefetches in the code of each sweep the plan marks
+// (Sweep::prefetch), and in no other. For a softmax in cache that is the exp
+// sweep and not the max sweep.
 TEST(JitPrefetch, FollowsThePlanSweeps) {
   struct Variant {
     const char* example;
@@ -208,7 +208,7 @@ TEST(JitPrefetch, FollowsThePlanSweeps) {
       auto kernel = compile(*pipeline, options);
       ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
       const ir::Plan& plan = (*kernel)->plan();
-      std::string what = std::string(variant.example) + " at n = " + std::to_string(variant.n) + ", " +
+      std::string context = std::string(variant.example) + " at n = " + std::to_string(variant.n) + ", " +
                          std::string(ir::softmax_form_name(plan.softmax_form)) + (plan.blocked_exp ? " blocked" : "") +
                          ", " + isa_name(isa);
       std::vector<int> prefetches(plan.sweeps.size(), 0);
@@ -217,16 +217,16 @@ TEST(JitPrefetch, FollowsThePlanSweeps) {
       for (std::string line; std::getline(listing, line);) {
         if (line.rfind("; sweep ", 0) == 0) sweep = line[8] - '0';
         if (line.find("prefetcht0") != std::string::npos) {
-          ASSERT_GE(sweep, 0) << what << ": a prefetch before the first sweep: " << line;
+          ASSERT_GE(sweep, 0) << context << ": a prefetch before the first sweep: " << line;
           ++prefetches[static_cast<size_t>(sweep)];
         }
       }
       for (size_t s = 0; s < plan.sweeps.size(); ++s) {
-        EXPECT_EQ(prefetches[s] > 0, plan.sweeps[s].prefetch) << what << ", sweep " << s;
+        EXPECT_EQ(prefetches[s] > 0, plan.sweeps[s].prefetch) << context << ", sweep " << s;
       }
       if (std::string(variant.example) == "softmax" && variant.n == 4096) {
-        EXPECT_FALSE(plan.sweeps[0].prefetch) << what << ": the max sweep of a row in cache prefetches";
-        EXPECT_TRUE(plan.sweeps[1].prefetch) << what;
+        EXPECT_FALSE(plan.sweeps[0].prefetch) << context << ": the max sweep of a row in cache prefetches";
+        EXPECT_TRUE(plan.sweeps[1].prefetch) << context;
       }
     }
   }

@@ -174,8 +174,8 @@ TEST(Planner, PrefetchesRowsBeyondTheCache) {
   EXPECT_NE(rejected.status().message().find("prefetch distance -64 bytes is out of range"), std::string::npos);
 }
 
-// Rows in cache prefetch only in the sweeps that compute exp; rows streamed
-// from memory, and pipelines without a softmax core, in every sweep that
+// Rows in cache prefetch only in the sweeps that compute exp. Rows streamed
+// from memory, and pipelines without an exp, prefetch in every sweep that
 // reads a row.
 TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   auto prefetching = [](const ir::Plan& plan) {
@@ -200,7 +200,8 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   blocked.blocked_exp = true;
   blocked.softmax_form = ir::SoftmaxForm::kThreePassReload;
   EXPECT_EQ(prefetching(plan_with("softmax", 1 << 25, blocked)), (Flags{false, true, false}));
-  // No exp: every sweep that reads a row prefetches, and the reason says so.
+  // No exp: every sweep that reads a row prefetches, and the reason names no
+  // exp sweep.
   ir::Plan stablemax = plan_for("stablemax", std::nullopt, 4096);
   ASSERT_TRUE(stablemax.jit_supported);
   for (const ir::Sweep& sweep : stablemax.sweeps) EXPECT_EQ(sweep.prefetch, !sweep.loads.empty());
@@ -242,8 +243,8 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   EXPECT_NE(ir::print_plan(*pipeline, *planned).find("prefetches: x, 16384 bytes ahead"), std::string::npos);
 }
 
-// A pipeline without a row output has no stores to stream, and its plan says
-// so even when non-temporal stores are forced.
+// A pipeline without a row output has no stores to stream. Its plan prints
+// that, even when non-temporal stores are forced.
 TEST(Planner, PipelineWithoutRowOutputStoresNothing) {
   ir::PlanChoices streaming;
   streaming.nontemporal_stores = true;
