@@ -841,13 +841,13 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
       p.inputs.begin(), p.inputs.end(), [&](ValueId v) { return p.value(v).type.shape.kind == Shape::Kind::kRow; }));
   size_t prefetched = plan.prefetched_inputs.size();
   if (plan.prefetch_bytes > 0 && plan.jit_supported && prefetched < row_inputs) {
-    const std::string why = ": the tensor pointers leave no other register for a prefetch base";
+    const std::string cause = ": the tensor pointers leave no other register for a prefetch base";
     if (prefetched == 0) {
-      plan.reasons.push_back("no row input is prefetched" + why);
+      plan.reasons.push_back("no row input is prefetched" + cause);
     } else if (prefetched == 1) {
-      plan.reasons.push_back("prefetches only the first row input" + why);
+      plan.reasons.push_back("prefetches only the first row input" + cause);
     } else {
-      plan.reasons.push_back("prefetches only the first " + std::to_string(prefetched) + " row inputs" + why);
+      plan.reasons.push_back("prefetches only the first " + std::to_string(prefetched) + " row inputs" + cause);
     }
   }
   // Exp groups (Plan::exp_group), measured in bench/softmax_bench against
