@@ -46,7 +46,7 @@ void ConstantPool::emit(Xbyak::CodeGenerator& code, std::vector<DataRegion>& reg
   code.L(table_label_);
   for (const std::vector<uint32_t>& period : tables_) {
     regions.push_back({code.getSize(), static_cast<size_t>(target_.bytes()),
-                       "lane table of " + std::to_string(period.size()) + " entries (vpermps)"});
+                       "lane table of " + std::to_string(period.size()) + " entries"});
     for (int lane = 0; lane < target_.lanes(); ++lane) code.dd(period[static_cast<size_t>(lane) % period.size()]);
   }
 }

@@ -1,5 +1,5 @@
 // exp, its (mantissa, exponent) form for the two-pass softmax, and scaling by
-// a power of two.
+// a power of two. The softmax exp is in jit/math_exp_nonpositive.cpp.
 //
 // exp(x) = 2^n * e^t with n = round(x * log2(e)) and t = x - n * ln2, so that
 // |t| <= ln2 / 2 (plus the rounding of x * log2(e)):
@@ -27,10 +27,8 @@
 // the relative error of e^t on [-ln2/2, ln2/2] with c0 = 1, then a search over
 // the neighbouring floats of each coefficient. Degree 6; max relative error of
 // the float polynomial 5.2e-9 (0.09 * 2^-24) before rounding in the evaluation.
-#include <bit>
 #include <cfloat>
 #include <cmath>
-#include <vector>
 
 #include "jit/math.h"
 #include "jit/math_internal.h"
@@ -43,9 +41,7 @@ using Xbyak::Xmm;
 namespace {
 
 constexpr float kLog2e = 0x1.715476p+0f;
-// kLn2Hi = ln 2 rounded to float (a multiple of 2^-24), kLn2Lo = ln 2 - kLn2Hi
-// rounded to float.
-constexpr float kLn2Hi = 0x1.62e43p-1f;
+// kLn2Lo = ln 2 - kLn2Hi rounded to float.
 constexpr float kLn2Lo = -0x1.05c61p-29f;
 
 // Inputs are clamped to [kExpInputMin, kExpInputMax] first, which keeps n in
@@ -64,16 +60,6 @@ constexpr float kExpInputMax = 89.0f;
 // -104, n stays in [-254, -150] and every result still rounds to 0.
 constexpr float kExpInputMinAvx2 = -176.0f;
 
-// The AVX2 softmax exp clamps its input here instead. At this x,
-// N = round(x * 8 log2(e)) is -1208, so N mod 8 = 0 and the exponent field of
-// 2^(N / 8) * 2^24 wraps to exactly 0. That power is built as +0, and so is the
-// final product. At -104 the power is 2^-126 and the product underflows, which
-// on AMD cores is a microcode assist per vector. A softmax row of masked (-inf)
-// logits ran 3 to 4 times slower than a row of finite ones there. Between
-// -104.67 and -104 the power is a denormal, and its product with the
-// polynomial is below half the smallest denormal, so those inputs still give 0.
-constexpr float kExpNonpositiveClampAvx2 = -0x1.a2a93p+6f;  // -104.66522
-
 // e^t ~ 1 + t * P(t), |t| <= ln2 / 2; see the file comment.
 constexpr float kExpC1 = 0x1p+0f;
 constexpr float kExpC2 = 0x1.fffffap-2f;
@@ -81,31 +67,6 @@ constexpr float kExpC3 = 0x1.55544ep-3f;
 constexpr float kExpC4 = 0x1.555916p-5f;
 constexpr float kExpC5 = 0x1.126876p-7f;
 constexpr float kExpC6 = 0x1.6ae848p-10f;
-
-// The softmax exp (emit_exp_nonpositive) reduces by eighths of ln 2:
-// N = round(x * 8 log2(e)), r = x - N ln2 / 8, |r| <= ln2 / 16, and
-// exp(x) = 2^(N / 8) * e^r. 2^(N / 8) = 2^floor(N / 8) * 2^((N mod 8) / 8)
-// takes its second factor from an 8-entry table (one vpermps), which leaves a
-// degree-3 polynomial for e^r: two FMAs fewer per vector, and on the
-// dependency chain, than a degree-5 polynomial over [-ln2/2, ln2/2]. Fitted by
-// scripts/fit_polynomials.py (fit_exp_eighths) on [-ln2/16, ln2/16] widened
-// by 0.1%: e^r ~ 1 + c1 r + c2 r^2 + c3 r^3, max relative error 2.7e-8
-// (0.45 * 2^-24) before rounding in float.
-constexpr float kExpEighthsC1 = 0x1p+0f;
-constexpr float kExpEighthsC2 = 0x1.000888p-1f;
-constexpr float kExpEighthsC3 = 0x1.554a1p-3f;
-constexpr float kLog2eTimes8 = 0x1.715476p+3f;
-// ln 2 / 8 rounded to float (kLn2Hi / 8: dividing by 8 is exact). Its
-// relative error is 2.75e-9, see emit_reduce_eighths.
-constexpr float kLn2Over8 = kLn2Hi / 8.0f;
-
-// The softmax exp rounds x * 8 log2(e) to an integer N by adding a shift in
-// the same FMA. Floats in [2^23, 2^24) are spaced 1 apart, so the sum rounds to
-// shift + N, its low mantissa bits hold 192 + N as an integer (the shift's
-// 192 = 8 * 24 is the 2^24 below), and subtracting the shift gives N exactly.
-constexpr float kEighthsShift = 0x1.8p23f + 192.0f;
-constexpr float kShiftedExpScale = 0x1p-24f;
-constexpr int kEighthsExponentShift = 20;  // 23 - log2(8)
 
 constexpr uint32_t kExponentBias = 127;
 constexpr int kMantissaBits = 23;
@@ -139,51 +100,6 @@ void emit_exp_reduce(MathEmitter& m, const Xmm& t, const Xmm& n) {
 // p = e^t for the reduced argument t.
 void emit_exp_polynomial(MathEmitter& m, const Xmm& p, const Xmm& t) {
   emit_horner(m, p, t, {kExpC6, kExpC5, kExpC4, kExpC3, kExpC2, kExpC1, 1.0f});
-}
-
-// 2^(j / 8) for j = 0..7, each minus j << 20 in its bit pattern, so that
-// adding (192 + N) << 20 (the shifted FMA result moved up by 20 bits; 2^23 and
-// above fall off the top) gives 2^(N / 8) * 2^24 = 2^((N mod 8) / 8) *
-// 2^(floor(N / 8) + 24): the (N mod 8) << 20 in it cancels, 24 + floor(N / 8)
-// lands in the exponent field.
-std::vector<uint32_t> exp_eighths_table() {
-  std::vector<uint32_t> table;
-  for (uint32_t j = 0; j < 8; ++j) {
-    float power = static_cast<float>(std::exp2(static_cast<double>(j) / 8.0));
-    table.push_back(std::bit_cast<uint32_t>(power) - (j << kEighthsExponentShift));
-  }
-  return table;
-}
-
-// The part of emit_exp_nonpositive shared by both ISAs, for each lane: from
-// v = shift + N (kEighthsShift) and the reduced argument r in dst, sets
-// t = e^r * 2^-24 and v = 2^(N / 8) * 2^24 (see exp_eighths_table), whose
-// product is exp(x). vpermps reads only the low 3 (ymm) or 4 (zmm) bits of
-// each index lane, which hold N mod 8 or N mod 16 because 192 is a multiple
-// of 16; the zmm table repeats the 8 entries. Each step runs over all lanes
-// before the next one starts.
-void emit_exp_eighths_parts(MathEmitter& m, std::span<const ExpLane> lanes) {
-  auto& code = m.code;
-  // Xbyak declares vpermps on Ymm (Zmm derives from it), not on Xmm.
-  const Xbyak::Address& table = m.pool.lane_table(exp_eighths_table());
-  for (const ExpLane& l : lanes) {
-    if (m.target.avx512) code.vpermps(Xbyak::Zmm(l.t.getIdx()), Xbyak::Zmm(l.v.getIdx()), table);
-    else code.vpermps(Xbyak::Ymm(l.t.getIdx()), Xbyak::Ymm(l.v.getIdx()), table);
-  }
-  for (const ExpLane& l : lanes) code.vpslld(l.v, l.v, kEighthsExponentShift);
-  for (const ExpLane& l : lanes) code.vpaddd(l.v, l.v, l.t);
-  for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpEighthsC3 * kShiftedExpScale));
-  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kExpEighthsC2 * kShiftedExpScale));
-  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kExpEighthsC1 * kShiftedExpScale));
-  for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kShiftedExpScale));
-}
-
-// dst -= N * ln2 / 8, with N in t: one FMA, so r = x - N * kLn2Over8 rounds
-// once. kLn2Over8 is 2.75e-9 of itself off ln2 / 8, which puts 2.75e-9 * |x|
-// of relative error into exp(x) (kExpNonpositiveUlpPerUnit). A second
-// Cody-Waite step would remove it at one more FMA per vector (docs/math.md).
-void emit_reduce_eighths(MathEmitter& m, std::span<const ExpLane> lanes) {
-  for (const ExpLane& l : lanes) m.code.vfnmadd231ps(l.dst, l.t, m.pool.vector(kLn2Over8));
 }
 
 // AVX2: 2^k for the int32 lanes k of `k` (normal range only), in place.
@@ -233,57 +149,6 @@ void emit_exp_into(MathEmitter& m, const Xmm& out, const Xmm& in, const Xmm& t0,
 
 void emit_exp(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
   emit_exp_into(m, dst, src, scratch.vec[0], scratch.vec[1]);
-}
-
-// exp(x) = 2^(N / 8) * e^r with N = round(x * 8 log2(e)) and r = x - N ln2 / 8.
-// N comes from one FMA that adds kEighthsShift: v = shift + N keeps N in its
-// low mantissa bits for the table lookup and the exponent (see
-// exp_eighths_table), and v - shift is N as a float.
-//
-// The polynomial carries the factor 2^-24 in its coefficients and the table
-// product the 2^24, so 2^(floor(N / 8) + 24) stays a normal power for every
-// x >= -104 and the final product rounds once, into the denormals where the
-// result is below 2^-126. floor(N / 8) + 151 must stay in [1, 254], which
-// holds for x in [-104, 71]. A NaN x gives a NaN polynomial and so a NaN
-// result, whatever the table lookup read.
-//
-// Below -104 (the result rounds to 0 there) the lookup and the exponent would
-// wrap. AVX2 clamps x to -104.67 first (kExpNonpositiveClampAvx2), where they
-// wrap to exactly 0. AVX-512 leaves the clamp off the
-// dependency chain: it computes with x as it is and zeroes the lanes below
-// -104 (and -inf) in the final product with an opmask set by a comparison
-// that keeps NaN lanes. The exp sweep of a cached softmax is bound by the
-// latency of this chain more than by its pipes (docs/math.md).
-void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
-  auto& code = m.code;
-  if (m.target.avx512) {
-    for (const ExpLane& l : lanes) code.vcmpps(l.in_range, l.src, m.pool.vector(kExpInputMin), kCmpNltUnordered);
-    for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(kEighthsShift));
-    for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, l.src, m.pool.vector(kLog2eTimes8));
-    for (const ExpLane& l : lanes) code.vsubps(l.t, l.v, m.pool.vector(kEighthsShift));  // N
-    for (const ExpLane& l : lanes) {
-      if (!same_register(l.dst, l.src)) code.vmovaps(l.dst, l.src);
-    }
-  } else {
-    // dst = max(x, -104.67), keeping NaN (vmaxps returns its second source
-    // when either is NaN).
-    for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kExpNonpositiveClampAvx2));
-    for (const ExpLane& l : lanes) code.vmaxps(l.dst, l.t, l.src);
-    for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(kEighthsShift));
-    for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, l.dst, m.pool.vector(kLog2eTimes8));
-    for (const ExpLane& l : lanes) code.vsubps(l.t, l.v, m.pool.vector(kEighthsShift));  // N
-  }
-  emit_reduce_eighths(m, lanes);
-  emit_exp_eighths_parts(m, lanes);
-  for (const ExpLane& l : lanes) {
-    if (m.target.avx512) code.vmulps(l.dst | l.in_range | Xbyak::util::T_z, l.t, l.v);
-    else code.vmulps(l.dst, l.t, l.v);
-  }
-}
-
-void emit_exp_nonpositive(MathEmitter& m, const Xmm& dst, const Xmm& src, const MathScratch& scratch) {
-  const ExpLane lane{dst, src, scratch.vec[0], scratch.vec[1], scratch.mask[0]};
-  emit_exp_nonpositive(m, std::span<const ExpLane>(&lane, 1));
 }
 
 // exponent = round(x * log2(e)) clamped to [-FLT_MAX, FLT_MAX], so that it is

@@ -16,6 +16,10 @@ inline constexpr uint32_t kSignMask = 0x80000000u;
 inline constexpr uint32_t kAbsMask = 0x7fffffffu;
 inline constexpr uint32_t kNegativeInfinityBits = 0xff800000u;
 
+// ln 2 rounded to float, a multiple of 2^-24 and 2.75e-9 of itself too large:
+// the high part of the Cody-Waite reductions of exp.
+inline constexpr float kLn2Hi = 0x1.62e43p-1f;
+
 // vcmpps predicates (Intel SDM, CMPPS imm8).
 inline constexpr uint8_t kCmpEqOrdered = 0x00;
 inline constexpr uint8_t kCmpLtOrdered = 0x01;

@@ -183,14 +183,15 @@ def fit_exp(degree):
     return fit_rounded(np.exp, np.ones_like, basis, -half, half)
 
 
-def fit_exp_eighths(degree):
+def fit_exp_table(entries, degree):
     """e^r ~ 1 + c1 r + ... + c_degree r^degree for the softmax exp.
 
-    r = x - N ln2 / 8 lies in [-ln2/16, ln2/16]; the interval is widened by
-    0.1% for the rounding of x * 8 log2(e) to N. At degree 3, c1 comes out
-    as exactly 1.0f.
+    With a table of 2^(j / K), K = entries, r = x - N ln2 / K lies in
+    [-ln2/2K, ln2/2K]; the interval is widened by 0.1% for the rounding of
+    x * K log2(e) to N. K = 8 at degree 3 (AVX2) gives c1 = 1.0f exactly; K = 32
+    at degree 2 (AVX-512) does not.
     """
-    half = math.log(2.0) / 16.0 * 1.001
+    half = math.log(2.0) / (2 * entries) * 1.001
     basis = [(lambda r, k=k: r**k) for k in range(1, degree + 1)]
     return fit_rounded(np.exp, np.ones_like, basis, -half, half)
 
@@ -221,9 +222,10 @@ def main():
         for degree in range(5, 8):
             _, error, double_error = fit_exp(degree)
             print(f"exp degree {degree}: {error:.3e} (double {double_error:.3e})")
-        for degree in range(2, 5):
-            _, error, double_error = fit_exp_eighths(degree)
-            print(f"softmax exp degree {degree}: {error:.3e} (double {double_error:.3e})")
+        for entries in (8, 16, 32):
+            for degree in range(2, 5):
+                _, error, double_error = fit_exp_table(entries, degree)
+                print(f"softmax exp, {entries} entries, degree {degree}: {error:.3e} (double {double_error:.3e})")
         for degree in range(6, 10):
             _, error, double_error = fit_log(degree)
             print(f"log Q degree {degree}: {error:.3e} (double {double_error:.3e})")
@@ -239,8 +241,10 @@ def main():
 
     print_fit(f"exp: e^t ~ 1 + t P(t) on [-ln2/2, ln2/2], polynomial of degree {EXP_DEGREE}",
               [f"kExpC{k}" for k in range(1, EXP_DEGREE + 1)], fit_exp(EXP_DEGREE))
-    print_fit(f"softmax exp: e^r ~ 1 + r P(r) on [-ln2/16, ln2/16] (widened), degree {EXP_EIGHTHS_DEGREE}",
-              [f"kExpEighthsC{k}" for k in range(1, EXP_EIGHTHS_DEGREE + 1)], fit_exp_eighths(EXP_EIGHTHS_DEGREE))
+    for entries, degree in SOFTMAX_EXP_TABLES:
+        print_fit(f"softmax exp, table of {entries}: e^r ~ 1 + r P(r) on [-ln2/{2 * entries}, ln2/{2 * entries}]"
+                  f" (widened), degree {degree}",
+                  [f"c{k}" for k in range(1, degree + 1)], fit_exp_table(entries, degree))
     print_fit(f"log: log1p(f) ~ f + f^2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1], Q of degree {LOG_DEGREE}",
               [f"kLogQ{k}" for k in range(LOG_DEGREE + 1)], fit_log(LOG_DEGREE))
     print_fit(f"tanh: x + x^3 R(x^2) on [0, {TANH_LIMIT}], R of degree {TANH_DEGREE} in x^2",
@@ -248,7 +252,7 @@ def main():
 
 
 EXP_DEGREE = 6
-EXP_EIGHTHS_DEGREE = 3
+SOFTMAX_EXP_TABLES = ((8, 3), (32, 2))  # (K, degree): AVX2, AVX-512
 LOG_DEGREE = 8
 TANH_DEGREE = 4
 TANH_LIMIT = 0.625

@@ -393,8 +393,8 @@ inline void print_measure(const char* function, MathIsa isa, const char* inputs,
 }
 
 // Runs a one-input, one-output kernel over the float bit patterns in
-// [first_bits, end_bits) (multiples of 2^22) in batches and folds the ulp
-// error against `reference`.
+// [first_bits, end_bits), in batches of 2^22, and folds the ulp error against
+// `reference`.
 template <typename Reference>
 UlpSummary sweep_float_bits(const MathKernel& kernel, Reference reference, uint64_t first_bits, uint64_t end_bits,
                             double ulp_per_unit = 0.0) {
@@ -406,7 +406,9 @@ UlpSummary sweep_float_bits(const MathKernel& kernel, Reference reference, uint6
   for (uint64_t start = first_bits; start < end_bits; start += kBatch) {
     for (uint64_t i = 0; i < kBatch; ++i) in[i] = std::bit_cast<float>(static_cast<uint32_t>(start + i));
     kernel.run(in.data(), out.data(), static_cast<int64_t>(kBatch));
-    for (uint64_t i = 0; i < kBatch; ++i) record(summary, in[i], out[i], reference(in[i]));
+    // The last batch may run past end_bits; only the range is recorded.
+    const uint64_t count = std::min(kBatch, end_bits - start);
+    for (uint64_t i = 0; i < count; ++i) record(summary, in[i], out[i], reference(in[i]));
   }
   return summary;
 }
