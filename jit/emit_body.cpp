@@ -91,9 +91,10 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
 void KernelEmitter::begin_body(const ir::Sweep& sweep, const BodyMode& mode) {
   bool resident = mode.resident_vector >= 0;
   // One prefetch per cache line of each row input, prefetch_bytes ahead, in
-  // the sweeps the planner chose (Sweep::prefetch).
+  // the sweeps the planner chose (Sweep::prefetch). A resident row's exp sweep
+  // reads its registers, and prefetches the rows ahead, the last vector too.
   bool line_start = (mode.byte_offset % 64) == 0;
-  if (sweep.prefetch && plan_.prefetch_bytes > 0 && !resident && !mode.masked && line_start) {
+  if (sweep.prefetch && plan_.prefetch_bytes > 0 && (resident || !mode.masked) && line_start) {
     for (ValueId v : sweep.loads) {
       auto base = prefetch_reg_.find(v);
       if (base != prefetch_reg_.end()) prefetcht0(ptr[base->second + kIndex + mode.byte_offset + plan_.prefetch_bytes]);

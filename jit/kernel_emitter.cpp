@@ -174,6 +174,7 @@ Status KernelEmitter::emit_kernel() {
     mark("resident rows: " + std::to_string(resident_vectors_) + " vectors held in registers");
     xor_(kIndex, kIndex);
     L(resident_row);
+    emit_prefetch_bases();
     for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), true));
     emit_next_row(resident_row);
     jmp(done, T_NEAR);

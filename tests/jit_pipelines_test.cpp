@@ -177,8 +177,9 @@ TEST_P(JitPipeline, PrefetchingLoopsMatchInterpreter) {
 }
 
 // The kernel prefetches in the code of each sweep the plan marks
-// (Sweep::prefetch), and in no other. For a softmax in cache that is the exp
-// sweep and not the max sweep.
+// (Sweep::prefetch), and in no other, in the loops and in the copy for
+// resident rows alike. For a softmax in cache that is the exp sweep and not
+// the max sweep.
 TEST(JitPrefetch, FollowsThePlanSweeps) {
   struct Variant {
     const char* example;
@@ -195,6 +196,9 @@ TEST(JitPrefetch, FollowsThePlanSweeps) {
       {"softmax", 1 << 25, ir::SoftmaxForm::kThreePassReload, true},
       {"softmax", 65536, std::nullopt, std::nullopt},
       {"stablemax", 4096, std::nullopt, std::nullopt},
+      {"softmax", 64, std::nullopt, std::nullopt},
+      {"softmax", 256, std::nullopt, std::nullopt},
+      {"log_softmax", 64, std::nullopt, std::nullopt},
   };
   for (Isa isa : runnable_isas()) {
     for (const Variant& variant : variants) {
@@ -211,18 +215,26 @@ TEST(JitPrefetch, FollowsThePlanSweeps) {
       std::string context = std::string(variant.example) + " at n = " + std::to_string(variant.n) + ", " +
                          std::string(ir::softmax_form_name(plan.softmax_form)) + (plan.blocked_exp ? " blocked" : "") +
                          ", " + isa_name(isa);
+      // Prefetches per sweep in the loops and in the resident copy.
       std::vector<int> prefetches(plan.sweeps.size(), 0);
+      std::vector<int> resident_prefetches(plan.sweeps.size(), 0);
+      bool resident = false;
       int sweep = -1;
       std::istringstream listing(jit::format_listing(*(*kernel)->compiled(), {}));
       for (std::string line; std::getline(listing, line);) {
+        if (line.rfind("; resident rows", 0) == 0) resident = true;
+        if (line.rfind("; rows of any other length", 0) == 0) resident = false;
         if (line.rfind("; sweep ", 0) == 0) sweep = line[8] - '0';
         if (line.find("prefetcht0") != std::string::npos) {
           ASSERT_GE(sweep, 0) << context << ": a prefetch before the first sweep: " << line;
-          ++prefetches[static_cast<size_t>(sweep)];
+          ++(resident ? resident_prefetches : prefetches)[static_cast<size_t>(sweep)];
         }
       }
       for (size_t s = 0; s < plan.sweeps.size(); ++s) {
         EXPECT_EQ(prefetches[s] > 0, plan.sweeps[s].prefetch) << context << ", sweep " << s;
+        if (plan.resident_vectors > 0) {
+          EXPECT_EQ(resident_prefetches[s] > 0, plan.sweeps[s].prefetch) << context << ", resident rows, sweep " << s;
+        }
       }
       if (std::string(variant.example) == "softmax" && variant.n == 4096) {
         EXPECT_FALSE(plan.sweeps[0].prefetch) << context << ": the max sweep of a row in cache prefetches";
