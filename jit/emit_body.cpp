@@ -91,10 +91,12 @@ void KernelEmitter::emit_body(const ir::Sweep& sweep, const BodyMode& mode) {
 void KernelEmitter::begin_body(const ir::Sweep& sweep, const BodyMode& mode) {
   bool resident = mode.resident_vector >= 0;
   // One prefetch per cache line of each row input, prefetch_bytes ahead, in
-  // the sweeps the planner chose (Sweep::prefetch). A resident row's exp sweep
-  // reads its registers, and prefetches the rows ahead, the last vector too.
+  // the sweeps the planner chose (Sweep::prefetch). A resident row, whose
+  // sweeps after the first read registers, prefetches the rows ahead in the
+  // first of those sweeps only, the line of its masked last vector too.
   bool line_start = (mode.byte_offset % 64) == 0;
-  if (sweep.prefetch && plan_.prefetch_bytes > 0 && (resident || !mode.masked) && line_start) {
+  bool prefetches = resident ? sweep_index_ == resident_prefetch_sweep_ : sweep.prefetch && !mode.masked;
+  if (prefetches && plan_.prefetch_bytes > 0 && line_start) {
     for (ValueId v : sweep.loads) {
       auto base = prefetch_reg_.find(v);
       if (base != prefetch_reg_.end()) prefetcht0(ptr[base->second + kIndex + mode.byte_offset + plan_.prefetch_bytes]);

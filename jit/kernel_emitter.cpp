@@ -164,6 +164,7 @@ Status KernelEmitter::emit_kernel() {
       const ir::Sweep& sweep = plan_.sweeps[s];
       for (ValueId v : sweep.loads) resident_last_sweep_[v] = static_cast<int>(s);
       for (ValueId v : sweep.reloads) resident_last_sweep_[v] = static_cast<int>(s);
+      if (sweep.prefetch && resident_prefetch_sweep_ < 0) resident_prefetch_sweep_ = static_cast<int>(s);
     }
     Label general, resident_row;
     int shift = std::countr_zero(static_cast<unsigned>(target_.bytes()));

@@ -248,6 +248,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int resident_vectors_ = 0;
   std::map<std::pair<ir::ValueId, int>, Xbyak::Xmm> resident_reg_;
   std::map<ir::ValueId, int> resident_last_sweep_;
+  // The one sweep of a resident row that prefetches: the plan's first
+  // prefetching sweep, since the rows ahead need their lines fetched once.
+  int resident_prefetch_sweep_ = -1;
   int sweep_index_ = 0;
   // Reduction results of the sweep before, still in lane 0 of a register:
   // the next sweep broadcasts them from there instead of from the frame,
