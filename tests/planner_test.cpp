@@ -195,6 +195,15 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 1 << 25)), (Flags{true, true, false}));
   EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 1 << 25)), (Flags{true, true, true}));
 
+  // Resident rows (256 elements: 16 zmm) prefetch in the first prefetching
+  // sweep only, which the reason says where two sweeps prefetch.
+  const std::string once = "(rows held in registers: in the first of them only)";
+  ir::Plan resident_recompute = plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 256);
+  ASSERT_EQ(resident_recompute.resident_vectors, 16);
+  EXPECT_NE(ir::print_plan(*parse_example("softmax"), resident_recompute).find(once), std::string::npos);
+  ir::Plan resident_reload = plan_for("softmax", ir::SoftmaxForm::kThreePassReload, 256);
+  EXPECT_EQ(ir::print_plan(*parse_example("softmax"), resident_reload).find(once), std::string::npos);
+
   // Blocked exp emits no sweep 0; its exp passes prefetch.
   ir::PlanChoices blocked;
   blocked.blocked_exp = true;
