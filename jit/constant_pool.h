@@ -29,8 +29,8 @@ class ConstantPool {
   const Xbyak::Address& address_of(uint32_t bits);
 
   // A vector whose lane i contains period[i % period.size()], for lookups
-  // with vpermps or vpermt2ps. Tables follow the broadcast slots, and equal tables share
-  // one copy. The period must divide the lane count.
+  // with vpermps or vpermt2ps. Tables follow the broadcast slots, and equal
+  // tables share one copy. The period must divide the lane count.
   const Xbyak::Address& lane_table(const std::vector<uint32_t>& period);
 
   // While pinned, vector_bits(bits) returns `reg`, which the caller has loaded
