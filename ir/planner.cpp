@@ -823,7 +823,7 @@ Result<Plan> make_plan(const Pipeline& p, const TargetDesc& target, int64_t n_hi
   // The copy of the kernel for resident rows prefetches in one sweep: the
   // rows ahead need their lines fetched once.
   auto prefetching = std::count_if(plan.sweeps.begin(), plan.sweeps.end(), [](const Sweep& s) { return s.prefetch; });
-  if (plan.resident_vectors > 0 && prefetching > 1) where += " (rows held in registers: in the first of them only)";
+  if (plan.resident_vectors > 0 && prefetching > 1) where += kResidentPrefetchNote;
   if (!plan.jit_supported) {
     // The interpreter prefetches nothing.
   } else if (choices.prefetch_bytes) {

@@ -3,6 +3,8 @@
 // store kind from the row size and the target's caches.
 #pragma once
 
+#include <string_view>
+
 #include "ir/plan.h"
 #include "ir/status.h"
 #include "ir/target.h"
@@ -18,6 +20,11 @@ Result<Plan> make_plan(const Pipeline& pipeline, const TargetDesc& target, int64
 // Returns whether the pipeline has an output of shape [n], which a sweep
 // stores row by row.
 bool writes_row_output(const Pipeline& pipeline);
+
+// Ends the prefetch reason of a plan with resident rows whose kernel
+// prefetches in fewer sweeps than the plan marks (the resident copy does so
+// in the first only).
+inline constexpr std::string_view kResidentPrefetchNote = " (rows held in registers: in the first of them only)";
 
 // The softmax core of a pipeline, if it has one (see SoftmaxCore).
 std::optional<SoftmaxCore> find_softmax_core(const Pipeline& pipeline);

@@ -27,18 +27,23 @@ Status plan_loops_instead_of_resident_rows(const ir::Pipeline& pipeline, const i
   }
 
   // The planner words its residency reason "rows of V vectors held in
-  // registers: ...", forced or not.
+  // registers: ...", ending in ": forced" when forced.
   const std::string resident_reason = "rows of " + std::to_string(plan.resident_vectors) + " vectors held in registers";
-  std::string fallback = resident_reason + ": planned, but they did not fit the " + std::to_string(target.vector_registers) +
-                         " " + target.isa + " vector registers, so every row takes the loops";
+  auto fallback = [&](bool forced) {
+    return resident_reason + (forced ? ": forced" : ": planned") + ", but they did not fit the " +
+           std::to_string(target.vector_registers) + " " + target.isa + " vector registers, so every row takes the loops";
+  };
   bool replaced = false;
   for (std::string& reason : plan.reasons) {
     if (reason.rfind(resident_reason, 0) == 0) {
-      reason = fallback;
+      reason = fallback(reason.ends_with(": forced"));
       replaced = true;
     }
+    // Every row takes the loops, which prefetch in each sweep the plan marks.
+    size_t note = reason.find(ir::kResidentPrefetchNote);
+    if (note != std::string::npos) reason.erase(note, ir::kResidentPrefetchNote.size());
   }
-  if (!replaced) plan.reasons.push_back(fallback);
+  if (!replaced) plan.reasons.push_back(fallback(false));
 
   plan.resident_vectors = 0;
   plan.bytes_per_element = loops->bytes_per_element;

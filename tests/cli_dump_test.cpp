@@ -408,6 +408,14 @@ TEST_F(CliDumpTest, PlanResidentRowsThatDidNotFit) {
   EXPECT_TRUE(contains(result.out, "so every row takes the loops\n")) << result.out;
   EXPECT_FALSE(contains(result.out, "loaded once, no loops")) << result.out;
   EXPECT_FALSE(contains(result.out, "resident rows: rows of")) << result.out;
+  // The loops prefetch in both sweeps, so the prefetch reason has no note
+  // about resident rows.
+  EXPECT_FALSE(contains(result.out, std::string(ir::kResidentPrefetchNote))) << result.out;
+
+  CliResult forced = run({"plan", "examples/stablemax.rj", "--n", "64", "--isa", "avx2", "--choice",
+                          "resident_vectors=8"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(contains(forced.out, "rows of 8 vectors held in registers: forced, but they did not fit")) << forced.out;
 }
 
 // The same pipeline on AVX-512 keeps its rows of 4 vectors in registers: x is read and y
