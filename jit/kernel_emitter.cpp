@@ -619,7 +619,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     if (online_) emit_online_block_start(rax);
   }
   std::string grouped = exp_group_ > 1 ? ", exps in groups of " + std::to_string(exp_group_) : "";
-  mark("main loop: " + std::to_string(unroll_) + " vectors per iteration" + grouped);
+  mark("main loop: " + std::to_string(unroll_) + (unroll_ == 1 ? " vector" : " vectors") + " per iteration" + grouped);
   L(main_loop);
   std::vector<BodyMode> step_modes;
   for (int lane = 0; lane < unroll_; ++lane) step_modes.push_back(BodyMode{lane, lane * vector_bytes, false, nontemporal});

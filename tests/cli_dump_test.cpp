@@ -427,7 +427,18 @@ TEST_F(CliDumpTest, PlanResidentRowsThatFit) {
   EXPECT_TRUE(contains(result.out, "\n  sweeps: 2, 8 bytes per element\n")) << result.out;
   EXPECT_TRUE(contains(result.out, "memory traffic: 512 bytes per row, 5120 bytes for 10 rows\n")) << result.out;
   EXPECT_TRUE(contains(result.out, "rows of 4 vectors held in registers: loaded once")) << result.out;
-  EXPECT_TRUE(contains(result.out, "  resident rows: rows of 4 vectors stay in registers\n")) << result.out;
+  EXPECT_TRUE(contains(result.out, "  resident rows: rows of 4 vectors stay in registers (exps one vector at a "
+                                   "time, regular stores; other lengths take the loops)\n"))
+      << result.out;
+}
+
+// The exp groups and the store switch of the plan apply to the loops: the
+// copy for resident rows computes one exp at a time and stores regularly.
+TEST_F(CliDumpTest, PlanSaysGroupsApplyToLoops) {
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult result = run({"plan", "examples/softmax.rj", "--n", "256", "--isa", "avx512"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "  exp groups: the exps of 4 vectors side by side, in the loops\n")) << result.out;
 }
 
 TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {

@@ -106,12 +106,15 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
     if (compiled->exp_group != inspected.plan.exp_group) {
       out << " (the plan's " << inspected.plan.exp_group << " did not fit the vector registers)";
     }
+    if (compiled->exp_group > 1 && compiled->resident_vectors > 0) out << ", in the loops";
     out << "\n";
   }
   // A planned residency that did not fit the registers is gone from the
   // kernel's plan, and a line of its choices gives the reason.
   if (compiled->resident_vectors > 0) {
-    out << "  resident rows: rows of " << compiled->resident_vectors << " vectors stay in registers\n";
+    out << "  resident rows: rows of " << compiled->resident_vectors
+        << " vectors stay in registers (exps one vector at a time, regular stores; other lengths take the "
+           "loops)\n";
   }
   out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
       << " constants (rowjit dump lists them)\n";
