@@ -100,11 +100,18 @@ bool ends_sweep(const std::string& marker) {
 }
 
 void measure_sweeps(Listing& listing) {
+  // The emitter marks the copy for rows held in registers from "resident
+  // rows: ..." to "rows of any other length".
+  bool resident = false;
   for (size_t m = 0; m < listing.markers.size(); ++m) {
-    std::optional<int> index = sweep_start(listing.markers[m].text);
+    const std::string& text = listing.markers[m].text;
+    if (text.starts_with("resident rows")) resident = true;
+    if (text == "rows of any other length") resident = false;
+    std::optional<int> index = sweep_start(text);
     if (!index) continue;
     SweepCode sweep;
     sweep.sweep = *index;
+    sweep.resident = resident;
     sweep.begin = listing.markers[m].offset;
     sweep.end = listing.code_size;
     for (size_t next = m + 1; next < listing.markers.size(); ++next) {

@@ -50,6 +50,7 @@ struct ListedConstant {
 // included.
 struct SweepCode {
   int sweep = 0;
+  bool resident = false;  // in the copy of the row loop for rows held in registers
   size_t begin = 0;
   size_t end = 0;
   int instruction_count = 0;

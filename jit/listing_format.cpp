@@ -191,7 +191,8 @@ std::string format_listing(const CompiledKernel& kernel, const ListingOptions& o
 
   out << "\n";
   for (const SweepCode& sweep : listing.sweeps) {
-    out << "; sweep " << sweep.sweep << ": " << sweep.code_bytes() << " code bytes, " << sweep.instruction_count
+    out << "; sweep " << sweep.sweep << (sweep.resident ? " (resident rows)" : "") << ": " << sweep.code_bytes()
+        << " code bytes, " << sweep.instruction_count
         << (sweep.instruction_count == 1 ? " instruction" : " instructions") << " (0x" << hex(sweep.begin, width) << " to 0x" << hex(sweep.end, width) << ")\n";
   }
   out << "; all code: " << listing.code_size << " bytes, " << listing.instructions.size() << " instructions\n";
@@ -241,7 +242,8 @@ std::string format_listing_json(const CompiledKernel& kernel, const ListingOptio
   out << "  \"sweeps\": [";
   for (size_t i = 0; i < listing.sweeps.size(); ++i) {
     const SweepCode& sweep = listing.sweeps[i];
-    out << (i > 0 ? ",\n" : "\n") << "    {\"sweep\": " << sweep.sweep << ", \"offset\": " << sweep.begin
+    out << (i > 0 ? ",\n" : "\n") << "    {\"sweep\": " << sweep.sweep
+        << ", \"resident\": " << (sweep.resident ? "true" : "false") << ", \"offset\": " << sweep.begin
         << ", \"code_bytes\": " << sweep.code_bytes() << ", \"instructions\": " << sweep.instruction_count << "}";
   }
   out << "\n  ],\n";

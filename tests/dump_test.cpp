@@ -376,6 +376,36 @@ TEST(DumpListing, SoftmaxSweepsMatchPlan) {
   }
 }
 
+// A kernel with a copy for rows held in registers lists each sweep twice: the
+// copy's sweeps first, marked resident in text and JSON, then the loops'.
+TEST(DumpListing, ResidentSweepsAreMarked) {
+  auto pipeline = parse_example("softmax");
+  ASSERT_TRUE(pipeline.is_ok());
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!host_has(isa)) continue;
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 64;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    const jit::CompiledKernel& compiled = *(*kernel)->compiled();
+    ASSERT_GT(compiled.resident_vectors, 0) << isa_name(isa);
+    jit::Listing listing = jit::disassemble(compiled, jit::AsmSyntax::kIntel);
+    const size_t sweeps = (*kernel)->plan().sweeps.size();
+    ASSERT_EQ(listing.sweeps.size(), 2 * sweeps) << isa_name(isa);
+    for (size_t s = 0; s < listing.sweeps.size(); ++s) {
+      EXPECT_EQ(listing.sweeps[s].resident, s < sweeps) << isa_name(isa) << ", listed sweep " << s;
+      EXPECT_EQ(listing.sweeps[s].sweep, static_cast<int>(s % sweeps)) << isa_name(isa);
+    }
+    std::string text = jit::format_listing(compiled, {});
+    EXPECT_TRUE(contains(text, "; sweep 0 (resident rows): ")) << text;
+    EXPECT_TRUE(contains(text, "\n; sweep 0: ")) << text;
+    std::string json = jit::format_listing_json(compiled, {});
+    EXPECT_TRUE(contains(json, "{\"sweep\": 0, \"resident\": true,")) << json;
+    EXPECT_TRUE(contains(json, "{\"sweep\": 0, \"resident\": false,")) << json;
+  }
+}
+
 TEST(DumpListing, SoftmaxMarksOps) {
   if (!host_has(Isa::kAvx2)) GTEST_SKIP() << "this CPU or OS does not support AVX2";
   auto kernel = compile_softmax(Isa::kAvx2, ir::SoftmaxForm::kThreePassRecompute);
