@@ -54,9 +54,9 @@ void locate_pool(const CompiledKernel& kernel, Listing& listing) {
   }
 }
 
-// Names what a RIP-relative operand at `target` reads: a pool constant or
-// other data after the code.
-std::string describe_target(const Listing& listing, size_t target) {
+// Names what a RIP-relative operand at `target` reads: a pool constant, a
+// named region of the data after the pool, or other data after the code.
+std::string describe_target(const Listing& listing, const std::vector<DataRegion>& regions, size_t target) {
   size_t pool_end = listing.pool_offset + listing.constants.size() * listing.slot_bytes;
   if (listing.pool_found && target >= listing.pool_offset && target < pool_end) {
     size_t slot = (target - listing.pool_offset) / listing.slot_bytes;
@@ -65,18 +65,24 @@ std::string describe_target(const Listing& listing, size_t target) {
     if (lane_byte != 0) text += "+" + std::to_string(lane_byte);
     return text + " = " + float_text(listing.constants[slot].bits);
   }
+  for (const DataRegion& region : regions) {
+    if (target >= region.offset && target < region.offset + region.size) {
+      return region.name + " at " + hex_offset(target);
+    }
+  }
   if (target >= listing.code_size && target < listing.total_size) return "data at " + hex_offset(target);
   return "";
 }
 
-std::string rip_relative_comment(const Listing& listing, const ZydisDecodedInstruction& instruction,
-                                 const ZydisDecodedOperand* operands, size_t offset) {
+std::string rip_relative_comment(const Listing& listing, const std::vector<DataRegion>& regions,
+                                 const ZydisDecodedInstruction& instruction, const ZydisDecodedOperand* operands,
+                                 size_t offset) {
   for (int i = 0; i < instruction.operand_count_visible; ++i) {
     const ZydisDecodedOperand& operand = operands[i];
     if (operand.type != ZYDIS_OPERAND_TYPE_MEMORY || operand.mem.base != ZYDIS_REGISTER_RIP) continue;
     ZyanU64 target = 0;
     if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&instruction, &operand, offset, &target))) continue;
-    return describe_target(listing, static_cast<size_t>(target));
+    return describe_target(listing, regions, static_cast<size_t>(target));
   }
   return "";
 }
@@ -177,7 +183,7 @@ Listing disassemble(const CompiledKernel& kernel, AsmSyntax syntax) {
     if (decoded) {
       listed.bytes.assign(code + offset, code + offset + instruction.length);
       listed.text = text;
-      listed.comment = rip_relative_comment(listing, instruction, operands, offset);
+      listed.comment = rip_relative_comment(listing, kernel.data_regions, instruction, operands, offset);
       offset += instruction.length;
     } else {
       listed.bytes.assign(code + offset, code + offset + 1);

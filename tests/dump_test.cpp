@@ -325,6 +325,9 @@ TEST(DumpListing, SoftmaxNamesOtherData) {
     // The softmax exp's table: 8 entries on AVX2, 32 in two zmm on AVX-512.
     EXPECT_TRUE(contains(text, isa == Isa::kAvx2 ? "; lane table of 8 entries\n" : "; lane table of 16 entries\n"))
         << isa_name(isa);
+    // An instruction that reads a table names it.
+    EXPECT_TRUE(contains(text, isa == Isa::kAvx2 ? "; lane table of 8 entries at 0x" : "; lane table of 16 entries at 0x"))
+        << isa_name(isa);
     if (isa == Isa::kAvx2) {
       EXPECT_TRUE(contains(text, "; tail masks: 8 words of ones, then 8 of zeros\n")) << text;
     }
