@@ -206,12 +206,13 @@ Result<NpyArray> decode_npy(std::string_view bytes, std::string_view source) {
   size_t data_start = header_start + header_length;
   size_t found = bytes.size() - data_start;
   if (found != static_cast<uint64_t>(expected)) {
-    std::string what = found < static_cast<uint64_t>(expected) ? "truncated data in "
-                                                               : "unexpected trailing data in ";
+    bool truncated = found < static_cast<uint64_t>(expected);
+    std::string what = truncated ? "truncated data in " : "unexpected trailing data in ";
+    std::string fix = truncated ? "; the file is incomplete, so save it again"
+                                : "; the header's shape does not match the data, so save the array again";
     return invalid(what + name + ": expected " + std::to_string(expected) + " bytes for shape " +
                    array.shape_string() + " of " + std::string(npy_descr(array.dtype)) +
-                   ", found " + std::to_string(found) +
-                   "; the file is damaged or incomplete, so save it again");
+                   ", found " + std::to_string(found) + fix);
   }
   array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
   return array;
