@@ -21,9 +21,8 @@ Result<Plan> make_plan(const Pipeline& pipeline, const TargetDesc& target, int64
 // stores row by row.
 bool writes_row_output(const Pipeline& pipeline);
 
-// Ends the prefetch reason of a plan with resident rows whose kernel
-// prefetches in fewer sweeps than the plan marks (the resident copy does so
-// in the first only).
+// Suffix of the prefetch reason of a plan with resident rows and more than
+// one prefetching sweep: the resident copy prefetches in the first only.
 inline constexpr std::string_view kResidentPrefetchNote = " (rows held in registers: in the first of them only)";
 
 // The softmax core of a pipeline, if it has one (see SoftmaxCore).

@@ -207,10 +207,10 @@ Result<NpyArray> decode_npy(std::string_view bytes, std::string_view source) {
   size_t found = bytes.size() - data_start;
   if (found != static_cast<uint64_t>(expected)) {
     bool truncated = found < static_cast<uint64_t>(expected);
-    std::string what = truncated ? "truncated data in " : "unexpected trailing data in ";
+    std::string problem = truncated ? "truncated data in " : "unexpected trailing data in ";
     std::string fix = truncated ? "; the file is incomplete, so save it again"
                                 : "; the header's shape does not match the data, so save the array again";
-    return invalid(what + name + ": expected " + std::to_string(expected) + " bytes for shape " +
+    return invalid(problem + name + ": expected " + std::to_string(expected) + " bytes for shape " +
                    array.shape_string() + " of " + std::string(npy_descr(array.dtype)) +
                    ", found " + std::to_string(found) + fix);
   }

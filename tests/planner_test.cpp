@@ -196,7 +196,7 @@ TEST(Planner, PrefetchesInExpSweepsOfRowsInCache) {
   EXPECT_EQ(prefetching(plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 1 << 25)), (Flags{true, true, true}));
 
   // Resident rows (256 elements: 16 zmm) prefetch in the first prefetching
-  // sweep only, which the reason says where two sweeps prefetch.
+  // sweep only, and the reason notes it where two sweeps prefetch.
   const std::string once = "(rows held in registers: in the first of them only)";
   ir::Plan resident_recompute = plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute, 256);
   ASSERT_EQ(resident_recompute.resident_vectors, 16);
