@@ -3,7 +3,10 @@
 // short row, the C interface, a split call, and a cold compile of softmax.
 #include <benchmark/benchmark.h>
 
+#include <xmmintrin.h>
+
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,7 +82,10 @@ void BM_KernelRun64(benchmark::State& state) {
 }
 BENCHMARK(BM_KernelRun64);
 
-void BM_DirectCall64(benchmark::State& state) {
+// Calls the machine code of the softmax row through its function pointer.
+// With `caller_mxcsr`, the timed loop runs under that MXCSR, as in a thread
+// that sets it itself.
+void run_direct_calls(benchmark::State& state, std::optional<unsigned> caller_mxcsr) {
   auto kernel = compile_text(kSoftmaxText);
   if (!kernel) return state.SkipWithError(kernel.status().to_string().c_str());
   const jit::CompiledKernel* compiled = (*kernel)->compiled();
@@ -94,12 +100,22 @@ void BM_DirectCall64(benchmark::State& state) {
     call.stride[i] = kRowLength * 4;
   }
   jit::KernelFunction function = compiled->function();
+  const unsigned saved_mxcsr = _mm_getcsr();
+  if (caller_mxcsr) _mm_setcsr(*caller_mxcsr);
   for (auto _ : state) {
     function(&call);
     benchmark::ClobberMemory();
   }
+  _mm_setcsr(saved_mxcsr);
 }
+
+void BM_DirectCall64(benchmark::State& state) { run_direct_calls(state, std::nullopt); }
 BENCHMARK(BM_DirectCall64);
+
+// The same under flush-to-zero and denormals-are-zero (MXCSR 0x9FC0): each
+// call loads the kernel's MXCSR and restores the caller's.
+void BM_DirectCall64FlushDenormals(benchmark::State& state) { run_direct_calls(state, 0x9FC0u); }
+BENCHMARK(BM_DirectCall64FlushDenormals);
 
 void BM_CApiRun64(benchmark::State& state) {
   rowjit_compiler* compiler = nullptr;

@@ -43,12 +43,12 @@ class DefaultFloatEnvironment {
 #endif
 };
 
-// Rounds `value` to the nearest float, keeping denormals, with no trap and no
-// flag left raised, whatever the caller's MXCSR. The conversion is volatile
-// asm, so it stays between the guard's reads of MXCSR.
-inline float to_f32_nearest(double value) {
+namespace float_environment_detail {
+
+// The conversions as volatile asm, which the compiler keeps in order with the
+// guard's reads and writes of MXCSR.
+inline float narrow(double value) {
 #if defined(__x86_64__) || defined(__i386__)
-  DefaultFloatEnvironment environment;
   float result;
   asm volatile("cvtsd2ss %1, %0" : "=x"(result) : "x"(value) : "memory");
   return result;
@@ -57,18 +57,31 @@ inline float to_f32_nearest(double value) {
 #endif
 }
 
+inline double widen(float value) {
+#if defined(__x86_64__) || defined(__i386__)
+  double result;
+  asm volatile("cvtss2sd %1, %0" : "=x"(result) : "x"(value) : "memory");
+  return result;
+#else
+  return static_cast<double>(value);
+#endif
+}
+
+}  // namespace float_environment_detail
+
+// Rounds `value` to the nearest float, keeping denormals, with no trap and no
+// flag left raised, whatever the caller's MXCSR.
+inline float to_f32_nearest(double value) {
+  DefaultFloatEnvironment environment;
+  return float_environment_detail::narrow(value);
+}
+
 // Rounds `value` to float and widens it back to double, as to_f32_nearest:
 // the f32 value a kernel receives, for checks in double. The widening runs
 // under the guard too, because a caller's DAZ reads a denormal float as 0.
 inline double f32_value_of(double value) {
-#if defined(__x86_64__) || defined(__i386__)
   DefaultFloatEnvironment environment;
-  double result;
-  asm volatile("cvtsd2ss %1, %0\n\tcvtss2sd %0, %0" : "=&x"(result) : "x"(value) : "memory");
-  return result;
-#else
-  return static_cast<double>(static_cast<float>(value));
-#endif
+  return float_environment_detail::widen(float_environment_detail::narrow(value));
 }
 
 // Sets the IEEE defaults for the rest of the calling thread's life. For the

@@ -61,7 +61,7 @@ constexpr float kShiftedExpScale = 0x1p-24f;
 
 // AVX-512 zeroes the lanes below this argument in the final product, with an
 // opmask from a comparison that keeps NaN, and computes the others with x as
-// it is: that keeps a clamp off the dependency chain. From here up, N >=
+// it is, so no clamp sits on the dependency chain. From here up, N >=
 // -4800 and floor(N / 32) + 151 >= 1. Below, exp(x) < 2^-150, half the
 // smallest denormal, and rounds to +0 (the threshold lies between the
 // underflow point -103.972077 and -103.982907, where N would reach -4801).
@@ -77,8 +77,9 @@ constexpr float kZeroBelowAvx512 = -0x1.9fe666p+6f;  // -103.975
 // the smallest denormal, so those inputs still give 0.
 constexpr float kClampAvx2 = -0x1.a2a93p+6f;  // -104.66522
 
-// Entries [first, first + count) of the table of 2^(j / K) minus j <<
-// exponent_shift in the bit pattern (see the file comment).
+// Returns entries [first, first + count) of the table of 2^(j / K), each
+// with j << exponent_shift subtracted from its bit pattern (see the file
+// comment).
 std::vector<uint32_t> power_table(const SoftmaxExpTable& table, int first, int count) {
   std::vector<uint32_t> bits;
   for (int j = first; j < first + count; ++j) {
@@ -108,11 +109,11 @@ void emit_table_lookup(MathEmitter& m, const SoftmaxExpTable& table, std::span<c
 
 }  // namespace
 
-// Each step runs over all lanes before the next one starts.
+// Emits the softmax exp of every lane. Each step runs over all lanes before
+// the next one starts.
 void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
   auto& code = m.code;
   const SoftmaxExpTable& table = softmax_exp_table(m.target);
-  // x, read from src once: on AVX2 the clamped copy in dst, on AVX-512 src.
   if (m.target.avx512) {
     for (const ExpLane& l : lanes) code.vcmpps(l.in_range, l.src, m.pool.vector(kZeroBelowAvx512), kCmpNltUnordered);
   } else {
@@ -121,6 +122,8 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
     for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(kClampAvx2));
     for (const ExpLane& l : lanes) code.vmaxps(l.dst, l.t, l.src);
   }
+  // The argument that the reduction reads: src itself on AVX-512, the clamped
+  // copy in dst on AVX2.
   auto x = [&](const ExpLane& l) { return m.target.avx512 ? l.src : l.dst; };
   for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(table.shift));
   for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, x(l), m.pool.vector(table.log2e_times_entries));
@@ -140,10 +143,10 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
   for (const ExpLane& l : lanes) code.vpaddd(l.v, l.v, l.t);  // 2^(N / K) * 2^24
 
   // t = e^r * 2^-24 by Horner's rule.
-  const std::vector<float>& c = table.coefficients;
-  for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(c.front() * kShiftedExpScale));
-  for (size_t k = 1; k < c.size(); ++k) {
-    for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(c[k] * kShiftedExpScale));
+  const std::vector<float>& coefficients = table.coefficients;
+  for (const ExpLane& l : lanes) code.vmovaps(l.t, m.pool.vector(coefficients.front() * kShiftedExpScale));
+  for (size_t k = 1; k < coefficients.size(); ++k) {
+    for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(coefficients[k] * kShiftedExpScale));
   }
   for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kShiftedExpScale));
 

@@ -179,8 +179,8 @@ CacheSizes read_cache_sizes_from_cpuid([[maybe_unused]] std::string_view vendor)
     if (!bit(cpuid(0x80000001u).ecx, 22)) return caches;
     leaf = 0x8000001Du;
   } else {
-    // Intel's leaf 4. HostCpu.CpuidCachesMatchSysfs has checked it
-    // against sysfs on an Intel Xeon.
+    // Intel's leaf 4, which HostCpu.CpuidCachesMatchSysfs compares with
+    // sysfs on the host (it matched on an Intel Xeon).
     if (__get_cpuid_max(0, nullptr) < 4) return caches;
     leaf = 4;
   }
