@@ -159,22 +159,34 @@ void KernelEmitter::store_scalar_result(ValueId value, const Xmm& src) {
   }
 }
 
+// The scalar ops run on xmm registers whatever the target's width: a per-row
+// value needs one lane, and a 128-bit operation costs at most what a wider one
+// does. On AVX-512 it costs less: a log-softmax's log of the row's sum, in
+// zmm registers, made rows of 64 elements 6% slower on an Intel Xeon
+// (docs/jit.md). Operands, result and the math scratch are the xmm halves of
+// their registers, and the result leaves through lane 0 (store_scalar_result).
+// No constant is pinned to a register yet, so every pool operand is memory.
 void KernelEmitter::emit_scalar_ops(const ir::Sweep& sweep) {
+  const MathScratch full_width = scratch_;
+  scratch_ = MathScratch{{Xmm(full_width.vec[0].getIdx()), Xmm(full_width.vec[1].getIdx()),
+                          Xmm(full_width.vec[2].getIdx())},
+                         full_width.mask};
   for (int index : sweep.scalar_ops) {
     const ir::Op& op = p_.ops[static_cast<size_t>(index)];
     mark("once per row: " + ir::print_op(p_, op));
     std::vector<Xmm> operands;
     for (ValueId v : op.operands) {
-      Xmm reg = take_register();
+      Xmm reg(take_register().getIdx());
       load_scalar(reg, v);
       operands.push_back(reg);
     }
-    Xmm dst = take_register();
+    Xmm dst(take_register().getIdx());
     emit_op(op, dst, operands);
     store_scalar_result(op.results[0], dst);
     free_register(dst);
     for (const Xmm& reg : operands) free_register(reg);
   }
+  scratch_ = full_width;
 }
 
 }  // namespace rowjit::jit

@@ -365,9 +365,21 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     ValueId divisor = p_.ops[static_cast<size_t>(i)].operands[1];
     if (reciprocal_of_.count(divisor)) continue;
     Xmm reg = take_register();
-    load_scalar(reg, divisor);
-    vmovups(scratch_.vec[0], pool_.vector(1.0f));
-    vdivps(reg, scratch_.vec[0], reg);
+    if (target_.avx512) {
+      // Only one lane is needed, and a zmm division occupies the divider
+      // longer than an xmm one: divide in xmm, then broadcast. Softmax rows
+      // of 64 elements ran 4% faster so on an Intel Xeon (docs/jit.md).
+      const Xmm quotient(reg.getIdx());
+      const Xmm one(scratch_.vec[0].getIdx());
+      load_scalar(quotient, divisor);
+      vmovups(one, pool_.vector(1.0f));
+      vdivps(quotient, one, quotient);
+      vbroadcastss(reg, quotient);
+    } else {
+      load_scalar(reg, divisor);
+      vmovups(scratch_.vec[0], pool_.vector(1.0f));
+      vdivps(reg, scratch_.vec[0], reg);
+    }
     reciprocal_of_[divisor] = reg;
   }
   if (sweep.extexp_scale) {

@@ -77,9 +77,10 @@ std::vector<std::string> section(const std::string& listing, const std::string& 
   return result;
 }
 
-// Compiles the softmax example for `isa`, with the softmax form forced if given.
-std::shared_ptr<const Kernel> compile_softmax(Isa isa, std::optional<ir::SoftmaxForm> form = std::nullopt) {
-  auto pipeline = parse_example("softmax");
+// Compiles an example for `isa`, with the softmax form forced if given.
+std::shared_ptr<const Kernel> compile_example(const std::string& name, Isa isa,
+                                              std::optional<ir::SoftmaxForm> form = std::nullopt) {
+  auto pipeline = parse_example(name);
   EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
   if (!pipeline) return nullptr;
   CompileOptions options;
@@ -90,6 +91,10 @@ std::shared_ptr<const Kernel> compile_softmax(Isa isa, std::optional<ir::Softmax
   if (!kernel) return nullptr;
   EXPECT_TRUE((*kernel)->uses_jit()) << (*kernel)->plan().unsupported_reason;
   return *kernel;
+}
+
+std::shared_ptr<const Kernel> compile_softmax(Isa isa, std::optional<ir::SoftmaxForm> form = std::nullopt) {
+  return compile_example("softmax", isa, form);
 }
 
 bool host_has(Isa isa) { return best_isa(host_cpu()) >= isa; }
@@ -268,6 +273,42 @@ TEST(DumpListing, Avx2SoftmaxHasNoZmmOrOpmask) {
   EXPECT_TRUE(contains(text, "ymm")) << text;
   EXPECT_FALSE(contains(text, "zmm")) << text;
   EXPECT_FALSE(std::regex_search(text, kOpmask)) << text;
+}
+
+// Values computed once per row need one lane: their ops, and the reciprocal
+// of a softmax's sum on AVX-512, run on xmm registers (the lowering's
+// comments give the measured cost of wider ones).
+TEST(DumpListing, RowValuesUseXmm) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!host_has(isa)) continue;
+    auto kernel = compile_example("log_softmax", isa);
+    ASSERT_NE(kernel, nullptr);
+    std::string text = jit::format_listing(*kernel->compiled(), {});
+    int row_ops = 0;
+    for (const std::string& line : lines_of(text)) {
+      if (!line.starts_with("; once per row: ")) continue;
+      ++row_ops;
+      // The op's instructions end with the store of its result to the frame.
+      int instructions = 0;
+      for (const std::string& instruction : section(text, line)) {
+        ++instructions;
+        EXPECT_FALSE(contains(instruction, "ymm") || contains(instruction, "zmm")) << isa_name(isa) << ": " << instruction;
+        if (contains(instruction, "vmovss [rsp")) break;
+      }
+      EXPECT_GT(instructions, 10) << text;
+    }
+    EXPECT_GT(row_ops, 0) << text;
+  }
+  if (!host_has(Isa::kAvx512)) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  auto softmax = compile_softmax(Isa::kAvx512, ir::SoftmaxForm::kThreePassRecompute);
+  ASSERT_NE(softmax, nullptr);
+  int divisions = 0;
+  for (const std::string& line : lines_of(jit::format_listing(*softmax->compiled(), {}))) {
+    if (!contains(line, "vdivps")) continue;
+    ++divisions;
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(vdivps xmm\d+, xmm\d+, xmm\d+$)"))) << line;
+  }
+  EXPECT_GT(divisions, 0);
 }
 
 TEST(DumpListing, SoftmaxCoversCodeExactly) {
