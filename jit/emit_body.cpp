@@ -286,7 +286,7 @@ void KernelEmitter::emit_group_exp(const ir::Sweep& sweep, size_t position, std:
     lanes.push_back(lane);
   }
   MathEmitter m = math();
-  emit_exp_nonpositive(m, lanes);
+  emit_exp_nonpositive(m, lanes, exp_in_range_ ? ExpUnderflow::kArgumentsInRange : ExpUnderflow::kGuard);
   return_exp_scratch(lanes);
   for (size_t i = 0; i < modes.size(); ++i) {
     vreg_of_.swap(lane_values[i]);

@@ -111,7 +111,8 @@ void KernelEmitter::emit_op(const ir::Op& op, const Xmm& dst, const std::vector<
     case OpKind::kExp:
       // The core's exp reads x - max(x) <= 0 (or that over a positive temperature).
       if (static_cast<int>(&op - p_.ops.data()) == plan_.core.exp_op && plan_.core.exp_input_nonpositive) {
-        emit_exp_nonpositive(m, dst, in[0], scratch_);
+        if (exp_in_range_) emit_exp_nonpositive_in_range(m, dst, in[0], scratch_);
+        else emit_exp_nonpositive(m, dst, in[0], scratch_);
       } else {
         emit_exp(m, dst, in[0], scratch_);
       }

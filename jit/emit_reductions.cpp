@@ -33,6 +33,7 @@ constexpr int kMaxUnroll = 8;
 void KernelEmitter::prepare_frame_areas() {
   int vector_bytes = target_.bytes();
   if (!target_.avx512) tail_bytes_offset_ = frame_alloc(4, 4);
+  if (!exp_range_sweeps_.empty()) row_min_offset_ = frame_alloc(4, 4);
   for (const ir::Sweep& sweep : plan_.sweeps) {
     for (int r : sweep.reductions) {
       if (is_sum(p_.ops[static_cast<size_t>(r)].kind)) sum_area_[r] = frame_alloc(2 * vector_bytes, 64);
@@ -101,6 +102,12 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
         r.nan_acc.push_back(nan_acc);
       }
     }
+    if (index == plan_.core.max_op && tests_exp_range(resident)) {
+      for (int lane = 0; lane < accumulators; ++lane) {
+        r.min_acc.push_back(take_register());
+        vmovups(r.min_acc.back(), pool_.vector(INFINITY));
+      }
+    }
     if (is_sum(r.kind) && !resident && !r.wide) {
       vxorps(scratch_.vec[0], scratch_.vec[0], scratch_.vec[0]);
       vmovups(ptr[rsp + sum_area_.at(index)], scratch_.vec[0]);
@@ -145,6 +152,18 @@ void KernelEmitter::accumulate_reduction(Reduction& r, const Xmm& value, const B
     }
     add_widened(acc, high, v);
     return;
+  }
+
+  if (!r.min_acc.empty()) {
+    // The row's min for the exp sweeps' range test; masked-off lanes count as +inf.
+    const Xmm& low = r.min_acc[static_cast<size_t>(mode.lane) % r.min_acc.size()];
+    if (mode.masked && !target_.avx512) {
+      vmovups(s0, pool_.vector(INFINITY));
+      vblendvps(s0, s0, value, tail_mask_);
+      vminps(low, low, s0);
+    } else {
+      vminps(mode.masked ? Xmm(low | k1) : low, low, value);
+    }
   }
 
   if (mode.masked && !target_.avx512) {
@@ -294,6 +313,12 @@ void KernelEmitter::finish_reductions(bool resident) {
       else vmaxps(acc, acc, r.acc[lane]);
     }
     horizontal(acc, r.kind == OpKind::kReduceMin ? LaneCombine::kMin : LaneCombine::kMax);
+    if (!r.min_acc.empty()) {
+      const Xmm& low = r.min_acc[0];
+      for (size_t lane = 1; lane < r.min_acc.size(); ++lane) vminps(low, low, r.min_acc[lane]);
+      horizontal(low, LaneCombine::kMin);
+      vmovss(dword[rsp + row_min_offset_], Xmm(low.getIdx()));
+    }
     if (r.track_nan) {
       const Xmm& nan_acc = r.nan_acc[0];
       for (size_t lane = 1; lane < r.nan_acc.size(); ++lane) vorps(nan_acc, nan_acc, r.nan_acc[lane]);

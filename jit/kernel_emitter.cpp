@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <bit>
 #include <cfloat>
+#include <sstream>
 
 #include "ir/target.h"
 
@@ -141,6 +142,7 @@ void KernelEmitter::emit_epilogue() {
 
 Status KernelEmitter::emit_kernel() {
   ROWJIT_TRY(assign_slots());
+  exp_range_sweeps_ = find_exp_range_sweeps();
   // Frame areas of the sweeps are allocated before the prologue fixes the frame size.
   prepare_frame_areas();
 
@@ -519,7 +521,30 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
                     divisor == p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
     guarded = guarded || !core_sum;
   }
-  if (guarded && !blocked) {
+  if (exp_range_sweeps_.count(sweep_index) && tests_exp_range(resident) && !blocked && !guarded) {
+    // Both copies start from the same register state and end in the same.
+    Label with_guard, loops_done;
+    emit_exp_range_test(with_guard);
+    auto resident_before = resident_reg_;
+    auto free_before = free_vregs_;
+    std::ostringstream range;
+    range << kExpGuardFreeRange;
+    mark("loops with exps unguarded (the row's max - min is at most " + range.str() + ")");
+    exp_in_range_ = true;
+    emit_sweep_loops();
+    exp_in_range_ = false;
+    jmp(loops_done, T_NEAR);
+    L(with_guard);
+    mark("loops with guarded exps");
+    auto resident_after = resident_reg_;
+    resident_reg_ = resident_before;
+    free_vregs_ = free_before;
+    emit_sweep_loops();
+    if (resident_reg_ != resident_after && error_.is_ok()) {
+      error_ = Status(StatusCode::kInternal, "the two copies of an exp sweep left different registers");
+    }
+    L(loops_done);
+  } else if (guarded && !blocked) {
     // Rows whose 1 / s is not a normal float (s below about 2^-126, where
     // it overflows, or above 2^126) take a copy of the loops that divides.
     // Both copies start from the same register state.

@@ -156,6 +156,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_block_factor();
   void emit_block_shift();
 
+  // ---- emit_exp_range.cpp: the exp sweep without the underflow guard
+  std::set<int> find_exp_range_sweeps() const;
+  bool tests_exp_range(bool resident) const;
+  void emit_exp_range_test(Xbyak::Label& guarded);
+
   // ---- register use within a sweep
   void allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
   Xbyak::Xmm take_register();
@@ -181,6 +186,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     // contains the low half of the lanes and acc_high the high half.
     bool wide = false;
     std::vector<Xbyak::Xmm> acc_high;
+    // The softmax core's max also takes the row's min here, one per unroll
+    // lane, when its exp sweeps test the row's range (exp_range_sweeps_).
+    std::vector<Xbyak::Xmm> min_acc;
   };
   void init_reductions(const ir::Sweep& sweep, bool resident);
   void add_widened(const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, const Xbyak::Xmm& acc);
@@ -301,6 +309,12 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
   int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
   int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
+  // The sweeps of the softmax core's exp that run without the exp's
+  // underflow guard on rows whose max - min allows it (emit_exp_range.cpp);
+  // the row's min, per row; and whether the loops being emitted are that copy.
+  std::set<int> exp_range_sweeps_;
+  int row_min_offset_ = -1;
+  bool exp_in_range_ = false;
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
   bool speculating_ = false;               // the exp sweep's body raises block_max_acc_
   Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, in the last sweep

@@ -54,10 +54,27 @@ struct ExpLane {
   Xbyak::Opmask in_range;
 };
 
+// Arguments from -kExpGuardFreeRange up need no underflow guard in the
+// softmax exp: the power of two it builds stays normal down to -103.97.
+inline constexpr float kExpGuardFreeRange = 103.5f;
+
+// Whether the softmax exp guards against arguments below -kExpGuardFreeRange
+// (AVX-512 zeroes those lanes with an opmask, AVX2 clamps its argument).
+// Without the guard such an argument gives a wrong finite value or NaN, but
+// every argument in [-kExpGuardFreeRange, 0] and NaN gives the same bits as
+// with it, for one instruction less per vector.
+enum class ExpUnderflow { kGuard, kArgumentsInRange };
+
 // emit_exp_nonpositive for several vectors at once, each step over all lanes
 // before the next: the chains of the lanes overlap in the instruction stream
 // instead of relying on the out-of-order window to find them (docs/jit.md).
-void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes);
+void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes,
+                          ExpUnderflow underflow = ExpUnderflow::kGuard);
+
+// emit_exp_nonpositive without the underflow guard, for src in
+// [-kExpGuardFreeRange, 0] or NaN (ExpUnderflow::kArgumentsInRange).
+void emit_exp_nonpositive_in_range(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src,
+                                   const MathScratch& scratch);
 
 // The two parts of exp(src) = mantissa * 2^exponent used by the two-pass
 // softmax ("The Two-Pass Softmax Algorithm", Dukhan and Ablavatski, 2020):

@@ -111,10 +111,15 @@ void emit_table_lookup(MathEmitter& m, const SoftmaxExpTable& table, std::span<c
 
 // Emits the softmax exp of every lane. Each step runs over all lanes before
 // the next one starts.
-void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
+void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes, ExpUnderflow underflow) {
   auto& code = m.code;
   const SoftmaxExpTable& table = softmax_exp_table(m.target);
-  if (m.target.avx512) {
+  const bool guard = underflow == ExpUnderflow::kGuard;
+  static_assert(kExpGuardFreeRange < -kZeroBelowAvx512 && kExpGuardFreeRange < -kClampAvx2);
+  if (!guard) {
+    // Arguments in [-kExpGuardFreeRange, 0] pass the comparison and the
+    // clamp unchanged, so leaving them out changes no result.
+  } else if (m.target.avx512) {
     for (const ExpLane& l : lanes) code.vcmpps(l.in_range, l.src, m.pool.vector(kZeroBelowAvx512), kCmpNltUnordered);
   } else {
     // dst = max(x, -104.67), keeping NaN (vmaxps returns its second source
@@ -124,7 +129,7 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
   }
   // The argument that the reduction reads: src itself on AVX-512, the clamped
   // copy in dst on AVX2.
-  auto x = [&](const ExpLane& l) { return m.target.avx512 ? l.src : l.dst; };
+  auto x = [&](const ExpLane& l) { return m.target.avx512 || !guard ? l.src : l.dst; };
   for (const ExpLane& l : lanes) code.vmovaps(l.v, m.pool.vector(table.shift));
   for (const ExpLane& l : lanes) code.vfmadd231ps(l.v, x(l), m.pool.vector(table.log2e_times_entries));
   for (const ExpLane& l : lanes) code.vsubps(l.t, l.v, m.pool.vector(table.shift));  // N
@@ -151,7 +156,7 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
   for (const ExpLane& l : lanes) code.vfmadd213ps(l.t, l.dst, m.pool.vector(kShiftedExpScale));
 
   for (const ExpLane& l : lanes) {
-    if (m.target.avx512) code.vmulps(l.dst | l.in_range | Xbyak::util::T_z, l.t, l.v);
+    if (m.target.avx512 && guard) code.vmulps(l.dst | l.in_range | Xbyak::util::T_z, l.t, l.v);
     else code.vmulps(l.dst, l.t, l.v);
   }
 }
@@ -159,6 +164,12 @@ void emit_exp_nonpositive(MathEmitter& m, std::span<const ExpLane> lanes) {
 void emit_exp_nonpositive(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src, const MathScratch& scratch) {
   const ExpLane lane{dst, src, scratch.vec[0], scratch.vec[1], scratch.mask[0]};
   emit_exp_nonpositive(m, std::span<const ExpLane>(&lane, 1));
+}
+
+void emit_exp_nonpositive_in_range(MathEmitter& m, const Xbyak::Xmm& dst, const Xbyak::Xmm& src,
+                                   const MathScratch& scratch) {
+  const ExpLane lane{dst, src, scratch.vec[0], scratch.vec[1], scratch.mask[0]};
+  emit_exp_nonpositive(m, std::span<const ExpLane>(&lane, 1), ExpUnderflow::kArgumentsInRange);
 }
 
 }  // namespace rowjit::jit

@@ -202,6 +202,31 @@ TEST_P(MathExp, NonpositiveVariantInGroupsMatchesOneLane) {
   }
 }
 
+// Leaving out the underflow guard changes no result from -kExpGuardFreeRange
+// up, nor for NaN: the sample's floats there, and evenly spaced ones.
+TEST_P(MathExp, NonpositiveInRangeMatchesGuarded) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel guarded = unary_kernel(GetParam(), emit_exp_nonpositive);
+  const MathKernel in_range = unary_kernel(GetParam(), emit_exp_nonpositive_in_range);
+  ASSERT_TRUE(in_range.ok()) << in_range.error();
+  std::vector<float> inputs = {-0.0f, 0.0f, -kExpGuardFreeRange, from_bits(0x7fc12345), from_bits(0xff812345)};
+  for (float x : strided_sample()) {
+    if (x <= 0.0f && x >= -kExpGuardFreeRange) inputs.push_back(x);
+  }
+  for (int i = 0; i <= 20000; ++i) inputs.push_back(-kExpGuardFreeRange * static_cast<float>(i) / 20000.0f);
+  const std::vector<float> expected = guarded.map(inputs);
+  const std::vector<float> actual = in_range.map(inputs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ASSERT_EQ(to_bits(actual[i]), to_bits(expected[i])) << "x = " << std::hexfloat << inputs[i];
+  }
+}
+
+TEST_P(MathExp, NonpositiveInRangeRegisterContract) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  expect_register_contract(GetParam(), 1, 1, unary_body(emit_exp_nonpositive_in_range), kDistinctLayout);
+  expect_register_contract(GetParam(), 1, 1, unary_body(emit_exp_nonpositive_in_range), aliased_layout(GetParam()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, MathExp, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);
 
 class MathExpLong : public ::testing::TestWithParam<MathIsa> {};
@@ -236,6 +261,29 @@ TEST_P(MathExpLong, NonpositiveVariantOnlineMargin) {
       sweep_float_bits(kernel, exp_reference, 1, uint64_t{to_bits(8.0f)} + 1, kExpNonpositiveUlpPerUnit);
   print_measure("exp_nonpositive", GetParam(), "every float in (0, 8]", summary);
   EXPECT_LE(summary.max_ulp, kExpNonpositiveMarginMaxUlp) << describe(summary);
+}
+
+// Every float in [-kExpGuardFreeRange, -0]: the same bits with and without
+// the underflow guard.
+TEST_P(MathExpLong, NonpositiveInRangeMatchesGuardedEverywhere) {
+  ROWJIT_SKIP_UNLESS_SUPPORTED(GetParam());
+  const MathKernel guarded = unary_kernel(GetParam(), emit_exp_nonpositive);
+  const MathKernel in_range = unary_kernel(GetParam(), emit_exp_nonpositive_in_range);
+  ASSERT_TRUE(in_range.ok()) << in_range.error();
+  const uint64_t end = uint64_t{to_bits(-kExpGuardFreeRange)} + 1;
+  constexpr uint64_t kBatch = uint64_t{1} << 20;
+  std::vector<float> inputs;
+  for (uint64_t first = uint64_t{to_bits(-0.0f)}; first < end; first += kBatch) {
+    inputs.clear();
+    for (uint64_t bits = first; bits < std::min(first + kBatch, end); ++bits) {
+      inputs.push_back(from_bits(static_cast<uint32_t>(bits)));
+    }
+    const std::vector<float> expected = guarded.map(inputs);
+    const std::vector<float> actual = in_range.map(inputs);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      ASSERT_EQ(to_bits(actual[i]), to_bits(expected[i])) << "x = " << std::hexfloat << inputs[i];
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, MathExpLong, ::testing::Values(MathIsa::kAvx2, MathIsa::kAvx512), isa_param_name);

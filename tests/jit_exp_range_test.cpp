@@ -1,0 +1,136 @@
+// The exp sweeps that leave out the exp's underflow guard on rows whose
+// max - min is at most kExpGuardFreeRange (jit/emit_exp_range.cpp). Each row
+// has one element far below its max, just inside or outside that range, or
+// far enough that an unguarded exp would wrap to a huge value. Every kernel
+// is compared with the interpreter on AVX-512 and AVX2, in the loops and in
+// rows held in registers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "jit/disassembler.h"
+#include "jit/math.h"
+#include "tests/jit_pipeline_cases.h"
+#include "tests/text_testing.h"
+
+namespace rowjit::testing {
+namespace {
+
+// How far below the row's max (4.0) the far element lies.
+const std::vector<float> kGaps = {0.0f,   103.4f, jit::kExpGuardFreeRange, 103.6f, 103.98f, 104.2f,
+                                  104.7f, 110.0f, 200.0f,                  1e30f,  INFINITY};
+
+// Compiles with the form forced if given; rows of n elements are planned for,
+// so n of up to 16 vectors (8 on AVX2) are held in registers unless
+// `resident` is false.
+std::shared_ptr<const Kernel> compile_range(const ir::Pipeline& pipeline, Isa isa,
+                                            const std::optional<ir::SoftmaxForm>& form, int64_t n, bool resident) {
+  CompileOptions options;
+  options.isa = isa;
+  options.n_hint = n;
+  options.choices.softmax_form = form;
+  if (!resident) options.choices.resident_vectors = 0;
+  auto kernel = compile(pipeline, options);
+  if (!kernel) {
+    EXPECT_EQ(kernel.status().code(), StatusCode::kInvalidArgument) << kernel.status().to_string();
+    return nullptr;
+  }
+  EXPECT_TRUE((*kernel)->uses_jit()) << (*kernel)->plan().unsupported_reason;
+  return *kernel;
+}
+
+// A row of logits in [-1, 4] with max 4.0 at element 1, and the far element
+// 4 - gap at `far` (no far element for a gap of 0).
+std::vector<float> row_with_gap(int64_t n, float gap, int64_t far) {
+  std::vector<float> row(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) row[static_cast<size_t>(i)] = static_cast<float>((i * 7) % 11) * 0.5f - 1.0f;
+  if (n > 1) row[1] = 4.0f;
+  if (gap > 0.0f) row[static_cast<size_t>(far)] = 4.0f - gap;
+  return row;
+}
+
+TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
+  for (const char* name : {"softmax", "log_softmax"}) {
+    ir::Pipeline pipeline = load(name);
+    JitCase c{name, {4e-6, 1e-6}, {}};
+    for (Isa isa : runnable_isas()) {
+      for (const auto& form : {std::optional<ir::SoftmaxForm>{}, std::optional{ir::SoftmaxForm::kThreePassRecompute},
+                               std::optional{ir::SoftmaxForm::kThreePassReload}}) {
+        for (int64_t n : {int64_t{3}, int64_t{64}, int64_t{100}, int64_t{1000}}) {
+          for (bool resident : {true, false}) {
+            auto kernel = compile_range(pipeline, isa, form, n, resident);
+            if (!kernel) continue;
+            for (float gap : kGaps) {
+              for (int64_t far : {int64_t{0}, n / 2, n - 1}) {
+                RowTensors jit(pipeline, 1, n, 0, 0);
+                RowTensors reference(pipeline, 1, n, 0, 0);
+                std::vector<float> row = row_with_gap(n, gap, far);
+                std::copy(row.begin(), row.end(), jit.row("x", 0));
+                copy_inputs(pipeline, jit, reference);
+                expect_matches_reference(*kernel, c, jit, reference,
+                                         std::string(name) + " on " + isa_name(isa) + ", form " + form_name(form) +
+                                             ", n = " + std::to_string(n) + (resident ? "" : ", loops") +
+                                             ", element " + std::to_string(far) + " at max - " + std::to_string(gap));
+                if (HasFailure()) return;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A NaN can drop out of the max and the min, so that the range test passes
+// with an element far below the max; the NaN still makes every output NaN.
+TEST(JitExpRange, NanWithFarElementGivesNan) {
+  ir::Pipeline pipeline = load("softmax");
+  for (Isa isa : runnable_isas()) {
+    for (int64_t n : {int64_t{64}, int64_t{1000}}) {
+      auto kernel = compile_range(pipeline, isa, std::nullopt, n, false);
+      ASSERT_NE(kernel, nullptr);
+      RowTensors jit(pipeline, 1, n, 0, 0);
+      std::vector<float> row = row_with_gap(n, 200.0f, n - 1);
+      row[0] = NAN;
+      std::copy(row.begin(), row.end(), jit.row("x", 0));
+      ASSERT_TRUE(kernel->run(jit.args()).is_ok());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(std::isnan(jit.row("y", 0)[i])) << isa_name(isa) << ", n = " << n << ", element " << i;
+      }
+    }
+  }
+}
+
+// The copy without the guard exists where the plan allows it, and its exps
+// have no comparison (AVX-512) or clamp (AVX2); a temperature or the online
+// form keeps the guard alone.
+TEST(JitExpRange, UnguardedCopyLeavesOutTheGuard) {
+  const std::string unguarded = "; loops with exps unguarded";
+  const std::string guarded = "; loops with guarded exps";
+  for (Isa isa : runnable_isas()) {
+    auto softmax = compile_range(load("softmax"), isa, std::nullopt, 1000, false);
+    ASSERT_NE(softmax, nullptr);
+    std::string text = jit::format_listing(*softmax->compiled(), {});
+    size_t begin = text.find(unguarded);
+    size_t end = text.find(guarded);
+    ASSERT_NE(begin, std::string::npos) << text;
+    ASSERT_NE(end, std::string::npos) << text;
+    ASSERT_LT(begin, end);
+    const std::string copy = text.substr(begin, end - begin);
+    const std::string guard = isa == Isa::kAvx512 ? "vcmpps" : "vmaxps";
+    EXPECT_FALSE(contains(copy, guard)) << copy;
+    EXPECT_TRUE(contains(text.substr(end), guard)) << text;
+
+    auto online = compile_range(load("softmax"), isa, ir::SoftmaxForm::kTwoPassOnline, 1000, false);
+    ASSERT_NE(online, nullptr);
+    EXPECT_FALSE(contains(jit::format_listing(*online->compiled(), {}), unguarded)) << isa_name(isa);
+    auto tempered = compile_range(load("softmax_temperature"), isa, std::nullopt, 1000, false);
+    ASSERT_NE(tempered, nullptr);
+    EXPECT_FALSE(contains(jit::format_listing(*tempered->compiled(), {}), unguarded)) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace rowjit::testing
