@@ -88,6 +88,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   kernel.unroll = unroll;
   kernel.resident_vectors = resident_vectors;
   kernel.exp_group = emitter.exp_group();
+  kernel.exp_range_test = emitter.exp_range_copied();
   return kernel;
 }
 

@@ -38,6 +38,10 @@ struct CompiledKernel {
   int unroll = 1;                    // unroll actually used (the plan's, reduced to fit the registers)
   int resident_vectors = 0;          // the plan's, or 0 where resident rows did not fit the registers
   int exp_group = 1;                 // most lanes whose exps a main loop groups (the plan's, or fewer)
+  // An exp sweep of the loops has a copy without the exp's underflow guard,
+  // for rows whose max - min is at most kExpGuardFreeRange
+  // (jit/emit_exp_range.cpp). Rows held in registers have it on AVX2 only.
+  bool exp_range_test = false;
 
   KernelFunction function() const { return reinterpret_cast<KernelFunction>(const_cast<void*>(code.entry())); }
 };

@@ -533,6 +533,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
     exp_in_range_ = true;
     emit_sweep_loops();
     exp_in_range_ = false;
+    if (!resident) exp_range_copied_ = true;
     jmp(loops_done, T_NEAR);
     L(with_guard);
     mark("loops with guarded exps");

@@ -83,6 +83,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Returns the maximum number of lanes whose exps a main loop emitted
   // together (1: none).
   int exp_group() const { return max_exp_group_; }
+  // Whether an exp sweep of the loops has a copy without the exp's underflow
+  // guard (emit_exp_range.cpp).
+  bool exp_range_copied() const { return exp_range_copied_; }
 
  private:
   // ---- kernel_emitter.cpp: frame, rows, sweeps, loops
@@ -315,6 +318,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::set<int> exp_range_sweeps_;
   int row_min_offset_ = -1;
   bool exp_in_range_ = false;
+  bool exp_range_copied_ = false;
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
   bool speculating_ = false;               // the exp sweep's body raises block_max_acc_
   Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, in the last sweep

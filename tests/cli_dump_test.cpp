@@ -441,6 +441,22 @@ TEST_F(CliDumpTest, PlanSaysGroupsApplyToLoops) {
   EXPECT_TRUE(contains(result.out, "  exp groups: the exps of 4 vectors side by side, in the loops\n")) << result.out;
 }
 
+// The plan names the exp sweeps' copy without the underflow guard, which
+// AVX-512 leaves out of rows held in registers and the online form leaves out.
+TEST_F(CliDumpTest, PlanSaysWhereTheExpGuardIsLeftOut) {
+  const std::string line = "  exp guard: left out on rows whose max - min is at most 103.5 (the max sweep takes the min too)";
+  CliResult avx2 = run({"plan", "examples/softmax.rj", "--n", "64", "--isa", "avx2"});
+  ASSERT_EQ(avx2.exit_code, 0) << avx2.err;
+  EXPECT_TRUE(contains(avx2.out, line + "\n")) << avx2.out;
+  CliResult online = run({"plan", "examples/softmax.rj", "--n", "64", "--isa", "avx2", "--plan", "two_pass_online"});
+  ASSERT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_FALSE(contains(online.out, "exp guard:")) << online.out;
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult avx512 = run({"plan", "examples/softmax.rj", "--n", "64", "--isa", "avx512"});
+  ASSERT_EQ(avx512.exit_code, 0) << avx512.err;
+  EXPECT_TRUE(contains(avx512.out, line + ", in the loops\n")) << avx512.out;
+}
+
 TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {
   CliResult result = run({"plan", "examples/moe_topk_softmax.rj", "--n", "64"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

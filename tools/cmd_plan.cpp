@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "ir/planner.h"
+#include "jit/math.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/inspect_kernel.h"
@@ -115,6 +116,12 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
     out << "  resident rows: rows of " << compiled->resident_vectors
         << " vectors stay in registers (exps one vector at a time, regular stores; other lengths take the "
            "loops)\n";
+  }
+  if (compiled->exp_range_test) {
+    out << "  exp guard: left out on rows whose max - min is at most " << jit::kExpGuardFreeRange
+        << " (the max sweep takes the min too)";
+    if (compiled->resident_vectors > 0 && compiled->isa == "avx512") out << ", in the loops";
+    out << "\n";
   }
   out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
       << " constants (rowjit dump lists them)\n";
