@@ -102,8 +102,15 @@ void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
         r.nan_acc.push_back(nan_acc);
       }
     }
-    if (index == plan_.core.max_op && tests_exp_range(resident)) {
-      for (int lane = 0; lane < accumulators; ++lane) {
+    if (index == plan_.core.max_op) {
+      // The min takes an accumulator per lane where two registers stay free
+      // for the loop body, else at least two. With fewer (AVX2 at unroll 8)
+      // its chain would hold up the max sweep, and the exp sweeps keep their
+      // guard instead of forcing a smaller unroll on the whole kernel.
+      int free = static_cast<int>(free_vregs_.size()) - 2;
+      int lanes = std::min(accumulators, free);
+      row_min_taken_ = tests_exp_range(resident) && (lanes >= 2 || lanes == accumulators);
+      for (int lane = 0; row_min_taken_ && lane < lanes; ++lane) {
         r.min_acc.push_back(take_register());
         vmovups(r.min_acc.back(), pool_.vector(INFINITY));
       }

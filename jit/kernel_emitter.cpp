@@ -521,7 +521,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
                     divisor == p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
     guarded = guarded || !core_sum;
   }
-  if (exp_range_sweeps_.count(sweep_index) && tests_exp_range(resident) && !blocked && !guarded) {
+  if (exp_range_sweeps_.count(sweep_index) && row_min_taken_ && !blocked && !guarded) {
     // Both copies start from the same register state and end in the same.
     Label with_guard, loops_done;
     emit_exp_range_test(with_guard);

@@ -314,9 +314,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
   // The sweeps of the softmax core's exp that run without the exp's
   // underflow guard on rows whose max - min allows it (emit_exp_range.cpp);
-  // the row's min, per row; and whether the loops being emitted are that copy.
+  // the frame slot of the row's min; whether the max sweep took it; and
+  // whether the loops being emitted are the copy without the guard.
   std::set<int> exp_range_sweeps_;
   int row_min_offset_ = -1;
+  bool row_min_taken_ = false;  // by the max sweep of the copy of the row loop being emitted
   bool exp_in_range_ = false;
   bool exp_range_copied_ = false;
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep

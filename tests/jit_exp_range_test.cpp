@@ -26,11 +26,13 @@ const std::vector<float> kGaps = {0.0f,   103.4f, jit::kExpGuardFreeRange, 103.6
 // so n of up to 16 vectors (8 on AVX2) are held in registers unless
 // `resident` is false.
 std::shared_ptr<const Kernel> compile_range(const ir::Pipeline& pipeline, Isa isa,
-                                            const std::optional<ir::SoftmaxForm>& form, int64_t n, bool resident) {
+                                            const std::optional<ir::SoftmaxForm>& form, int64_t n, bool resident,
+                                            std::optional<int> unroll = std::nullopt) {
   CompileOptions options;
   options.isa = isa;
   options.n_hint = n;
   options.choices.softmax_form = form;
+  options.choices.unroll = unroll;
   if (!resident) options.choices.resident_vectors = 0;
   auto kernel = compile(pipeline, options);
   if (!kernel) {
@@ -77,6 +79,34 @@ TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
               }
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// At unroll 8 the AVX2 max sweep has registers for two accumulators of the
+// min only, which the eight lanes share. The kernel keeps unroll 8.
+TEST(JitExpRange, SharedMinAccumulatorsMatchInterpreter) {
+  ir::Pipeline pipeline = load("softmax");
+  JitCase c{"softmax", {4e-6, 1e-6}, {}};
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_range(pipeline, isa, std::nullopt, 1000, false, 8);
+    ASSERT_NE(kernel, nullptr);
+    EXPECT_EQ(kernel->compiled()->unroll, 8) << isa_name(isa);
+    EXPECT_TRUE(kernel->compiled()->exp_range_test) << isa_name(isa);
+    for (int64_t n : {int64_t{1000}, int64_t{1001}}) {
+      for (float gap : kGaps) {
+        for (int64_t far = 0; far < n; far += 97) {
+          RowTensors jit(pipeline, 1, n, 0, 0);
+          RowTensors reference(pipeline, 1, n, 0, 0);
+          std::vector<float> row = row_with_gap(n, gap, far);
+          std::copy(row.begin(), row.end(), jit.row("x", 0));
+          copy_inputs(pipeline, jit, reference);
+          expect_matches_reference(*kernel, c, jit, reference,
+                                   std::string("softmax at unroll 8 on ") + isa_name(isa) + ", n = " + std::to_string(n) +
+                                       ", element " + std::to_string(far) + " at max - " + std::to_string(gap));
+          if (HasFailure()) return;
         }
       }
     }
