@@ -60,7 +60,7 @@ TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
     for (Isa isa : runnable_isas()) {
       for (const auto& form : {std::optional<ir::SoftmaxForm>{}, std::optional{ir::SoftmaxForm::kThreePassRecompute},
                                std::optional{ir::SoftmaxForm::kThreePassReload}}) {
-        for (int64_t n : {int64_t{3}, int64_t{64}, int64_t{100}, int64_t{1000}}) {
+        for (int64_t n : {int64_t{3}, int64_t{60}, int64_t{64}, int64_t{100}, int64_t{250}, int64_t{1000}}) {
           for (bool resident : {true, false}) {
             auto kernel = compile_range(pipeline, isa, form, n, resident);
             if (!kernel) continue;
