@@ -1,8 +1,8 @@
 // The softmax exp without its underflow guard, on rows whose range allows it.
 //
 // The softmax exp guards against arguments below about -104, where the power
-// of two it builds would wrap: AVX-512 zeroes those lanes with a comparison
-// into an opmask, AVX2 clamps the argument with vmaxps, on the dependency
+// of two it builds would wrap. AVX-512 zeroes those lanes with a comparison
+// into an opmask. AVX2 clamps the argument with vmaxps, on the dependency
 // chain of every vector. Neither changes an argument from -kExpGuardFreeRange
 // (103.5) up. A row whose max - min is at most that has no argument below it
 // in its exp sweep, since each argument is x - max(x) rounded, and so needs no

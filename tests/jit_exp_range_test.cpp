@@ -22,8 +22,8 @@ namespace {
 const std::vector<float> kGaps = {0.0f,   103.4f, jit::kExpGuardFreeRange, 103.6f, 103.98f, 104.2f,
                                   104.7f, 110.0f, 200.0f,                  1e30f,  INFINITY};
 
-// Compiles with the form forced if given; rows of n elements are planned for,
-// so n of up to 16 vectors (8 on AVX2) are held in registers unless
+// Compiles with the form forced if given, planned for rows of n elements.
+// Rows of up to 16 vectors (8 on AVX2) are then held in registers, unless
 // `resident` is false.
 std::shared_ptr<const Kernel> compile_range(const ir::Pipeline& pipeline, Isa isa,
                                             const std::optional<ir::SoftmaxForm>& form, int64_t n, bool resident,
@@ -113,8 +113,8 @@ TEST(JitExpRange, SharedMinAccumulatorsMatchInterpreter) {
   }
 }
 
-// A NaN can drop out of the max and the min, so that the range test passes
-// with an element far below the max; the NaN still makes every output NaN.
+// A NaN can drop out of the max and the min, and then a row with an element
+// far below the max passes the range test. The NaN still makes every output NaN.
 TEST(JitExpRange, NanWithFarElementGivesNan) {
   ir::Pipeline pipeline = load("softmax");
   for (Isa isa : runnable_isas()) {
@@ -134,7 +134,7 @@ TEST(JitExpRange, NanWithFarElementGivesNan) {
 }
 
 // The copy without the guard exists where the plan allows it, and its exps
-// have no comparison (AVX-512) or clamp (AVX2); a temperature or the online
+// have no comparison (AVX-512) or clamp (AVX2). A temperature or the online
 // form keeps the guard alone.
 TEST(JitExpRange, UnguardedCopyLeavesOutTheGuard) {
   const std::string unguarded = "; loops with exps unguarded";
