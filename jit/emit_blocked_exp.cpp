@@ -270,6 +270,10 @@ void KernelEmitter::emit_speculation_check(Label& restart) {
   jbe(within_margin, T_NEAR);  // also taken when either is NaN
   vbroadcastss(value_register(m), Xmm(block_max.getIdx()));
   vmovss(dword[rsp + kBlockSlot * 4 + block_max_area_], Xmm(block_max.getIdx()));
+  // The horizontal max above zeroed the upper lanes of the first accumulator.
+  // Left so, the second run would find a block max of 0, run a third time
+  // relative to 0, and underflow the block's exps for a max below -87.
+  for (const Xmm& acc : block_max_acc_) vmovups(acc, pool_.vector(-FLT_MAX));
   mov(rcx, qword[rsp + block_shift_offset_]);
   mov(kIndex, kBlockSlot);
   shl(kIndex, cl);

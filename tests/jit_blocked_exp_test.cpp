@@ -195,6 +195,10 @@ TEST_P(BlockedExp, LongRowsTakeLargerBlocks) {
 // NaN in a late block, or a first block of -inf, sets a new reference there.
 // A row that rises by more than the margin per block makes every block run
 // again. One pattern rises by exactly the margin, which runs no block again.
+// Rows whose max is far below 0 catch a block that runs again from the
+// accumulators of its first run, whose upper lanes the horizontal max left at
+// 0: the block then took 0 as its max, and its exps underflowed (inf or NaN
+// outputs below a max of -87, a few ulp off above).
 std::vector<std::function<float(int64_t, int64_t)>> late_block_patterns() {
   const float inf = INFINITY;
   const float margin = ir::kSpeculationMargin;
@@ -209,6 +213,9 @@ std::vector<std::function<float(int64_t, int64_t)>> late_block_patterns() {
       [=](int64_t i, int64_t) { return i < 5000 ? 0.0f : margin + 0.5f; },
       [](int64_t i, int64_t) { return i % 4096 == 4095 ? 1e30f : -1e30f; },
       [](int64_t i, int64_t) { return i >= 3000 ? 50.0f + 0.01f * static_cast<float>(i % 11) : 0.0f; },
+      [](int64_t i, int64_t n) { return i == n - 1 ? -91.0f : -100.0f; },
+      [](int64_t i, int64_t) { return i < 5000 ? -1000.0f : -990.0f + 0.01f * static_cast<float>(i % 7); },
+      [](int64_t i, int64_t n) { return i == n / 2 ? -20.0f : -30.0f; },
   };
 }
 
