@@ -65,25 +65,36 @@ bool is_output(const Pipeline& p, ValueId v) {
   return std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end();
 }
 
-// True if every output is computed from `source`: a NaN in source then
-// reaches every output.
-bool every_output_depends_on(const Pipeline& p, const std::vector<std::vector<int>>& users, ValueId source) {
-  std::vector<bool> reached(p.values.size(), false);
-  std::vector<ValueId> pending = {source};
-  reached[static_cast<size_t>(source)] = true;
-  while (!pending.empty()) {
-    ValueId v = pending.back();
-    pending.pop_back();
-    for (int u : users[static_cast<size_t>(v)]) {
-      for (ValueId r : p.ops[static_cast<size_t>(u)].results) {
-        if (!reached[static_cast<size_t>(r)]) {
-          reached[static_cast<size_t>(r)] = true;
-          pending.push_back(r);
-        }
-      }
+// True if a NaN in `source` reaches every output: through arithmetic, math
+// functions and reductions, and through a select only when both of its values
+// carry it. A comparison turns NaN into false, and a select on it may pick a
+// value without the NaN (z = select(s > 1e30, 0, d) depends on s but is not
+// NaN where s is). Ops come in program order, so one pass finds every value
+// that carries the NaN.
+bool every_output_depends_on(const Pipeline& p, ValueId source) {
+  std::vector<bool> carries(p.values.size(), false);
+  carries[static_cast<size_t>(source)] = true;
+  auto carried = [&](ValueId v) { return carries[static_cast<size_t>(v)]; };
+  for (const Op& op : p.ops) {
+    bool result_carries = false;
+    switch (op.kind) {
+      case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv:
+      case OpKind::kMinimum: case OpKind::kMaximum: case OpKind::kNeg: case OpKind::kAbs:
+      case OpKind::kExp: case OpKind::kLog: case OpKind::kSqrt: case OpKind::kRecip:
+      case OpKind::kSigmoid: case OpKind::kTanh: case OpKind::kSoftplus: case OpKind::kExp2:
+      case OpKind::kReduceMax: case OpKind::kReduceMin: case OpKind::kReduceSum:
+      case OpKind::kReduceAbsMax: case OpKind::kReduceMean: case OpKind::kReduceVar:
+        result_carries = std::any_of(op.operands.begin(), op.operands.end(), carried);
+        break;
+      case OpKind::kSelect:
+        result_carries = carried(op.operands[1]) && carried(op.operands[2]);
+        break;
+      default:
+        break;
     }
+    for (ValueId r : op.results) carries[static_cast<size_t>(r)] = carries[static_cast<size_t>(r)] || result_carries;
   }
-  return std::all_of(p.outputs.begin(), p.outputs.end(), [&](ValueId v) { return reached[static_cast<size_t>(v)]; });
+  return std::all_of(p.outputs.begin(), p.outputs.end(), carried);
 }
 
 }  // namespace
@@ -167,7 +178,7 @@ std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
     // A NaN that the max misses reaches every output only if every output
     // is computed from the sum (not so when x - max(x) is itself an output).
     core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m) &&
-                                every_output_depends_on(p, users, s);
+                                every_output_depends_on(p, s);
     if (core.scale == kNoValue) {
       core.exp_input_nonpositive = true;
     } else {
@@ -211,7 +222,7 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
         }
       }
       if (is_output(p, m)) return "two_pass_online cannot output max(x) itself";
-      if (!every_output_depends_on(p, users, p.ops[static_cast<size_t>(core.sum_op)].results[0])) {
+      if (!every_output_depends_on(p, p.ops[static_cast<size_t>(core.sum_op)].results[0])) {
         return "two_pass_online needs every output to depend on the sum, which carries a NaN that the running "
                "max may drop";
       }

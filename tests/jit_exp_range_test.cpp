@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/parser.h"
 #include "jit/disassembler.h"
 #include "jit/math.h"
 #include "tests/jit_pipeline_cases.h"
@@ -128,6 +129,40 @@ TEST(JitExpRange, NanWithFarElementGivesNan) {
       ASSERT_TRUE(kernel->run(jit.args()).is_ok());
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_TRUE(std::isnan(jit.row("y", 0)[i])) << isa_name(isa) << ", n = " << n << ", element " << i;
+      }
+    }
+  }
+}
+
+// An output that reads the sum only through a comparison is not NaN where
+// the sum is. So the max must track NaN there, and the exp keeps its guard.
+TEST(JitExpRange, NanThroughComparisonWithTheSum) {
+  auto pipeline = ir::parse_pipeline(R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
+  m = max(x)
+  d = x - m
+  e = exp(d)
+  s = sum(e)
+  y = e / s
+  z = select(s > 1e30, 0, d)
+})");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  JitCase c{"select_on_sum", {4e-6, 1e-6}, {}};
+  for (Isa isa : runnable_isas()) {
+    for (int64_t n : {int64_t{4}, int64_t{1000}}) {
+      auto kernel = compile_range(*pipeline, isa, std::nullopt, n, true);
+      ASSERT_NE(kernel, nullptr);
+      EXPECT_FALSE(contains(jit::format_listing(*kernel->compiled(), {}), "; loops with exps unguarded"));
+      for (float far : {1.0f, -200.0f}) {
+        RowTensors jit(*pipeline, 1, n, 0, 0);
+        RowTensors reference(*pipeline, 1, n, 0, 0);
+        std::vector<float> row = row_with_gap(n, 0.0f, 0);
+        row[0] = NAN;
+        row[static_cast<size_t>(n - 1)] = far;
+        std::copy(row.begin(), row.end(), jit.row("x", 0));
+        copy_inputs(*pipeline, jit, reference);
+        expect_matches_reference(*kernel, c, jit, reference,
+                                 std::string("NaN row on ") + isa_name(isa) + ", n = " + std::to_string(n));
+        EXPECT_TRUE(std::isnan(jit.row("z", 0)[1])) << isa_name(isa) << ", n = " << n;
       }
     }
   }

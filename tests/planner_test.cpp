@@ -60,6 +60,39 @@ TEST(Planner, TemperatureIsNotPlainSoftmax) {
   EXPECT_FALSE(core->plain_softmax);
 }
 
+// The max may skip NaN tracking only where a NaN in the sum reaches every
+// output. A comparison with the sum does not carry it, nor a select that
+// takes a value without it; a select whose two values carry it does.
+TEST(Planner, MaxTracksNanUnlessTheSumReachesEveryOutput) {
+  auto core_of = [](const char* text) {
+    auto pipeline = ir::parse_pipeline(text);
+    EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+    auto core = ir::find_softmax_core(*pipeline);
+    EXPECT_TRUE(core.has_value());
+    return *core;
+  };
+  EXPECT_TRUE(core_of(R"(kernel k(x: f32[n]) -> (y: f32[n]) {
+  m = max(x)
+  e = exp(x - m)
+  y = e / sum(e)
+})").max_feeds_shift_only);
+  EXPECT_FALSE(core_of(R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
+  m = max(x)
+  d = x - m
+  e = exp(d)
+  s = sum(e)
+  y = e / s
+  z = select(s > 1e30, 0, d)
+})").max_feeds_shift_only);
+  EXPECT_TRUE(core_of(R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
+  m = max(x)
+  e = exp(x - m)
+  s = sum(e)
+  y = e / s
+  z = select(x > 0, s, s * 2)
+})").max_feeds_shift_only);
+}
+
 TEST(Planner, ThreePassRecomputeMovesSixteenBytes) {
   ir::Plan plan = plan_for("softmax", ir::SoftmaxForm::kThreePassRecompute);
   ASSERT_EQ(plan.sweeps.size(), 3u);
