@@ -116,7 +116,7 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   L(chunk);
   cmp(kIndex, kBlockEnd);
   jg(singles, T_NEAR);
-  lea(rcx, ptr[kIndex + (kFlushInterval - 1) * step]);
+  lea(rcx, ptr[kIndex + (flush_iterations() - 1) * step]);
   cmp(rcx, kBlockEnd);
   cmovg(rcx, kBlockEnd);
   if (exp_group_ > 1) mark("steps of " + std::to_string(unroll_) + " vectors, exps in groups of " + std::to_string(exp_group_));

@@ -651,7 +651,7 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   // tail. rax holds the last start within the block.
   if (flush) {
     L(block);
-    lea(rax, ptr[kIndex + (kFlushInterval - 1) * step]);
+    lea(rax, ptr[kIndex + (flush_iterations() - 1) * step]);
     cmp(rax, kMainEnd);
     cmovg(rax, kMainEnd);
     if (online_) emit_online_block_start(rax);

@@ -202,6 +202,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;
+  int flush_iterations() const;
 
   // ---- emit_softmax_core.cpp: two-pass forms
   struct OnlineState {

@@ -123,6 +123,41 @@ TEST(JitSpecialRows, ReferenceMovesInOneUpperLane) {
   }
 }
 
+// A row whose first element is its max, followed by terms of exp(-16.6356),
+// just under 2^-24, in every 8th element: a float partial sum that holds the
+// 1 of the max drops each such term. With one AVX2 accumulator for every
+// unroll lane, flushed every 16 iterations, 16 * unroll terms per lane were
+// lost: 7.6e-6 relative at unroll 8, and 3.7e-6 absolute for log-softmax at
+// the default unroll 4. Rows of 20000 take blocked exp.
+TEST(JitSumAccuracy, SmallTermsAfterTheMax) {
+  for (const char* name : {"softmax", "log_softmax"}) {
+    ir::Pipeline pipeline = load(name);
+    JitCase c{name, {4e-6, 1e-6}, {}};
+    for (Isa isa : runnable_isas()) {
+      for (std::optional<int> unroll : {std::optional<int>{}, std::optional<int>{1}, std::optional<int>{3},
+                                        std::optional<int>{4}, std::optional<int>{8}}) {
+        for (int64_t n : {int64_t{4096}, int64_t{20000}}) {
+          CompileOptions options;
+          options.isa = isa;
+          options.n_hint = n;
+          options.choices.unroll = unroll;
+          auto kernel = compile(pipeline, options);
+          ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+          RowTensors jit(pipeline, 1, n, 0, 0);
+          RowTensors reference(pipeline, 1, n, 0, 0);
+          float* x = jit.row("x", 0);
+          for (int64_t i = 0; i < n; ++i) x[i] = i == 0 ? 0.0f : i % 8 == 0 && i < 1024 ? -16.6356f : -kInf;
+          copy_inputs(pipeline, jit, reference);
+          expect_matches_reference(**kernel, c, jit, reference,
+                                   std::string(name) + " on " + isa_name(isa) + ", unroll " +
+                                       (unroll ? std::to_string(*unroll) : "default") + ", n = " + std::to_string(n));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 // y = softmax((x - max(x)) * it): a multiplier that may be 0 or tiny, as an
 // inverse temperature is.
 const char* kScaledSoftmax = R"(
