@@ -71,7 +71,7 @@ bool is_output(const Pipeline& p, ValueId v) {
 // value without the NaN (z = select(s > 1e30, 0, d) depends on s but is not
 // NaN where s is). Ops come in program order, so one pass finds every value
 // that carries the NaN.
-bool every_output_depends_on(const Pipeline& p, ValueId source) {
+bool nan_reaches_every_output(const Pipeline& p, ValueId source) {
   std::vector<bool> carries(p.values.size(), false);
   carries[static_cast<size_t>(source)] = true;
   auto carried = [&](ValueId v) { return carries[static_cast<size_t>(v)]; };
@@ -175,10 +175,10 @@ std::optional<SoftmaxCore> find_softmax_core(const Pipeline& p) {
       if (op.kind == OpKind::kDiv && op.operands[0] == e && op.operands[1] == s) normalize = u;
     }
     core.normalize_op = normalize;
-    // A NaN that the max misses reaches every output only if every output
-    // is computed from the sum (not so when x - max(x) is itself an output).
+    // A NaN that the max misses reaches every output only if a NaN in the
+    // sum does (not so when x - max(x) is itself an output).
     core.max_feeds_shift_only = users[static_cast<size_t>(m)].size() == 1 && !is_output(p, m) &&
-                                every_output_depends_on(p, s);
+                                nan_reaches_every_output(p, s);
     if (core.scale == kNoValue) {
       core.exp_input_nonpositive = true;
     } else {
@@ -222,7 +222,7 @@ std::string form_unusable(const Pipeline& p, const SoftmaxCore& core, SoftmaxFor
         }
       }
       if (is_output(p, m)) return "two_pass_online cannot output max(x) itself";
-      if (!every_output_depends_on(p, p.ops[static_cast<size_t>(core.sum_op)].results[0])) {
+      if (!nan_reaches_every_output(p, p.ops[static_cast<size_t>(core.sum_op)].results[0])) {
         return "two_pass_online needs every output to depend on the sum, which carries a NaN that the running "
                "max may drop";
       }
