@@ -54,6 +54,21 @@ std::vector<float> row_with_gap(int64_t n, float gap, int64_t far) {
   return row;
 }
 
+// Runs `kernel` on one row from row_with_gap and compares it with the
+// interpreter.
+void expect_gap_row_matches(const Kernel& kernel, const JitCase& c, int64_t n, float gap, int64_t far,
+                            const std::string& what) {
+  const ir::Pipeline& pipeline = kernel.pipeline();
+  RowTensors jit(pipeline, 1, n, 0, 0);
+  RowTensors reference(pipeline, 1, n, 0, 0);
+  std::vector<float> row = row_with_gap(n, gap, far);
+  std::copy(row.begin(), row.end(), jit.row("x", 0));
+  copy_inputs(pipeline, jit, reference);
+  expect_matches_reference(kernel, c, jit, reference,
+                           what + ", n = " + std::to_string(n) + ", element " + std::to_string(far) + " at max - " +
+                               std::to_string(gap));
+}
+
 TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
   for (const char* name : {"softmax", "log_softmax"}) {
     ir::Pipeline pipeline = load(name);
@@ -67,15 +82,9 @@ TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
             if (!kernel) continue;
             for (float gap : kGaps) {
               for (int64_t far : {int64_t{0}, n / 2, n - 1}) {
-                RowTensors jit(pipeline, 1, n, 0, 0);
-                RowTensors reference(pipeline, 1, n, 0, 0);
-                std::vector<float> row = row_with_gap(n, gap, far);
-                std::copy(row.begin(), row.end(), jit.row("x", 0));
-                copy_inputs(pipeline, jit, reference);
-                expect_matches_reference(*kernel, c, jit, reference,
-                                         std::string(name) + " on " + isa_name(isa) + ", form " + form_name(form) +
-                                             ", n = " + std::to_string(n) + (resident ? "" : ", loops") +
-                                             ", element " + std::to_string(far) + " at max - " + std::to_string(gap));
+                expect_gap_row_matches(*kernel, c, n, gap, far,
+                                       std::string(name) + " on " + isa_name(isa) + ", form " + form_name(form) +
+                                           (resident ? "" : ", loops"));
                 if (HasFailure()) return;
               }
             }
@@ -99,14 +108,7 @@ TEST(JitExpRange, SharedMinAccumulatorsMatchInterpreter) {
     for (int64_t n : {int64_t{1000}, int64_t{1001}}) {
       for (float gap : kGaps) {
         for (int64_t far = 0; far < n; far += 97) {
-          RowTensors jit(pipeline, 1, n, 0, 0);
-          RowTensors reference(pipeline, 1, n, 0, 0);
-          std::vector<float> row = row_with_gap(n, gap, far);
-          std::copy(row.begin(), row.end(), jit.row("x", 0));
-          copy_inputs(pipeline, jit, reference);
-          expect_matches_reference(*kernel, c, jit, reference,
-                                   std::string("softmax at unroll 8 on ") + isa_name(isa) + ", n = " + std::to_string(n) +
-                                       ", element " + std::to_string(far) + " at max - " + std::to_string(gap));
+          expect_gap_row_matches(*kernel, c, n, gap, far, std::string("softmax at unroll 8 on ") + isa_name(isa));
           if (HasFailure()) return;
         }
       }
@@ -137,14 +139,7 @@ TEST(JitExpRange, NanWithFarElementGivesNan) {
 // An output that reads the sum only through a comparison is not NaN where
 // the sum is. So the max must track NaN there, and the exp keeps its guard.
 TEST(JitExpRange, NanThroughComparisonWithTheSum) {
-  auto pipeline = ir::parse_pipeline(R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
-  m = max(x)
-  d = x - m
-  e = exp(d)
-  s = sum(e)
-  y = e / s
-  z = select(s > 1e30, 0, d)
-})");
+  auto pipeline = ir::parse_pipeline(kSelectOnSumPipeline);
   ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
   JitCase c{"select_on_sum", {4e-6, 1e-6}, {}};
   for (Isa isa : runnable_isas()) {

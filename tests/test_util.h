@@ -45,6 +45,17 @@ inline Result<ir::Pipeline> parse_example(const std::string& name) {
   return ir::parse_pipeline(read_text_file(example_path(name)));
 }
 
+// A softmax with a second output that reads the sum only through a
+// comparison: a NaN in the sum does not reach z, so the max must track NaN.
+inline constexpr const char* kSelectOnSumPipeline = R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
+  m = max(x)
+  d = x - m
+  e = exp(d)
+  s = sum(e)
+  y = e / s
+  z = select(s > 1e30, 0, d)
+})";
+
 // Byte that fills every output buffer before a run, so that a test can check
 // that a rejected run wrote nothing.
 inline constexpr uint8_t kSentinelByte = 0xA5;
