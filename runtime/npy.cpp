@@ -46,7 +46,7 @@ std::string format_shape(const std::vector<int64_t>& shape) {
 
 Status check_dtype(std::string_view descr, std::string_view source) {
   if (parse_npy_descr(descr)) return Status::ok();
-  std::string value = "'" + std::string(descr) + "'";
+  std::string value = "'" + printable_header_text(descr) + "'";
   if (!descr.empty() && descr[0] == '>') {
     std::string little = "<" + std::string(descr.substr(1));
     std::string fix = parse_npy_descr(little)
@@ -276,7 +276,9 @@ Result<std::string> encode_npy(const NpyArray& array) {
 }
 
 Result<NpyArray> read_npy(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer, and
+  // fstat then rejects it. Regular files read as without the flag.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int error = errno;
     if (error == ENOENT) {

@@ -31,7 +31,7 @@ class HeaderReader {
   // Describes the current position for an error message.
   std::string where() const {
     if (at_end()) return "at the end of the header";
-    return "at offset " + std::to_string(pos_) + " ('" + std::string(1, text_[pos_]) + "')";
+    return "at offset " + std::to_string(pos_) + " ('" + printable_header_text(text_.substr(pos_, 1)) + "')";
   }
 
   Status error(const std::string& expected) const {
@@ -119,7 +119,7 @@ Result<NpyHeader> parse_npy_header(std::string_view text) {
     Result<std::string> key = reader.read_string();
     if (!key) return key.status();
     reader.skip_spaces();
-    if (!reader.consume(':')) return reader.error("':' after the key '" + *key + "'");
+    if (!reader.consume(':')) return reader.error("':' after the key '" + printable_header_text(*key) + "'");
     reader.skip_spaces();
 
     if (*key == "descr" && !has_descr) {
@@ -143,10 +143,10 @@ Result<NpyHeader> parse_npy_header(std::string_view text) {
       header.shape = *shape;
       has_shape = true;
     } else if (*key == "descr" || *key == "fortran_order" || *key == "shape") {
-      return Status(StatusCode::kInvalidArgument, "key '" + *key + "' given twice");
+      return Status(StatusCode::kInvalidArgument, "key '" + printable_header_text(*key) + "' given twice");
     } else {
       return Status(StatusCode::kInvalidArgument,
-                    "unknown key '" + *key + "'; a header has only 'descr', 'fortran_order' "
+                    "unknown key '" + printable_header_text(*key) + "'; a header has only 'descr', 'fortran_order' "
                     "and 'shape'");
     }
 
@@ -154,7 +154,7 @@ Result<NpyHeader> parse_npy_header(std::string_view text) {
     if (reader.consume(',')) {
       reader.skip_spaces();
     } else if (reader.peek() != '}') {
-      return reader.error("',' or '}' after the value of '" + *key + "'");
+      return reader.error("',' or '}' after the value of '" + printable_header_text(*key) + "'");
     }
   }
   reader.skip_spaces();
@@ -176,6 +176,23 @@ std::string format_npy_header(const NpyHeader& header) {
   shape += ")";
   return "{'descr': '" + header.descr + "', 'fortran_order': " +
          (header.fortran_order ? "True" : "False") + ", 'shape': " + shape + ", }";
+}
+
+std::string printable_header_text(std::string_view text, size_t max_chars) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += static_cast<char>(byte);
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  if (text.size() > max_chars) out += "...";
+  return out;
 }
 
 }  // namespace rowjit

@@ -25,4 +25,9 @@ Result<NpyHeader> parse_npy_header(std::string_view text);
 // Formats the dictionary the way numpy.save does, without padding.
 std::string format_npy_header(const NpyHeader& header);
 
+// Returns header text for an error message: bytes outside printable ASCII as
+// \xNN, and at most `max_chars` of the text, then "...". A NUL byte would
+// otherwise end the message early, and a control byte reach the terminal.
+std::string printable_header_text(std::string_view text, size_t max_chars = 40);
+
 }  // namespace rowjit

@@ -1,6 +1,9 @@
 // The JSON form of the tuning file, and loading, saving and merging it.
 #include "runtime/tuning_file.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
@@ -102,6 +105,10 @@ class ObjectReader {
 
 constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
 
+// A tuning file has one entry per tuned shape, a few hundred bytes each; a
+// file this large is not one, and reading it could exhaust memory.
+constexpr int64_t kMaxTuningFileBytes = int64_t{64} << 20;
+
 Status read_cpu(const ObjectReader& entry, CpuIdentity& cpu) {
   auto object = entry.member("cpu", JsonValue::Kind::kObject, "an object");
   if (!object) return object.status();
@@ -145,7 +152,11 @@ Status read_choices(const ObjectReader& entry, ir::PlanChoices& choices) {
   // chooses the group for them.
   if ((*object)->find("exp_group") != nullptr) {
     int exp_group = 0;
-    ROWJIT_TRY(reader.read("exp_group", 1, unroll, exp_group));
+    ROWJIT_TRY(reader.read("exp_group", 1, std::min(unroll, ir::kMaxExpGroup), exp_group));
+    if (unroll % exp_group != 0) {
+      return invalid_field(reader.path_of("exp_group"), "a divisor of the unroll " + std::to_string(unroll),
+                           *(*object)->find("exp_group"));
+    }
     choices.exp_group = exp_group;
   }
   return Status::ok();
@@ -267,6 +278,20 @@ std::string format_tuning_file(const TuningFile& file) {
 }
 
 Result<TuningFile> load_tuning_file(const std::string& path) {
+  // Checked before opening: opening a FIFO would wait for a writer, and a
+  // device such as /dev/zero would be read without end.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    if (!S_ISREG(info.st_mode)) {
+      return Status(StatusCode::kIoError,
+                    "tuning file " + path + " is not a regular file; give the path of a JSON file that rowjit tune wrote");
+    }
+    if (info.st_size > kMaxTuningFileBytes) {
+      return Status(StatusCode::kIoError, "tuning file " + path + " has " + std::to_string(info.st_size) +
+                                              " bytes, more than the " + std::to_string(kMaxTuningFileBytes) +
+                                              " a tuning file may have; give the path of a file that rowjit tune wrote");
+    }
+  }
   std::FILE* stream = std::fopen(path.c_str(), "rb");
   if (stream == nullptr) {
     int error = errno;
@@ -279,11 +304,18 @@ Result<TuningFile> load_tuning_file(const std::string& path) {
   std::string text;
   char buffer[4096];
   size_t count = 0;
-  while ((count = std::fread(buffer, 1, sizeof buffer, stream)) > 0) text.append(buffer, count);
+  while (text.size() <= static_cast<size_t>(kMaxTuningFileBytes) &&
+         (count = std::fread(buffer, 1, sizeof buffer, stream)) > 0) {
+    text.append(buffer, count);
+  }
   bool failed = std::ferror(stream) != 0;
   std::fclose(stream);
   if (failed) {
     return Status(StatusCode::kIoError, "cannot read tuning file " + path + "; check that it is a readable file");
+  }
+  if (text.size() > static_cast<size_t>(kMaxTuningFileBytes)) {
+    return Status(StatusCode::kIoError, "tuning file " + path + " grew past " + std::to_string(kMaxTuningFileBytes) +
+                                            " bytes while it was read; give the path of a file that rowjit tune wrote");
   }
 
   Result<TuningFile> file = parse_tuning_file(text);

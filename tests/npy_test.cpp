@@ -266,6 +266,30 @@ TEST_F(NpyTest, RejectsUnsupportedDtype) {
   }
 }
 
+// Header bytes outside printable ASCII appear as \xNN, and a long value is cut:
+// a NUL would end the message before its advice, an escape byte reach the
+// terminal.
+TEST_F(NpyTest, MessageShowsHeaderBytesPrintably) {
+  const std::string descr = std::string("<f4\0", 4) + "\x1b[31m" + std::string(100, 'A');
+  std::string dictionary = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1,), }";
+  write_bytes("p.npy", hand_built_npy(1, dictionary, std::string(8, '\0')));
+  Result<NpyArray> read = read_npy(path("p.npy"));
+  ASSERT_FALSE(read.is_ok());
+  const std::string message = read.status().message();
+  EXPECT_NE(message.find("'<f4\\x00\\x1b[31mAAAA"), std::string::npos) << message;
+  EXPECT_NE(message.find("AAA...'; accepted dtypes are"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\0'), std::string::npos);
+  EXPECT_EQ(message.find('\x1b'), std::string::npos);
+}
+
+// A FIFO is refused at once: opening it must not wait for a writer.
+TEST_F(NpyTest, RejectsFifoWithoutWaiting) {
+  ASSERT_EQ(mkfifo(path("in.fifo").c_str(), 0600), 0);
+  Result<NpyArray> read = read_npy(path("in.fifo"));
+  ASSERT_FALSE(read.is_ok());
+  EXPECT_NE(read.status().message().find("not a regular file"), std::string::npos) << read.status().message();
+}
+
 TEST_F(NpyTest, RejectsStructuredDtype) {
   std::string dictionary =
       "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -367,6 +368,11 @@ TEST(TuningFileCorrupt, WrongTypes) {
        "entries[0].choices.exp_group"},
       {"\"nontemporal_stores\": false", "\"nontemporal_stores\": false, \"exp_group\": \"all\"",
        "entries[0].choices.exp_group"},
+      // Unroll 8: a group is a divisor of it, of at most 6.
+      {"\"nontemporal_stores\": false", "\"nontemporal_stores\": false, \"exp_group\": 5",
+       "entries[0].choices.exp_group: expected a divisor of the unroll 8"},
+      {"\"nontemporal_stores\": false", "\"nontemporal_stores\": false, \"exp_group\": 8",
+       "entries[0].choices.exp_group"},
   };
   for (const Case& c : cases) {
     Result<TuningFile> parsed = parse_tuning_file(replace_once(formatted_file_with_one_entry(), c.from, c.to));
@@ -374,6 +380,28 @@ TEST(TuningFileCorrupt, WrongTypes) {
     EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << c.to;
     EXPECT_NE(parsed.status().message().find(c.field), std::string::npos) << parsed.status().message();
   }
+}
+
+// A FIFO, a device and a file too large to be a tuning file are rejected
+// before they are read: a FIFO without a writer would block the open, and
+// /dev/zero would be read until memory runs out.
+TEST(TuningFileCorrupt, NotARegularFileOrTooLarge) {
+  TempFolder folder;
+  const std::string fifo = folder.file("tuning.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero"), folder.path().string()}) {
+    Result<TuningFile> loaded = load_tuning_file(path);
+    ASSERT_FALSE(loaded.is_ok()) << path;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kIoError) << path;
+    EXPECT_NE(loaded.status().message().find("is not a regular file"), std::string::npos) << loaded.status().message();
+  }
+  const std::string large = folder.file("large.json");
+  write_file(large, formatted_file_with_one_entry());
+  fs::resize_file(large, (uint64_t{64} << 20) + 1);  // sparse: no 64 MiB written
+  Result<TuningFile> loaded = load_tuning_file(large);
+  ASSERT_FALSE(loaded.is_ok());
+  EXPECT_NE(loaded.status().message().find("more than the 67108864 a tuning file may have"), std::string::npos)
+      << loaded.status().message();
 }
 
 TEST(TuningFileCorrupt, WrongTopLevel) {
