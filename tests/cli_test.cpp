@@ -1,6 +1,7 @@
 // End-to-end tests of the rowjit command: each test runs the built binary with
 // std::system and checks its exit code, its messages and the files it leaves.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -284,6 +285,15 @@ TEST_F(CliTest, MissingPipelineFileFails) {
   CliResult result = run({"run", path("absent.rj"), "--output", "y=" + path("y.npy")});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "pipeline file not found: " + path("absent.rj"))) << result.err;
+}
+
+// A FIFO as the pipeline file is refused before it is opened, which would
+// wait for a writer.
+TEST_F(CliTest, PipelineFifoFailsAtOnce) {
+  ASSERT_EQ(mkfifo(path("p.rj").c_str(), 0600), 0);
+  CliResult result = run({"run", path("p.rj"), "--output", "y=" + path("y.npy")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "pipeline file is not a regular file: " + path("p.rj"))) << result.err;
 }
 
 // --- Usage errors ---

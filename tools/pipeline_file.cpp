@@ -1,5 +1,7 @@
 #include "tools/pipeline_file.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +12,11 @@ namespace rowjit::cli {
 namespace {
 
 CommandResult<std::string> read_text(const std::string& path) {
+  // Checked before opening, which would wait for a writer on a FIFO.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    return run_failure("pipeline file is not a regular file", path, "give the path of a pipeline text file (.rj)");
+  }
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     if (errno == ENOENT) return run_failure("pipeline file not found", path, "check the path");
