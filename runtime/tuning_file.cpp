@@ -105,7 +105,7 @@ class ObjectReader {
 
 constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
 
-// A tuning file has one entry per tuned shape, a few hundred bytes each; a
+// A tuning file has one entry per tuned shape, a few hundred bytes each. A
 // file this large is not one, and reading it could exhaust memory.
 constexpr int64_t kMaxTuningFileBytes = int64_t{64} << 20;
 
