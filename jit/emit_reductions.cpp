@@ -64,7 +64,7 @@ void KernelEmitter::prepare_frame_areas() {
 // 16 * unroll terms per lane, and once it held 1, every term below 2^-24 was
 // lost: 7.6e-6 of a softmax sum at unroll 8, 3.7e-6 of a log-softmax output
 // at the default unroll 4. Flushing every 4 iterations cost 1.5 to 2.4% on
-// AVX2 rows of 1K to 256K elements in a timing loop; a separate register for
+// AVX2 rows of 1K to 256K elements in a timing loop. A separate register for
 // each step's lanes cost up to 5.6%, because it pushed an exp constant out of
 // the registers.
 int KernelEmitter::flush_iterations() const {

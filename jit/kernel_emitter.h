@@ -83,8 +83,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Returns the maximum number of lanes whose exps a main loop emitted
   // together (1: none).
   int exp_group() const { return max_exp_group_; }
-  // Whether an exp sweep of the loops has a copy without the exp's underflow
-  // guard (emit_exp_range.cpp).
+  // Returns whether an exp sweep of the loops has a copy without the exp's
+  // underflow guard (emit_exp_range.cpp).
   bool exp_range_copied() const { return exp_range_copied_; }
 
  private:
@@ -313,14 +313,13 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
   int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
   int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
-  // The sweeps of the softmax core's exp that run without the exp's
-  // underflow guard on rows whose max - min allows it (emit_exp_range.cpp);
-  // the frame slot of the row's min; whether the max sweep took it; and
-  // whether the loops being emitted are the copy without the guard.
+  // Range copies of the exp sweeps (emit_exp_range.cpp). The sweeps whose
+  // loops have a copy without the exp's underflow guard, for rows whose
+  // max - min allows it.
   std::set<int> exp_range_sweeps_;
-  int row_min_offset_ = -1;
-  bool row_min_taken_ = false;  // by the max sweep of the copy of the row loop being emitted
-  bool exp_in_range_ = false;
+  int row_min_offset_ = -1;      // frame slot of the row's min
+  bool row_min_taken_ = false;   // the max sweep of the row loop being emitted took the min
+  bool exp_in_range_ = false;    // the loops being emitted are the copy without the guard
   bool exp_range_copied_ = false;
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
   bool speculating_ = false;               // the exp sweep's body raises block_max_acc_

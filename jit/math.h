@@ -58,8 +58,8 @@ struct ExpLane {
 // softmax exp: the power of two it builds stays normal down to -103.97.
 inline constexpr float kExpGuardFreeRange = 103.5f;
 
-// Whether the softmax exp guards against arguments below -kExpGuardFreeRange
-// (AVX-512 zeroes those lanes with an opmask, AVX2 clamps its argument).
+// Handling of softmax exp arguments below -kExpGuardFreeRange: a guard
+// (AVX-512 zeroes those lanes with an opmask, AVX2 clamps its argument), or none.
 // Without the guard such an argument gives a wrong finite value or NaN, but
 // every argument in [-kExpGuardFreeRange, 0] and NaN gives the same bits as
 // with it, for one instruction less per vector.

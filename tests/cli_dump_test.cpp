@@ -443,7 +443,7 @@ TEST_F(CliDumpTest, PlanSaysGroupsApplyToLoops) {
 
 // The plan names the exp sweeps' copy without the underflow guard, which
 // AVX-512 leaves out of rows held in registers and the online form leaves out.
-TEST_F(CliDumpTest, PlanSaysWhereTheExpGuardIsLeftOut) {
+TEST_F(CliDumpTest, PlanNamesLeftOutExpGuard) {
   const std::string line = "  exp guard: left out on rows whose max - min is at most 103.5 (the max sweep takes the min too)";
   CliResult avx2 = run({"plan", "examples/softmax.rj", "--n", "64", "--isa", "avx2"});
   ASSERT_EQ(avx2.exit_code, 0) << avx2.err;

@@ -287,7 +287,7 @@ TEST_F(CliTest, MissingPipelineFileFails) {
   EXPECT_TRUE(contains(result.err, "pipeline file not found: " + path("absent.rj"))) << result.err;
 }
 
-// A FIFO as the pipeline file is refused before it is opened, which would
+// A FIFO as the pipeline file is rejected before it is opened, which would
 // wait for a writer.
 TEST_F(CliTest, PipelineFifoFailsAtOnce) {
   ASSERT_EQ(mkfifo(path("p.rj").c_str(), 0600), 0);

@@ -197,8 +197,8 @@ TEST_P(BlockedExp, LongRowsTakeLargerBlocks) {
 // again. One pattern rises by exactly the margin, which runs no block again.
 // Rows whose max is far below 0 catch a block that runs again from the
 // accumulators of its first run, whose upper lanes the horizontal max left at
-// 0: the block then took 0 as its max, and its exps underflowed (inf or NaN
-// outputs below a max of -87, a few ulp off above).
+// 0. Such a block took 0 as its max and its exps underflowed: inf or NaN
+// outputs below a max of -87, a few ulp off above.
 std::vector<std::function<float(int64_t, int64_t)>> late_block_patterns() {
   const float inf = INFINITY;
   const float margin = ir::kSpeculationMargin;

@@ -19,7 +19,7 @@
 namespace rowjit::testing {
 namespace {
 
-// How far below the row's max (4.0) the far element lies.
+// Distances of the far element below the row's max (4.0).
 const std::vector<float> kGaps = {0.0f,   103.4f, jit::kExpGuardFreeRange, 103.6f, 103.98f, 104.2f,
                                   104.7f, 110.0f, 200.0f,                  1e30f,  INFINITY};
 
@@ -132,6 +132,37 @@ TEST(JitExpRange, NanWithFarElementGivesNan) {
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_TRUE(std::isnan(jit.row("y", 0)[i])) << isa_name(isa) << ", n = " << n << ", element " << i;
       }
+    }
+  }
+}
+
+// The exp may feed other outputs as long as a NaN in the sum reaches them:
+// then a row with a NaN is NaN everywhere with either copy.
+TEST(JitExpRange, ExpWithOtherUsesThroughTheSum) {
+  auto pipeline = ir::parse_pipeline(R"(kernel k(x: f32[n]) -> (y: f32[n], z: f32[n]) {
+  m = max(x)
+  e = exp(x - m)
+  s = sum(e)
+  y = e / s
+  z = e * e / s
+})");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  JitCase c{"exp_reused", {4e-6, 1e-6}, {}};
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_range(*pipeline, isa, std::nullopt, 1000, false);
+    ASSERT_NE(kernel, nullptr);
+    EXPECT_TRUE(kernel->compiled()->exp_range_test) << isa_name(isa);
+    for (float gap : kGaps) {
+      expect_gap_row_matches(*kernel, c, 1000, gap, 999, std::string("exp reused on ") + isa_name(isa));
+    }
+    RowTensors jit(*pipeline, 1, 1000, 0, 0);
+    std::vector<float> row = row_with_gap(1000, 200.0f, 999);
+    row[0] = NAN;
+    std::copy(row.begin(), row.end(), jit.row("x", 0));
+    ASSERT_TRUE(kernel->run(jit.args()).is_ok());
+    for (int64_t i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(std::isnan(jit.row("y", 0)[i])) << isa_name(isa) << ", y[" << i << "]";
+      ASSERT_TRUE(std::isnan(jit.row("z", 0)[i])) << isa_name(isa) << ", z[" << i << "]";
     }
   }
 }

@@ -124,8 +124,8 @@ TEST(JitSpecialRows, ReferenceMovesInOneUpperLane) {
 }
 
 // A row whose first element is its max, followed by terms of exp(-16.6356),
-// just under 2^-24, in every 8th element: a float partial sum that holds the
-// 1 of the max drops each such term. With one AVX2 accumulator for every
+// just under 2^-24, in every 8th element: a float partial sum that contains
+// the 1 of the max drops each such term. With one AVX2 accumulator for every
 // unroll lane, flushed every 16 iterations, 16 * unroll terms per lane were
 // lost: 7.6e-6 relative at unroll 8, and 3.7e-6 absolute for log-softmax at
 // the default unroll 4. Rows of 20000 take blocked exp.
@@ -146,7 +146,9 @@ TEST(JitSumAccuracy, SmallTermsAfterTheMax) {
           RowTensors jit(pipeline, 1, n, 0, 0);
           RowTensors reference(pipeline, 1, n, 0, 0);
           float* x = jit.row("x", 0);
-          for (int64_t i = 0; i < n; ++i) x[i] = i == 0 ? 0.0f : i % 8 == 0 && i < 1024 ? -16.6356f : -kInf;
+          for (int64_t i = 0; i < n; ++i) x[i] = -kInf;
+          for (int64_t i = 8; i < 1024; i += 8) x[i] = -16.6356f;
+          x[0] = 0.0f;
           copy_inputs(pipeline, jit, reference);
           expect_matches_reference(**kernel, c, jit, reference,
                                    std::string(name) + " on " + isa_name(isa) + ", unroll " +

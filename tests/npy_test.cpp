@@ -282,7 +282,7 @@ TEST_F(NpyTest, MessageShowsHeaderBytesPrintably) {
   EXPECT_EQ(message.find('\x1b'), std::string::npos);
 }
 
-// A FIFO is refused at once: opening it must not wait for a writer.
+// A FIFO is rejected at once: opening it must not wait for a writer.
 TEST_F(NpyTest, RejectsFifoWithoutWaiting) {
   ASSERT_EQ(mkfifo(path("in.fifo").c_str(), 0600), 0);
   Result<NpyArray> read = read_npy(path("in.fifo"));

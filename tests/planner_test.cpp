@@ -61,9 +61,9 @@ TEST(Planner, TemperatureIsNotPlainSoftmax) {
 }
 
 // The max may skip NaN tracking only where a NaN in the sum reaches every
-// output. A comparison with the sum does not carry it, nor a select that
-// takes a value without it; a select whose two values carry it does.
-TEST(Planner, MaxTracksNanUnlessTheSumReachesEveryOutput) {
+// output. A comparison with the sum does not carry it. A select carries it
+// when both of its values do.
+TEST(Planner, MaxNanTrackingFollowsSum) {
   auto core_of = [](const char* text) {
     auto pipeline = ir::parse_pipeline(text);
     EXPECT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
