@@ -269,6 +269,23 @@ int KernelEmitter::choose_exp_group(const ir::Sweep& sweep, int free) const {
   return 1;
 }
 
+// Returns whether the main loop of `sweep` takes its lanes two at a time
+// (lane_pairs_). That needs a sum with one accumulator for every lane (the
+// AVX2 softmax sum outside resident rows), an even unroll, and registers for
+// an exp group of two. Pairs without exp groups need fewer registers, because
+// the second lane's exp borrows none.
+bool KernelEmitter::sum_pairs_fit(const ir::Sweep& sweep, int free) const {
+  bool single_accumulator_sum = false;
+  for (int index : sweep.reductions) {
+    single_accumulator_sum = single_accumulator_sum || (!target_.avx512 && index == plan_.core.sum_op);
+  }
+  if (!single_accumulator_sum || sweep.online_softmax || unroll_ % 2 != 0 ||
+      (exp_group_ > 1 && exp_group_ % 2 != 0)) {
+    return false;
+  }
+  return 2 * body_registers_per_lane(sweep) - 2 <= free;
+}
+
 // Emits the softmax exp at `position` for every lane of a group, one
 // instruction over all lanes at a time. lane_values[i] is lane i's map of body
 // values.
@@ -296,8 +313,14 @@ void KernelEmitter::emit_group_exp(const ir::Sweep& sweep, size_t position, std:
 }
 
 // Emits the bodies of one main-loop step: lanes in groups of exp_group_ (see
-// the top of this file), or one after another.
+// the top of this file), or one after another. Under lane_pairs_, lanes
+// without exp groups go two at a time, their exps one after the other, so
+// that their sums pair up as in a group.
 void KernelEmitter::emit_step_bodies(const ir::Sweep& sweep, std::span<const BodyMode> modes) {
+  if (exp_group_ <= 1 && lane_pairs_) {
+    for (size_t first = 0; first < modes.size(); first += 2) emit_body_group(sweep, modes.subspan(first, 2), false);
+    return;
+  }
   if (exp_group_ <= 1) {
     for (const BodyMode& mode : modes) emit_body(sweep, mode);
     return;
@@ -307,7 +330,8 @@ void KernelEmitter::emit_step_bodies(const ir::Sweep& sweep, std::span<const Bod
   }
 }
 
-void KernelEmitter::emit_body_group(const ir::Sweep& sweep, std::span<const BodyMode> modes) {
+void KernelEmitter::emit_body_group(const ir::Sweep& sweep, std::span<const BodyMode> modes,
+                                    bool exps_side_by_side) {
   // Each lane keeps its own map of body values. All of them start from the
   // pinned scalars, which are all that vreg_of_ contains between bodies.
   const std::map<ValueId, Xmm> shared = vreg_of_;
@@ -319,15 +343,22 @@ void KernelEmitter::emit_body_group(const ir::Sweep& sweep, std::span<const Body
       vreg_of_.swap(lane_values[i]);
     }
   };
-  each_lane([&](const BodyMode& mode) { begin_body(sweep, mode); });
-  for (size_t position = 0; position < sweep.ops.size(); ++position) {
-    if (is_group_exp(sweep, position)) {
-      emit_group_exp(sweep, position, modes, lane_values);
-    } else {
-      each_lane([&](const BodyMode& mode) { emit_body_op(sweep, position, mode); });
+  if (!exps_side_by_side) {
+    each_lane([&](const BodyMode& mode) {
+      begin_body(sweep, mode);
+      for (size_t position = 0; position < sweep.ops.size(); ++position) emit_body_op(sweep, position, mode);
+    });
+  } else {
+    each_lane([&](const BodyMode& mode) { begin_body(sweep, mode); });
+    for (size_t position = 0; position < sweep.ops.size(); ++position) {
+      if (is_group_exp(sweep, position)) {
+        emit_group_exp(sweep, position, modes, lane_values);
+      } else {
+        each_lane([&](const BodyMode& mode) { emit_body_op(sweep, position, mode); });
+      }
     }
   }
-  each_lane([&](const BodyMode& mode) { accumulate_reductions(mode); });
+  accumulate_group_reductions(modes, lane_values);
   if (sweep.online_softmax) {
     std::vector<Xmm> xs;
     for (const auto& values : lane_values) xs.push_back(values.at(plan_.core.x));
@@ -335,6 +366,31 @@ void KernelEmitter::emit_body_group(const ir::Sweep& sweep, std::span<const Body
   }
   each_lane([&](const BodyMode& mode) { end_body(sweep, mode); });
   vreg_of_ = shared;
+}
+
+// Accumulates the reductions of a group's lanes (main-loop steps, never
+// masked). A sum whose one accumulator takes every lane adds the lanes' values
+// in pairs first (adds_lanes_in_pairs); an odd last lane goes in alone. Groups
+// of an even size pair the same lanes as the pairs of lanes without groups,
+// so the two give the same sums.
+void KernelEmitter::accumulate_group_reductions(std::span<const BodyMode> modes,
+                                                std::vector<std::map<ValueId, Xmm>>& lane_values) {
+  for (Reduction& r : reductions_) {
+    ValueId operand = p_.ops[static_cast<size_t>(r.op)].operands[0];
+    size_t i = 0;
+    if (adds_lanes_in_pairs(r)) {
+      const Xmm& pair = scratch_.vec[1];
+      for (; i + 1 < modes.size(); i += 2) {
+        vaddps(pair, lane_values[i].at(operand), lane_values[i + 1].at(operand));
+        vaddps(r.acc[0], r.acc[0], pair);
+      }
+    }
+    for (; i < modes.size(); ++i) {
+      vreg_of_.swap(lane_values[i]);
+      accumulate_reduction(r, value_register(operand), modes[i]);
+      vreg_of_.swap(lane_values[i]);
+    }
+  }
 }
 
 }  // namespace rowjit::jit

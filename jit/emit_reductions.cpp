@@ -1,5 +1,6 @@
 // Row reductions: per-lane accumulators in the loop, float partial sums
 // flushed into double, and the horizontal reduction after the loop.
+#include <algorithm>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -58,20 +59,56 @@ void KernelEmitter::prepare_frame_areas() {
   }
 }
 
-// Main-loop iterations between two flushes: kFlushInterval, so that each
-// accumulator lane takes 16 terms, or fewer where one accumulator takes every
-// unroll lane (the AVX2 softmax sum). At 16 iterations that accumulator took
-// 16 * unroll terms per lane, and once it held 1, every term below 2^-24 was
-// lost: 7.6e-6 of a softmax sum at unroll 8, 3.7e-6 of a log-softmax output
-// at the default unroll 4. Flushing every 4 iterations cost 1.5 to 2.4% on
-// AVX2 rows of 1K to 256K elements in a timing loop. A separate register for
-// each step's lanes cost up to 5.6%, because it pushed an exp constant out of
-// the registers.
-int KernelEmitter::flush_iterations() const {
+// Main-loop iterations between two flushes. An accumulator lane takes at
+// most kFlushInterval terms between two flushes, so at most 15 of its adds
+// round (the first goes into 0 exactly), each by half an ulp of the partial
+// sum (docs/jit.md). With an accumulator per unroll lane that is 16
+// iterations.
+//
+// One accumulator for every unroll lane (the AVX2 softmax sum) takes more
+// terms per iteration. At 16 iterations it took 16 * unroll terms, and once
+// it held 1, every term below 2^-24 was lost: 7.6e-6 of a softmax sum at
+// unroll 8, 3.7e-6 of a log-softmax output at the default unroll 4. A
+// separate register for each step's lanes cost up to 5.6%, because it pushed
+// an exp constant out of the registers. Instead, such a sum adds the lanes in
+// pairs before the accumulator takes them (adds_lanes_in_pairs), which halves
+// its terms per iteration, and so the flushes, and the chain of dependent
+// adds through it.
+//
+// `remainder_follows`: the loops of emit_loops flush their last block after
+// the remainder loop and the tail, which add up to `unroll` more terms to lane
+// 0's accumulator. Such a block may have this many iterations. The kernel
+// flushes a longer last block before the remainder where it can tell its
+// length (flushes_long_last_block), and otherwise every block is this long.
+// With neither, a log-softmax came out up to 1.37e-6 off (bound 1e-6) on rows
+// whose max and small terms sat in the last block
+// (JitSumAccuracy.SmallTermsInTheLastBlock).
+int KernelEmitter::flush_iterations(bool remainder_follows) const {
+  int terms_per_iteration = 1;
   for (const Reduction& r : reductions_) {
-    if (is_sum(r.kind) && !r.wide && r.acc.size() == 1 && unroll_ > 1) return std::max(1, kFlushInterval / unroll_);
+    if (is_sum(r.kind) && !r.wide && r.acc.size() == 1 && unroll_ > 1) {
+      terms_per_iteration = adds_lanes_in_pairs(r) ? unroll_ / 2 : unroll_;
+    }
   }
-  return kFlushInterval;
+  int terms = kFlushInterval - (remainder_follows ? unroll_ : 0);
+  return std::max(1, terms / terms_per_iteration);
+}
+
+// True when the loops take blocks of flush_iterations() and flush a last
+// block longer than flush_iterations(true) before the remainder. The kernel
+// finds the last block's length from the main loop's end, modulo the block's
+// bytes, which must be a power of two.
+bool KernelEmitter::flushes_long_last_block() const {
+  int block_bytes = flush_iterations() * unroll_ * target_.bytes();
+  return std::has_single_bit(static_cast<unsigned>(block_bytes)) && flush_iterations(true) < flush_iterations();
+}
+
+// True when the one accumulator of sum `r` takes the main loop's lanes two at
+// a time: the float sum of two lanes' values, then that sum
+// (accumulate_group_reductions). A pair's rounding adds at most 2^-24 of its
+// two terms, so the pairs between two flushes add at most 2^-24 of their sum.
+bool KernelEmitter::adds_lanes_in_pairs(const Reduction& r) const {
+  return lane_pairs_ && is_sum(r.kind) && !r.wide && r.acc.size() == 1 && !r.track_nan && r.min_acc.empty();
 }
 
 bool KernelEmitter::needs_flush() const {

@@ -419,6 +419,7 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   // Exp groups take their registers before the constants do, in both
   // emissions alike, so that the first one measures what is left for them.
   exp_group_ = resident ? 1 : choose_exp_group(sweep, static_cast<int>(free_vregs_.size()));
+  lane_pairs_ = !resident && sum_pairs_fit(sweep, static_cast<int>(free_vregs_.size()));
   max_exp_group_ = std::max(max_exp_group_, exp_group_);
 
   // Constants that the first emission found in these loops, held in registers
@@ -646,12 +647,14 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   sub(kMainEnd, step);
   cmp(kIndex, kMainEnd);
   jg(main_done, T_NEAR);
-  // With float sums, the main loop runs in blocks of kFlushInterval
+  // With float sums, the main loop runs in blocks of flush_iterations()
   // iterations and flushes between blocks. The last block is flushed after the
-  // tail. rax holds the last start within the block.
+  // remainder and the tail, except in the online form, which flushes it before
+  // their max pass. rax holds the last start within the block.
   if (flush) {
+    int block_iterations = online_ || flushes_long_last_block() ? flush_iterations() : flush_iterations(true);
     L(block);
-    lea(rax, ptr[kIndex + (flush_iterations() - 1) * step]);
+    lea(rax, ptr[kIndex + (block_iterations - 1) * step]);
     cmp(rax, kMainEnd);
     cmovg(rax, kMainEnd);
     if (online_) emit_online_block_start(rax);
@@ -684,6 +687,22 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
     L(no_rest);
   }
 
+  if (flush && !online_ && flushes_long_last_block()) {
+    // The remainder and the tail add up to `unroll` terms to lane 0's sums,
+    // so a last block of more than flush_iterations(true) iterations is
+    // flushed before them. rax = (its iterations - 1) * step.
+    Label no_flush;
+    cmp(kIndex, kRowBytes);
+    jge(no_flush, T_NEAR);
+    test(kIndex, kIndex);
+    jz(no_flush, T_NEAR);
+    lea(rax, ptr[kIndex - step]);
+    and_(rax, flush_iterations() * step - 1);
+    cmp(rax, flush_iterations(true) * step);
+    jl(no_flush, T_NEAR);
+    emit_flush();
+    L(no_flush);
+  }
   if (unroll_ > 1) {
     mark("remainder loop: one vector per iteration");
     lea(rax, ptr[kRowBytes - vector_bytes]);

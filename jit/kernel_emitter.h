@@ -137,7 +137,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_group_exp(const ir::Sweep& sweep, size_t position, std::span<const BodyMode> modes,
                       std::vector<std::map<ir::ValueId, Xbyak::Xmm>>& lane_values);
   void emit_step_bodies(const ir::Sweep& sweep, std::span<const BodyMode> modes);
-  void emit_body_group(const ir::Sweep& sweep, std::span<const BodyMode> modes);
+  void emit_body_group(const ir::Sweep& sweep, std::span<const BodyMode> modes, bool exps_side_by_side = true);
+  void accumulate_group_reductions(std::span<const BodyMode> modes,
+                                   std::vector<std::map<ir::ValueId, Xbyak::Xmm>>& lane_values);
+  bool sum_pairs_fit(const ir::Sweep& sweep, int free) const;
 
   // ---- emit_blocked_exp.cpp: the blocked-exp schedule (Plan::blocked_exp)
   int min_exp_block_shift() const;
@@ -202,7 +205,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;
-  int flush_iterations() const;
+  int flush_iterations(bool remainder_follows = false) const;
+  bool flushes_long_last_block() const;
+  bool adds_lanes_in_pairs(const Reduction& r) const;
 
   // ---- emit_softmax_core.cpp: two-pass forms
   struct OnlineState {
@@ -273,6 +278,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Per-sweep register state.
   int unroll_ = 1;
   int exp_group_ = 1;  // lanes per exp group in the main loop (emit_body.cpp)
+  // The main loop's steps take their lanes two at a time, so that a sum with
+  // one accumulator adds each pair before it takes it (adds_lanes_in_pairs).
+  bool lane_pairs_ = false;
   int max_exp_group_ = 1;
   std::vector<int> free_vregs_;
   std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
