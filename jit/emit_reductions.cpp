@@ -120,6 +120,7 @@ bool KernelEmitter::needs_flush() const {
 
 void KernelEmitter::init_reductions(const ir::Sweep& sweep, bool resident) {
   reductions_.clear();
+  sums_in_accumulators_ = false;
   online_.reset();
   extexp_.reset();
   for (int index : sweep.reductions) {
@@ -285,36 +286,46 @@ void KernelEmitter::flush_sums() {
   }
 }
 
+// Combines `values` into values[0] pairwise, in log2(size) dependent steps
+// instead of size - 1.
+void KernelEmitter::combine_in_tree(std::span<const Xmm> values, LaneCombine operation) {
+  for (size_t stride = 1; stride < values.size(); stride *= 2) {
+    for (size_t i = 0; i + stride < values.size(); i += 2 * stride) combine(values[i], values[i + stride], operation);
+  }
+}
+
+// a = a `operation` b, lane by lane.
+void KernelEmitter::combine(const Xmm& a, const Xmm& b, LaneCombine operation) {
+  switch (operation) {
+    case LaneCombine::kMax: vmaxps(a, a, b); break;
+    case LaneCombine::kMin: vminps(a, a, b); break;
+    case LaneCombine::kAddFloats: vaddps(a, a, b); break;
+    case LaneCombine::kAddDoubles: vaddpd(a, a, b); break;
+    case LaneCombine::kBitwiseOr: vorps(a, a, b); break;
+  }
+}
+
 // Reduces the lanes of `v` into lane 0 with `operation`.
 void KernelEmitter::horizontal(const Xmm& v, LaneCombine operation) {
   const Xmm& t = scratch_.vec[2];
   bool doubles = operation == LaneCombine::kAddDoubles;
-  auto combine = [&](const Xmm& a, const Xmm& b) {
-    switch (operation) {
-      case LaneCombine::kMax: vmaxps(a, a, b); break;
-      case LaneCombine::kMin: vminps(a, a, b); break;
-      case LaneCombine::kAddFloats: vaddps(a, a, b); break;
-      case LaneCombine::kAddDoubles: vaddpd(a, a, b); break;
-      case LaneCombine::kBitwiseOr: vorps(a, a, b); break;
-    }
-  };
   if (target_.avx512) {
     vextractf32x8(Ymm(t.getIdx()), Zmm(v.getIdx()), 1);
-    combine(Ymm(v.getIdx()), Ymm(t.getIdx()));
+    combine(Ymm(v.getIdx()), Ymm(t.getIdx()), operation);
   }
   // Registers 16-31 exist only in EVEX encodings, hence vextractf32x4 on AVX-512.
   if (target_.avx512) vextractf32x4(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
   else vextractf128(Xmm(t.getIdx()), Ymm(v.getIdx()), 1);
-  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()), operation);
   if (doubles) {
     vpermilpd(Xmm(t.getIdx()), Xmm(v.getIdx()), 1);
-    combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+    combine(Xmm(v.getIdx()), Xmm(t.getIdx()), operation);
     return;
   }
   vpermilps(Xmm(t.getIdx()), Xmm(v.getIdx()), 0x4E);
-  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()), operation);
   vpermilps(Xmm(t.getIdx()), Xmm(v.getIdx()), 0xB1);
-  combine(Xmm(v.getIdx()), Xmm(t.getIdx()));
+  combine(Xmm(v.getIdx()), Xmm(t.getIdx()), operation);
 }
 
 // A resident row's float sums hold at most kMaxResidentVectors (16) terms per
@@ -338,7 +349,7 @@ void KernelEmitter::finish_reductions(bool resident) {
         vaddpd(s0, acc, high);
       } else if (resident && r.kind == OpKind::kReduceSum) {
         const Xmm& acc = r.acc[0];
-        for (size_t lane = 1; lane < r.acc.size(); ++lane) vaddps(acc, acc, r.acc[lane]);
+        combine_in_tree(r.acc, LaneCombine::kAddFloats);
         horizontal(acc, LaneCombine::kAddFloats);
         store_scalar_result(result, acc);
         carried_[result] = acc;
@@ -348,6 +359,27 @@ void KernelEmitter::finish_reductions(bool resident) {
         vxorpd(s1, s1, s1);
         for (const Xmm& acc : r.acc) add_widened(s0, s1, acc);
         vaddpd(s0, s0, s1);
+      } else if (sums_in_accumulators_) {
+        // The frame's doubles, plus each accumulator's two halves widened to
+        // double and added in a tree: no store and reload on the row's
+        // critical path.
+        int area = sum_area_.at(r.op);
+        vmovupd(s0, ptr[rsp + area]);
+        vaddpd(s0, s0, ptr[rsp + area + vector_bytes]);
+        for (const Xmm& acc : r.acc) {
+          if (target_.avx512) {
+            vextractf32x8(Ymm(s1.getIdx()), Zmm(acc.getIdx()), 1);
+            vcvtps2pd(s1, Ymm(s1.getIdx()));
+            vcvtps2pd(acc, Ymm(acc.getIdx()));
+          } else {
+            vextractf128(Xmm(s1.getIdx()), Ymm(acc.getIdx()), 1);
+            vcvtps2pd(s1, Xmm(s1.getIdx()));
+            vcvtps2pd(acc, Xmm(acc.getIdx()));
+          }
+          vaddpd(acc, acc, s1);
+        }
+        combine_in_tree(r.acc, LaneCombine::kAddDoubles);
+        vaddpd(s0, s0, r.acc[0]);
       } else {
         int area = sum_area_.at(r.op);
         vmovupd(s0, ptr[rsp + area]);
@@ -368,14 +400,12 @@ void KernelEmitter::finish_reductions(bool resident) {
       continue;
     }
     const Xmm& acc = r.acc[0];
-    for (size_t lane = 1; lane < r.acc.size(); ++lane) {
-      if (r.kind == OpKind::kReduceMin) vminps(acc, acc, r.acc[lane]);
-      else vmaxps(acc, acc, r.acc[lane]);
-    }
-    horizontal(acc, r.kind == OpKind::kReduceMin ? LaneCombine::kMin : LaneCombine::kMax);
+    LaneCombine extreme = r.kind == OpKind::kReduceMin ? LaneCombine::kMin : LaneCombine::kMax;
+    combine_in_tree(r.acc, extreme);
+    horizontal(acc, extreme);
     if (!r.min_acc.empty()) {
       const Xmm& low = r.min_acc[0];
-      for (size_t lane = 1; lane < r.min_acc.size(); ++lane) vminps(low, low, r.min_acc[lane]);
+      combine_in_tree(r.min_acc, LaneCombine::kMin);
       horizontal(low, LaneCombine::kMin);
       vmovss(dword[rsp + row_min_offset_], Xmm(low.getIdx()));
     }

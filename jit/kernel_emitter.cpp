@@ -719,7 +719,10 @@ void KernelEmitter::emit_loops(const ir::Sweep& sweep, bool nontemporal) {
   jge(done, T_NEAR);
   emit_body(sweep, BodyMode{0, 0, true});
   L(done);
-  if (flush) emit_flush();
+  // Float sums alone leave their last partial sums in the accumulators, for
+  // finish_reductions to add without a round trip through the frame.
+  sums_in_accumulators_ = flush && !online_ && !extexp_;
+  if (flush && !sums_in_accumulators_) emit_flush();
 }
 
 // A resident row: one body per vector, the last one masked (its mask covers

@@ -203,6 +203,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void finish_reductions(bool resident);
   // Operation that horizontal() combines the lanes with.
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
+  void combine_in_tree(std::span<const Xbyak::Xmm> values, LaneCombine operation);
+  void combine(const Xbyak::Xmm& a, const Xbyak::Xmm& b, LaneCombine operation);
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;
   int flush_iterations(bool remainder_follows = false) const;
@@ -281,6 +283,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // The main loop's steps take their lanes two at a time, so that a sum with
   // one accumulator adds each pair before it takes it (adds_lanes_in_pairs).
   bool lane_pairs_ = false;
+  // The loops of the current sweep ended without their last flush: the float
+  // sums' last partial sums are still in the accumulators (emit_loops).
+  bool sums_in_accumulators_ = false;
   int max_exp_group_ = 1;
   std::vector<int> free_vregs_;
   std::map<ir::ValueId, Xbyak::Xmm> vreg_of_;   // body values and pinned scalars
