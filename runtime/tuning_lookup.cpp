@@ -1,9 +1,12 @@
 // Keys of the tuning file and the runtime's lookup in it (runtime/tuning_file.h).
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "ir/printer.h"
 #include "runtime/log.h"
@@ -119,17 +122,40 @@ std::optional<TuningFile> read_tuning_file_for_cpu(const std::string& path, cons
 
   TuningFile mine;
   size_t other_cpu = 0;
-  for (TuningEntry& entry : file->entries) {
-    if (entry.cpu == cpu) {
-      mine.entries.push_back(std::move(entry));
-    } else {
+  // An entry with the key of an earlier one never applies: the lookup takes
+  // the first. Count those, and name the first pair by its file positions.
+  std::vector<size_t> positions;
+  size_t repeats = 0;
+  std::string first_repeat;
+  for (size_t index = 0; index < file->entries.size(); ++index) {
+    TuningEntry& entry = file->entries[index];
+    if (!(entry.cpu == cpu)) {
       ++other_cpu;
+      continue;
     }
+    auto earlier = std::find_if(mine.entries.begin(), mine.entries.end(),
+                                [&](const TuningEntry& kept) { return kept.same_key(entry); });
+    if (earlier != mine.entries.end() && repeats++ == 0) {
+      size_t earlier_index = positions[static_cast<size_t>(earlier - mine.entries.begin())];
+      first_repeat = "entries[" + std::to_string(index) + "] repeats entries[" + std::to_string(earlier_index) +
+                     "] (pipeline '" + entry.pipeline_name + "', " + isa_name(entry.isa) + ", shape bucket " +
+                     std::to_string(entry.shape_bucket) + ", " + std::to_string(entry.threads) +
+                     (entry.threads == 1 ? " thread)" : " threads)");
+    }
+    positions.push_back(index);
+    mine.entries.push_back(std::move(entry));
   }
   if (other_cpu > 0) {
     log_lines.push_back("tuning file " + path + ": ignoring " + std::to_string(other_cpu) + " of " +
                         std::to_string(other_cpu + mine.entries.size()) +
                         " entries, made on another CPU; this CPU is " + describe_cpu_identity(cpu));
+  }
+  if (repeats > 0) {
+    log_lines.push_back("tuning file " + path + ": " + std::to_string(repeats) +
+                        (repeats == 1 ? " entry has" : " entries have") +
+                        " the CPU, pipeline hash, isa, shape bucket and threads of an earlier entry and never " +
+                        (repeats == 1 ? "applies" : "apply") + ", the first: " + first_repeat +
+                        "; remove the entries that should not apply");
   }
   return mine;
 }

@@ -516,6 +516,35 @@ TEST(TuningFileRuntime, ReadsEntriesOfThisCpu) {
   EXPECT_NE(lines[0].find("ignoring 2 of 3 entries"), std::string::npos) << lines[0];
 }
 
+// Two entries with one key: the lookup takes the first, and the log names
+// the one that never applies. Entries of other CPUs do not count.
+TEST(TuningFileRuntime, RepeatedKeyLogged) {
+  TempFolder folder;
+  std::string path = folder.file("tuning.json");
+  TuningFile file;
+  file.entries.push_back(make_entry(amd_cpu(), kHash, 12, 1, SoftmaxForm::kThreePassReload, 2, false));
+  file.entries.push_back(make_entry(intel_cpu(), kHash, 12, 1, SoftmaxForm::kTwoPassOnline, 8, false));
+  file.entries.push_back(make_entry(amd_cpu(), kHash, 12, 1, SoftmaxForm::kThreePassReload, 4, false));
+  file.entries.push_back(make_entry(intel_cpu(), kHash, 12, 2, SoftmaxForm::kThreePassReload, 2, false));
+  file.entries.push_back(make_entry(intel_cpu(), kHash, 12, 1, SoftmaxForm::kThreePassReload, 4, false));
+  file.entries.push_back(make_entry(intel_cpu(), kHash, 12, 1, SoftmaxForm::kThreePassRecompute, 1, false));
+  ASSERT_TRUE(save_tuning_file(path, file).is_ok());
+
+  std::vector<std::string> lines;
+  std::optional<TuningFile> read = read_tuning_file_for_cpu(path, intel_cpu(), lines);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->entries.size(), 4u);
+  auto choices = tuned_choices(*read, intel_cpu(), kHash, Isa::kAvx512, 4096, 1);
+  ASSERT_TRUE(choices.has_value());
+  EXPECT_EQ(choices->unroll, 8);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("2 entries have the CPU, pipeline hash, isa, shape bucket and threads of an earlier entry"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[1].find("entries[4] repeats entries[1]"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find(path), std::string::npos) << lines[1];
+}
+
 TEST(TuningFileRuntime, CorruptFileMeansNoTuning) {
   TempFolder folder;
   std::string path = folder.file("tuning.json");
