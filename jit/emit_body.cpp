@@ -12,6 +12,7 @@
 // scratch registers, which the sweep lends from its free registers; the group
 // shrinks to what fits.
 #include <algorithm>
+#include <bit>
 
 #include "jit/kernel_emitter.h"
 
@@ -271,16 +272,17 @@ int KernelEmitter::choose_exp_group(const ir::Sweep& sweep, int free) const {
 
 // Returns whether the main loop of `sweep` takes its lanes two at a time
 // (lane_pairs_). That needs a sum with one accumulator for every lane (the
-// AVX2 softmax sum outside resident rows), an even unroll, and registers for
-// an exp group of two. Pairs without exp groups need fewer registers, because
-// the second lane's exp borrows none.
+// AVX2 softmax sum outside resident rows), registers for an exp group of two,
+// and an unroll of 2, 4 or 8. Every exp group of those is 1 or even, so every
+// group pairs the same lanes. At unroll 6 a group of 3 would split a pair,
+// and the sums of different groups would differ. Pairs without exp groups
+// need fewer registers, because the second lane's exp borrows none.
 bool KernelEmitter::sum_pairs_fit(const ir::Sweep& sweep, int free) const {
   bool single_accumulator_sum = false;
   for (int index : sweep.reductions) {
     single_accumulator_sum = single_accumulator_sum || (!target_.avx512 && index == plan_.core.sum_op);
   }
-  if (!single_accumulator_sum || sweep.online_softmax || unroll_ % 2 != 0 ||
-      (exp_group_ > 1 && exp_group_ % 2 != 0)) {
+  if (!single_accumulator_sum || sweep.online_softmax || unroll_ < 2 || !std::has_single_bit(static_cast<unsigned>(unroll_))) {
     return false;
   }
   return 2 * body_registers_per_lane(sweep) - 2 <= free;

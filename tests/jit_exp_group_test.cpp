@@ -152,6 +152,45 @@ TEST_P(ExpGroups, SameBitsAsOneExpAtATime) {
   }
 }
 
+// At unrolls other than 4, every exp group that divides the unroll gives
+// the bits of exp group 1, on both ISAs. On AVX2 the sum takes the lanes in
+// pairs at unroll 2, 4 and 8, and at unroll 6 (where a group of 3 would split
+// a pair) in no group.
+TEST_P(ExpGroups, EveryGroupOfEveryUnrollSameBits) {
+  const JitCase& c = case_named(GetParam());
+  ir::Pipeline pipeline = load(c.name);
+  std::mt19937 rng(7);
+  for (Isa isa : runnable_isas()) {
+    for (int unroll : {2, 3, 6, 8}) {
+      auto compile_with = [&](int exp_group) -> std::shared_ptr<const Kernel> {
+        CompileOptions options;
+        options.isa = isa;
+        options.choices.unroll = unroll;
+        options.choices.exp_group = exp_group;
+        options.choices.resident_vectors = 0;
+        auto kernel = compile(pipeline, options);
+        if (!kernel) return nullptr;
+        return *kernel;
+      };
+      auto single = compile_with(1);
+      ASSERT_NE(single, nullptr) << c.name << " on " << isa_name(isa) << " at unroll " << unroll;
+      for (int group = 2; group <= std::min(unroll, ir::kMaxExpGroup); ++group) {
+        if (unroll % group != 0) continue;
+        auto grouped = compile_with(group);
+        ASSERT_NE(grouped, nullptr) << c.name << " on " << isa_name(isa) << ", unroll " << unroll << ", group " << group;
+        for (int64_t n : {int64_t{47}, int64_t{48}, int64_t{200}, int64_t{1023}}) {
+          RowTensors a(pipeline, 2, n, 3, 1);
+          RowTensors b(pipeline, 2, n, 3, 1);
+          fill_random(pipeline, a, rng);
+          copy_inputs(pipeline, a, b);
+          ASSERT_EQ(first_difference(*grouped, *single, c, a, b), "")
+              << c.name << " on " << isa_name(isa) << ", unroll " << unroll << ", group " << group << ", n = " << n;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Pipelines, ExpGroups, ::testing::ValuesIn(kGroupedPipelines),
                          [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
