@@ -89,6 +89,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   kernel.resident_vectors = resident_vectors;
   kernel.exp_group = emitter.exp_group();
   kernel.exp_range_test = emitter.exp_range_copied();
+  kernel.blocked_exp_range_test = emitter.blocked_exp_range_copied();
   return kernel;
 }
 

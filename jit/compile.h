@@ -42,6 +42,9 @@ struct CompiledKernel {
   // for rows whose max - min is at most kExpGuardFreeRange
   // (jit/emit_exp_range.cpp). Rows held in registers have it on AVX2 only.
   bool exp_range_test = false;
+  // The blocked exp sweep has a copy without the guard, for blocks whose
+  // reference - min is at most kExpGuardFreeRange (AVX2 only).
+  bool blocked_exp_range_test = false;
 
   KernelFunction function() const { return reinterpret_cast<KernelFunction>(const_cast<void*>(code.entry())); }
 };

@@ -26,6 +26,7 @@
 // in the reference (emit_block_totals).
 #include <bit>
 #include <cfloat>
+#include <cmath>
 #include <set>
 
 #include "jit/kernel_emitter.h"
@@ -75,7 +76,8 @@ void KernelEmitter::emit_exp_block_size() {
 // end. Float sums are flushed into the frame every kFlushInterval iterations.
 void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
                                     const std::function<void()>& block_start,
-                                    const std::function<void()>& block_end, Label* restart) {
+                                    const std::function<void()>& block_end, Label* restart,
+                                    BlockLoopEntries* entries) {
   int vector_bytes = target_.bytes();
   int step = unroll_ * vector_bytes;
   Label block, chunk, steps, singles, tail, block_done, full, done;
@@ -114,8 +116,10 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   // and restored after.
   sub(kBlockEnd, step);
   L(chunk);
+  if (entries) L(entries->chunk);
   cmp(kIndex, kBlockEnd);
   jg(singles, T_NEAR);
+  if (chunk_rerun_) mov(qword[rsp + block_part_start_], kIndex);
   lea(rcx, ptr[kIndex + (flush_iterations() - 1) * step]);
   cmp(rcx, kBlockEnd);
   cmovg(rcx, kBlockEnd);
@@ -127,9 +131,12 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   add(kIndex, step);
   cmp(kIndex, rcx);
   jle(steps, T_NEAR);
+  if (chunk_rerun_) emit_block_range_test(*chunk_rerun_);
   flush_sums();
   jmp(chunk, T_NEAR);
   L(singles);
+  if (entries) L(entries->singles);
+  if (singles_rerun_) mov(qword[rsp + block_part_start_], kIndex);
   add(kBlockEnd, step - vector_bytes);
   L(tail);
   cmp(kIndex, kBlockEnd);
@@ -144,10 +151,25 @@ void KernelEmitter::emit_block_loop(const ir::Sweep& sweep, BlockOrder order,
   emit_body(sweep, BodyMode{0, 0, true});
   mov(kIndex, kBlockEnd);
   L(full);
+  if (singles_rerun_) emit_block_range_test(*singles_rerun_);
   block_end();
   if (order == BlockOrder::kBackward) dec(kBlockSlot);
   jmp(block, T_NEAR);
   L(done);
+}
+
+// Runs the part of the block that failed its range test again in the
+// guarded copy, from `entry` (a BlockLoopEntries label), and the rest of the
+// row there. The part's float sums are dropped (the flush before it holds the
+// block's sum so far), and the second block accumulator, which took the min,
+// takes the max again. `lowered_by`: bytes to take from kBlockEnd to give the
+// entry's one step lower.
+void KernelEmitter::emit_block_rerun(Label& entry, int lowered_by) {
+  clear_float_sums();
+  vmovaps(block_max_acc_[1], block_max_acc_[0]);
+  mov(kIndex, qword[rsp + block_part_start_]);
+  if (lowered_by != 0) sub(kBlockEnd, lowered_by);
+  jmp(entry, T_NEAR);
 }
 
 // The block's max, from -FLT_MAX, into the broadcast register of m and into
@@ -218,21 +240,43 @@ void KernelEmitter::emit_speculative_block_start() {
   // The max pass leaves its reduction in the accumulators (and zeroes the
   // upper lanes of the first): they start again for the body.
   L(accumulators);
-  for (const Xmm& acc : block_max_acc_) vmovups(acc, pool_.vector(-FLT_MAX));
+  reset_block_accumulators();
 }
 
-// Raises the lane's block max over the x just loaded. A masked tail leaves its
-// lanes beyond n out.
+// Sets the accumulators of the exp sweep's body to their identities: -FLT_MAX
+// for the block max, and +inf for the block min where the second accumulator
+// takes it (block_min_tracked_).
+void KernelEmitter::reset_block_accumulators() {
+  for (size_t lane = 0; lane < block_max_acc_.size(); ++lane) {
+    bool min = block_min_tracked_ && lane == 1;
+    vmovups(block_max_acc_[lane], min ? pool_.vector(INFINITY) : pool_.vector(-FLT_MAX));
+  }
+}
+
+// The accumulators that take the block max in the body: all of them, or the
+// first alone where the second takes the block min.
+size_t KernelEmitter::block_max_lanes() const { return block_min_tracked_ ? 1 : block_max_acc_.size(); }
+
+// Raises the lane's block max over the x just loaded, and lowers the block
+// min where it is tracked.
 void KernelEmitter::raise_block_max(const Xmm& x, const BodyMode& mode) {
-  const Xmm& acc = block_max_acc_[static_cast<size_t>(mode.lane) % block_max_acc_.size()];
+  const Xmm& acc = block_max_acc_[static_cast<size_t>(mode.lane) % block_max_lanes()];
+  combine_row_lanes(acc, x, mode, LaneCombine::kMax);
+  if (block_min_tracked_) combine_row_lanes(block_max_acc_[1], x, mode, LaneCombine::kMin);
+}
+
+// acc = max or min of acc and x, lane by lane. A masked tail leaves its lanes
+// beyond n out.
+void KernelEmitter::combine_row_lanes(const Xmm& acc, const Xmm& x, const BodyMode& mode, LaneCombine operation) {
   if (!mode.masked) {
-    vmaxps(acc, acc, x);
+    combine(acc, x, operation);
   } else if (target_.avx512) {
-    vmaxps(acc | k1, acc, x);
+    if (operation == LaneCombine::kMin) vminps(acc | k1, acc, x);
+    else vmaxps(acc | k1, acc, x);
   } else {
     const Xmm& valid = scratch_.vec[0];
     vblendvps(valid, acc, x, tail_mask_);
-    vmaxps(acc, acc, valid);
+    combine(acc, valid, operation);
   }
 }
 
@@ -263,7 +307,7 @@ void KernelEmitter::emit_speculation_check(Label& restart) {
   ValueId m = p_.ops[static_cast<size_t>(plan_.core.max_op)].results[0];
   Label within_margin;
   mark("speculative max: the block runs again if its max exceeds the reference by the margin");
-  for (size_t lane = 1; lane < block_max_acc_.size(); ++lane) vmaxps(block_max, block_max, block_max_acc_[lane]);
+  for (size_t lane = 1; lane < block_max_lanes(); ++lane) vmaxps(block_max, block_max, block_max_acc_[lane]);
   horizontal(block_max, LaneCombine::kMax);
   vaddps(limit, value_register(m), pool_.vector(ir::kSpeculationMargin));
   vucomiss(Xmm(block_max.getIdx()), Xmm(limit.getIdx()));
@@ -273,7 +317,7 @@ void KernelEmitter::emit_speculation_check(Label& restart) {
   // The horizontal max above zeroed the upper lanes of the first accumulator.
   // Left so, the second run would find a block max of 0, run a third time
   // relative to 0, and underflow the block's exps for a max below -87.
-  for (const Xmm& acc : block_max_acc_) vmovups(acc, pool_.vector(-FLT_MAX));
+  reset_block_accumulators();
   mov(rcx, qword[rsp + block_shift_offset_]);
   mov(kIndex, kBlockSlot);
   shl(kIndex, cl);

@@ -49,6 +49,7 @@ void KernelEmitter::prepare_frame_areas() {
       block_sum_area_ = frame_alloc(ir::kMaxExpBlocks * 8, 64);
       block_shift_offset_ = frame_alloc(8, 8);
       block_bytes_offset_ = frame_alloc(8, 8);
+      block_part_start_ = frame_alloc(8, 8);
     }
     if (sweep.extexp_sum && extexp_mantissa_area_ < 0) {
       extexp_mantissa_area_ = frame_alloc(kMaxUnroll * 2 * vector_bytes, 64);
@@ -302,6 +303,15 @@ void KernelEmitter::combine(const Xmm& a, const Xmm& b, LaneCombine operation) {
     case LaneCombine::kAddFloats: vaddps(a, a, b); break;
     case LaneCombine::kAddDoubles: vaddpd(a, a, b); break;
     case LaneCombine::kBitwiseOr: vorps(a, a, b); break;
+  }
+}
+
+// Sets the float partial sums to 0, dropping what they took since the last
+// flush.
+void KernelEmitter::clear_float_sums() {
+  for (const Reduction& r : reductions_) {
+    if (!is_sum(r.kind) || r.wide) continue;
+    for (const Xmm& acc : r.acc) vxorps(acc, acc, acc);
   }
 }
 

@@ -452,15 +452,17 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
       // A block that runs again reads x again, which a row computed in place
       // has overwritten: such rows take the loops with a max pass per block.
       Label restart, in_place, joined;
+      BlockLoopEntries guarded_entries;
       emit_in_place_test(sweep, in_place);
       speculating_ = true;
+      if (blocked_exp_range()) emit_unguarded_block_loop(sweep, joined, guarded_entries);
       emit_block_loop(
           sweep, BlockOrder::kForward, [this] { emit_speculative_block_start(); },
           [this, &restart] {
             emit_block_sum();
             emit_speculation_check(restart);
           },
-          &restart);
+          &restart, &guarded_entries);
       speculating_ = false;
       jmp(joined, T_NEAR);
       L(in_place);

@@ -86,6 +86,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // Returns whether an exp sweep of the loops has a copy without the exp's
   // underflow guard (emit_exp_range.cpp).
   bool exp_range_copied() const { return exp_range_copied_; }
+  bool blocked_exp_range_copied() const { return blocked_exp_range_copied_; }
 
  private:
   // ---- kernel_emitter.cpp: frame, rows, sweeps, loops
@@ -150,10 +151,20 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   enum class BlockOrder { kForward, kBackward };
   // `restart`, if given, is bound after block_start, where block_end may jump
   // back to run the block again.
+  // Labels where code outside the loop may jump in: at the head of a chunk
+  // or of the singles after the last chunk, with kIndex at its start and
+  // kBlockEnd one step lower than the block's end.
+  struct BlockLoopEntries {
+    Xbyak::Label chunk;
+    Xbyak::Label singles;
+  };
   void emit_block_loop(const ir::Sweep& sweep, BlockOrder order, const std::function<void()>& block_start,
-                       const std::function<void()>& block_end, Xbyak::Label* restart = nullptr);
+                       const std::function<void()>& block_end, Xbyak::Label* restart = nullptr,
+                       BlockLoopEntries* entries = nullptr);
   void emit_block_max();
   void emit_speculative_block_start();
+  void reset_block_accumulators();
+  size_t block_max_lanes() const;
   void raise_block_max(const Xbyak::Xmm& x, const BodyMode& mode);
   void emit_speculation_check(Xbyak::Label& restart);
   void emit_in_place_test(const ir::Sweep& sweep, Xbyak::Label& in_place);
@@ -166,6 +177,10 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   std::set<int> find_exp_range_sweeps() const;
   bool tests_exp_range(bool resident) const;
   void emit_exp_range_test(Xbyak::Label& guarded);
+  bool blocked_exp_range() const;
+  void emit_block_range_test(Xbyak::Label& guarded);
+  void emit_block_rerun(Xbyak::Label& entry, int lowered_by);
+  void emit_unguarded_block_loop(const ir::Sweep& sweep, Xbyak::Label& done, BlockLoopEntries& guarded);
 
   // ---- register use within a sweep
   void allocate_sweep_registers(const ir::Sweep& sweep, int unroll);
@@ -200,11 +215,13 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void add_widened(const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, const Xbyak::Xmm& acc);
   void accumulate_reduction(Reduction& r, const Xbyak::Xmm& value, const BodyMode& mode);
   void flush_sums();
+  void clear_float_sums();
   void finish_reductions(bool resident);
   // Operation that horizontal() combines the lanes with.
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
   void combine_in_tree(std::span<const Xbyak::Xmm> values, LaneCombine operation);
   void combine(const Xbyak::Xmm& a, const Xbyak::Xmm& b, LaneCombine operation);
+  void combine_row_lanes(const Xbyak::Xmm& acc, const Xbyak::Xmm& x, const BodyMode& mode, LaneCombine operation);
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;
   int flush_iterations(bool remainder_follows = false) const;
@@ -326,6 +343,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int block_sum_area_ = -1;   // blocked exp: the sum of each block, double
   int block_shift_offset_ = -1;  // blocked exp: log2 of the block bytes, per call
   int block_bytes_offset_ = -1;  // blocked exp: the block bytes, per call
+  // Blocked exp: where the current chunk (or the singles after the last
+  // chunk) of the copy without the guard started, for a rerun from there.
+  int block_part_start_ = -1;
   // Range copies of the exp sweeps (emit_exp_range.cpp). The sweeps whose
   // loops have a copy without the exp's underflow guard, for rows whose
   // max - min allows it.
@@ -334,8 +354,16 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   bool row_min_taken_ = false;   // the max sweep of the row loop being emitted took the min
   bool exp_in_range_ = false;    // the loops being emitted are the copy without the guard
   bool exp_range_copied_ = false;
+  bool blocked_exp_range_copied_ = false;
   std::vector<Xbyak::Xmm> block_max_acc_;  // per lane, in the exp sweep
   bool speculating_ = false;               // the exp sweep's body raises block_max_acc_
+  // The second of block_max_acc_ takes the block's min, for the range tests of
+  // the blocked copy without the exp's guard (blocked_exp_range). A chunk
+  // that fails its test jumps to chunk_rerun_, and the singles and tail after
+  // the last chunk to singles_rerun_.
+  bool block_min_tracked_ = false;
+  Xbyak::Label* chunk_rerun_ = nullptr;
+  Xbyak::Label* singles_rerun_ = nullptr;
   Xbyak::Xmm block_factor_;                // exp(m_b - M) / S, in the last sweep
   Xbyak::Xmm block_row_max_;               // M, in the last sweep
   Xbyak::Xmm block_inverse_sum_;           // 1 / S, in the last sweep

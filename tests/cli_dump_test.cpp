@@ -457,6 +457,19 @@ TEST_F(CliDumpTest, PlanNamesLeftOutExpGuard) {
   EXPECT_TRUE(contains(avx512.out, line + ", in the loops\n")) << avx512.out;
 }
 
+// Blocked exp names its own copy without the guard on AVX2, and AVX-512 has
+// none.
+TEST_F(CliDumpTest, PlanNamesBlockedExpGuard) {
+  const std::string line = "  exp guard: left out while the reference - the block's min is at most 103.5";
+  CliResult avx2 = run({"plan", "examples/softmax.rj", "--n", "16384", "--isa", "avx2"});
+  ASSERT_EQ(avx2.exit_code, 0) << avx2.err;
+  EXPECT_TRUE(contains(avx2.out, line)) << avx2.out;
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  CliResult avx512 = run({"plan", "examples/softmax.rj", "--n", "16384", "--isa", "avx512"});
+  ASSERT_EQ(avx512.exit_code, 0) << avx512.err;
+  EXPECT_FALSE(contains(avx512.out, "exp guard:")) << avx512.out;
+}
+
 TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {
   CliResult result = run({"plan", "examples/moe_topk_softmax.rj", "--n", "64"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

@@ -95,6 +95,95 @@ TEST(JitExpRange, RowsAroundTheRangeMatchInterpreter) {
   }
 }
 
+// Blocked exp on AVX2 starts each row in a copy without the guard. It tests
+// the block's min at the end of every chunk and of the singles and tail, and
+// runs a part out of range again in the guarded copy. The rows have about 10
+// blocks and one element far below the max: in the first chunk, in a later
+// block, at the end of a block or in the tail. Some rows raise the reference in a later block
+// (the speculative max then runs that block again), and some end in masked
+// logits (-inf).
+TEST(JitExpRange, BlockedRowsAroundTheRangeMatchInterpreter) {
+  for (const char* name : {"softmax", "log_softmax"}) {
+    ir::Pipeline pipeline = load(name);
+    JitCase c{name, {4e-6, 1e-6}, {}};
+    for (Isa isa : runnable_isas()) {
+      for (std::optional<int> unroll : {std::optional<int>{}, std::optional<int>{8}}) {
+        for (std::optional<int> exp_group : {std::optional<int>{}, std::optional<int>{1}}) {
+          CompileOptions options;
+          options.isa = isa;
+          options.n_hint = 20000;
+          options.choices.unroll = unroll;
+          options.choices.exp_group = exp_group;
+          auto kernel = compile(pipeline, options);
+          ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+          ASSERT_TRUE((*kernel)->plan().blocked_exp) << name;
+          const std::string what = std::string(name) + " on " + isa_name(isa) + ", unroll " +
+                                   (unroll ? std::to_string(*unroll) : "default") + ", exp group " +
+                                   (exp_group ? std::to_string(*exp_group) : "default");
+          for (int64_t n : {int64_t{20000}, int64_t{20005}}) {
+            for (float raised : {0.0f, 11.0f}) {
+              for (float gap : kGaps) {
+                for (int64_t far : {int64_t{0}, int64_t{2047}, int64_t{3000}, int64_t{16383}, n - 3, n - 1}) {
+                  RowTensors jit(pipeline, 1, n, 0, 0);
+                  RowTensors reference(pipeline, 1, n, 0, 0);
+                  std::vector<float> row = row_with_gap(n, gap, far);
+                  if (raised > 0.0f) row[15000] = raised;
+                  std::copy(row.begin(), row.end(), jit.row("x", 0));
+                  copy_inputs(pipeline, jit, reference);
+                  expect_matches_reference(**kernel, c, jit, reference,
+                                           what + ", n = " + std::to_string(n) + ", element " + std::to_string(far) +
+                                               " at 4 - " + std::to_string(gap) + ", element 15000 at " +
+                                               std::to_string(raised));
+                  if (HasFailure()) return;
+                }
+              }
+              for (int64_t masked_from : {int64_t{1}, int64_t{12000}, n - 2}) {
+                RowTensors jit(pipeline, 1, n, 0, 0);
+                RowTensors reference(pipeline, 1, n, 0, 0);
+                std::vector<float> row = row_with_gap(n, 0.0f, 0);
+                if (raised > 0.0f) row[15000] = raised;
+                for (int64_t i = masked_from; i < n; ++i) row[static_cast<size_t>(i)] = -INFINITY;
+                std::copy(row.begin(), row.end(), jit.row("x", 0));
+                copy_inputs(pipeline, jit, reference);
+                expect_matches_reference(**kernel, c, jit, reference,
+                                         what + ", n = " + std::to_string(n) + ", -inf from element " +
+                                             std::to_string(masked_from));
+                if (HasFailure()) return;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The blocked copy without the guard exists on AVX2 only, and leaves out the
+// clamp's constant. AVX-512 keeps its comparison, which is off the exp's chain.
+TEST(JitExpRange, BlockedCopyOnAvx2Only) {
+  const std::string unguarded = "; blocks with exps unguarded";
+  const std::string guarded = "; blocks with guarded exps";
+  for (Isa isa : runnable_isas()) {
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 20000;
+    auto kernel = compile(load("softmax"), options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    std::string text = jit::format_listing(*(*kernel)->compiled(), {});
+    if (isa == Isa::kAvx512) {
+      EXPECT_FALSE(contains(text, unguarded)) << text;
+      continue;
+    }
+    size_t begin = text.find(unguarded);
+    size_t end = text.find(guarded);
+    ASSERT_NE(begin, std::string::npos) << text;
+    ASSERT_NE(end, std::string::npos) << text;
+    ASSERT_LT(begin, end);
+    EXPECT_FALSE(contains(text.substr(begin, end - begin), "-104.665222")) << text;
+    EXPECT_TRUE(contains(text.substr(end), "-104.665222")) << text;
+  }
+}
+
 // At unroll 8 the AVX2 max sweep has registers for two accumulators of the
 // min only, which the eight lanes share. The kernel keeps unroll 8.
 TEST(JitExpRange, SharedMinAccumulatorsMatchInterpreter) {

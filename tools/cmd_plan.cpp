@@ -123,6 +123,11 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
     if (compiled->resident_vectors > 0 && compiled->isa == "avx512") out << ", in the loops";
     out << "\n";
   }
+  if (compiled->blocked_exp_range_test) {
+    out << "  exp guard: left out while the reference - the block's min is at most " << jit::kExpGuardFreeRange
+        << " (tested after each chunk; a part out of the range runs again with the guard, and so does the rest of "
+           "the row)\n";
+  }
   out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
       << " constants (rowjit dump lists them)\n";
   return out.str();
