@@ -165,6 +165,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_speculative_block_start();
   void reset_block_accumulators();
   size_t block_max_lanes() const;
+  void emit_block_rerun(Xbyak::Label& entry, int lowered_by);
   void raise_block_max(const Xbyak::Xmm& x, const BodyMode& mode);
   void emit_speculation_check(Xbyak::Label& restart);
   void emit_in_place_test(const ir::Sweep& sweep, Xbyak::Label& in_place);
@@ -179,7 +180,6 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void emit_exp_range_test(Xbyak::Label& guarded);
   bool blocked_exp_range() const;
   void emit_block_range_test(Xbyak::Label& guarded);
-  void emit_block_rerun(Xbyak::Label& entry, int lowered_by);
   void emit_unguarded_block_loop(const ir::Sweep& sweep, Xbyak::Label& done, BlockLoopEntries& guarded);
 
   // ---- register use within a sweep
