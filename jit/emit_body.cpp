@@ -278,13 +278,8 @@ int KernelEmitter::choose_exp_group(const ir::Sweep& sweep, int free) const {
 // and the sums of different groups would differ. Pairs without exp groups
 // need fewer registers, because the second lane's exp borrows none.
 bool KernelEmitter::sum_pairs_fit(const ir::Sweep& sweep, int free) const {
-  bool single_accumulator_sum = false;
-  for (int index : sweep.reductions) {
-    single_accumulator_sum = single_accumulator_sum || (!target_.avx512 && index == plan_.core.sum_op);
-  }
-  if (!single_accumulator_sum || sweep.online_softmax || unroll_ < 2 || !std::has_single_bit(static_cast<unsigned>(unroll_))) {
-    return false;
-  }
+  bool power_of_two_unroll = unroll_ >= 2 && std::has_single_bit(static_cast<unsigned>(unroll_));
+  if (shared_accumulator_sum() == nullptr || sweep.online_softmax || !power_of_two_unroll) return false;
   return 2 * body_registers_per_lane(sweep) - 2 <= free;
 }
 

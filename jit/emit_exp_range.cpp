@@ -115,6 +115,7 @@ void KernelEmitter::emit_unguarded_block_loop(const ir::Sweep& sweep, Label& don
   Label restart, chunk_out, singles_out;
   auto resident_before = resident_reg_;
   auto free_before = free_vregs_;
+
   mark("blocks with exps unguarded while the reference - the block's min is at most the range");
   exp_in_range_ = true;
   blocked_exp_range_copied_ = true;
@@ -133,12 +134,14 @@ void KernelEmitter::emit_unguarded_block_loop(const ir::Sweep& sweep, Label& don
   chunk_rerun_ = nullptr;
   singles_rerun_ = nullptr;
   jmp(done, T_NEAR);
+
   mark("a chunk out of the range runs again in the guarded copy");
   L(chunk_out);
   emit_block_rerun(guarded.chunk, 0);
   mark("singles and tail out of the range run again in the guarded copy");
   L(singles_out);
   emit_block_rerun(guarded.singles, target_.bytes() * unroll_);
+
   mark("blocks with guarded exps");
   resident_reg_ = resident_before;
   free_vregs_ = free_before;

@@ -86,11 +86,8 @@ void KernelEmitter::prepare_frame_areas() {
 // (JitSumAccuracy.SmallTermsInTheLastBlock).
 int KernelEmitter::flush_iterations(bool remainder_follows) const {
   int terms_per_iteration = 1;
-  for (const Reduction& r : reductions_) {
-    if (is_sum(r.kind) && !r.wide && r.acc.size() == 1 && unroll_ > 1) {
-      terms_per_iteration = adds_lanes_in_pairs(r) ? unroll_ / 2 : unroll_;
-    }
-  }
+  const Reduction* shared = shared_accumulator_sum();
+  if (shared != nullptr && unroll_ > 1) terms_per_iteration = adds_lanes_in_pairs(*shared) ? unroll_ / 2 : unroll_;
   int terms = kFlushInterval - (remainder_follows ? unroll_ : 0);
   return std::max(1, terms / terms_per_iteration);
 }
@@ -109,7 +106,17 @@ bool KernelEmitter::flushes_long_last_block() const {
 // (accumulate_group_reductions). A pair's rounding adds at most 2^-24 of its
 // two terms, so the pairs between two flushes add at most 2^-24 of their sum.
 bool KernelEmitter::adds_lanes_in_pairs(const Reduction& r) const {
-  return lane_pairs_ && is_sum(r.kind) && !r.wide && r.acc.size() == 1 && !r.track_nan && r.min_acc.empty();
+  return lane_pairs_ && &r == shared_accumulator_sum() && !r.track_nan && r.min_acc.empty();
+}
+
+// Returns the float sum of the current sweep whose one accumulator takes
+// every unroll lane (the AVX2 softmax sum outside resident rows, see
+// init_reductions), or null.
+const KernelEmitter::Reduction* KernelEmitter::shared_accumulator_sum() const {
+  for (const Reduction& r : reductions_) {
+    if (is_sum(r.kind) && !r.wide && r.acc.size() == 1) return &r;
+  }
+  return nullptr;
 }
 
 bool KernelEmitter::needs_flush() const {

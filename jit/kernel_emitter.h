@@ -227,6 +227,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int flush_iterations(bool remainder_follows = false) const;
   bool flushes_long_last_block() const;
   bool adds_lanes_in_pairs(const Reduction& r) const;
+  const Reduction* shared_accumulator_sum() const;
 
   // ---- emit_softmax_core.cpp: two-pass forms
   struct OnlineState {

@@ -57,7 +57,7 @@ std::vector<float> row_with_gap(int64_t n, float gap, int64_t far) {
 // Runs `kernel` on one row from row_with_gap and compares it with the
 // interpreter.
 void expect_gap_row_matches(const Kernel& kernel, const JitCase& c, int64_t n, float gap, int64_t far,
-                            const std::string& what) {
+                            const std::string& context) {
   const ir::Pipeline& pipeline = kernel.pipeline();
   RowTensors jit(pipeline, 1, n, 0, 0);
   RowTensors reference(pipeline, 1, n, 0, 0);
@@ -65,7 +65,7 @@ void expect_gap_row_matches(const Kernel& kernel, const JitCase& c, int64_t n, f
   std::copy(row.begin(), row.end(), jit.row("x", 0));
   copy_inputs(pipeline, jit, reference);
   expect_matches_reference(kernel, c, jit, reference,
-                           what + ", n = " + std::to_string(n) + ", element " + std::to_string(far) + " at max - " +
+                           context + ", n = " + std::to_string(n) + ", element " + std::to_string(far) + " at max - " +
                                std::to_string(gap));
 }
 
@@ -117,7 +117,7 @@ TEST(JitExpRange, BlockedRowsAroundTheRangeMatchInterpreter) {
           auto kernel = compile(pipeline, options);
           ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
           ASSERT_TRUE((*kernel)->plan().blocked_exp) << name;
-          const std::string what = std::string(name) + " on " + isa_name(isa) + ", unroll " +
+          const std::string context = std::string(name) + " on " + isa_name(isa) + ", unroll " +
                                    (unroll ? std::to_string(*unroll) : "default") + ", exp group " +
                                    (exp_group ? std::to_string(*exp_group) : "default");
           for (int64_t n : {int64_t{20000}, int64_t{20005}}) {
@@ -131,7 +131,7 @@ TEST(JitExpRange, BlockedRowsAroundTheRangeMatchInterpreter) {
                   std::copy(row.begin(), row.end(), jit.row("x", 0));
                   copy_inputs(pipeline, jit, reference);
                   expect_matches_reference(**kernel, c, jit, reference,
-                                           what + ", n = " + std::to_string(n) + ", element " + std::to_string(far) +
+                                           context + ", n = " + std::to_string(n) + ", element " + std::to_string(far) +
                                                " at 4 - " + std::to_string(gap) + ", element 15000 at " +
                                                std::to_string(raised));
                   if (HasFailure()) return;
@@ -146,7 +146,7 @@ TEST(JitExpRange, BlockedRowsAroundTheRangeMatchInterpreter) {
                 std::copy(row.begin(), row.end(), jit.row("x", 0));
                 copy_inputs(pipeline, jit, reference);
                 expect_matches_reference(**kernel, c, jit, reference,
-                                         what + ", n = " + std::to_string(n) + ", -inf from element " +
+                                         context + ", n = " + std::to_string(n) + ", -inf from element " +
                                              std::to_string(masked_from));
                 if (HasFailure()) return;
               }
