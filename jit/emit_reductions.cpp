@@ -56,6 +56,7 @@ void KernelEmitter::prepare_frame_areas() {
       extexp_exponent_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
       extexp_inv_offset_ = frame_alloc(4, 4);
       extexp_exp_offset_ = frame_alloc(4, 4);
+      extexp_ties_offset_ = frame_alloc(4, 4);
     }
   }
 }

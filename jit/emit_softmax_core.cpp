@@ -40,6 +40,7 @@
 // Both keep float partial sums per lane and flush them every few iterations
 // into doubles in the frame, which keeps the error of long rows near one
 // rounding.
+#include <bit>
 #include <cfloat>
 #include <cmath>
 
@@ -603,9 +604,71 @@ void KernelEmitter::finish_extexp() {
   vcvtsd2ss(one, one, one);
   vmovss(dword[rsp + extexp_inv_offset_], one);
   vmovss(dword[rsp + extexp_exp_offset_], Xmm(e_max.getIdx()));
+
+  // A row whose max M is at least 2^127 in magnitude (and finite, with a sum
+  // that is a number) takes the copy of the scale sweep for ties.
+  const Xmm magnitude(scratch_.vec[0].getIdx());
+  const Xmm bound(scratch_.vec[1].getIdx());
+  Label no_ties;
+  mov(dword[rsp + extexp_ties_offset_], 0);
+  vucomisd(Xmm(total_lo.getIdx()), Xmm(total_lo.getIdx()));
+  jp(no_ties, T_NEAR);
+  vandps(magnitude, Xmm(input_max.getIdx()), pool_.vector_bits(0x7FFFFFFFu));
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(0x1p127f)));
+  vucomiss(magnitude, bound);
+  jb(no_ties, T_NEAR);
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(INFINITY)));
+  vucomiss(magnitude, bound);
+  je(no_ties, T_NEAR);
+  emit_extexp_tie_count(Xmm(input_max.getIdx()));
+  L(no_ties);
+}
+
+// Exponents of 2^127 * log2(e) and up are beyond FLT_MAX: emit_exp_parts
+// clamps them, so every x from about 2.36e38 up gets the same pair, and every
+// x from about -2.36e38 down another. A row whose max M has such an exponent
+// would split its softmax evenly among all those elements. But from 2^127 up,
+// floats are 2^104 apart, so exp(x - M) is 1 where x equals M and 0
+// everywhere else. The softmax is then 1 / k on the k elements equal to M and
+// 0 on the others. This counts k with a scalar loop
+// over the row, stores 1 / k, M and the flag for the scale sweep's copy for
+// ties, which compares each x with M (emit_extexp_scale). Such rows are rare
+// and their count is cheap next to the two sweeps.
+void KernelEmitter::emit_extexp_tie_count(const Xmm& row_max) {
+  const Reg64& x_row = tensor_reg_.at(plan_.core.x);
+  Label next, skip, counted;
+  xor_(eax, eax);
+  xor_(ecx, ecx);
+  L(next);
+  cmp(rcx, kRowBytes);
+  jae(counted, T_NEAR);
+  vucomiss(row_max, dword[x_row + rcx]);
+  jne(skip);
+  inc(eax);
+  L(skip);
+  add(rcx, 4);
+  jmp(next);
+  L(counted);
+  // k is at least 1, since M is one of the row's elements. The interpreter
+  // divides exp(0) = 1 by the sum k, so 1 / k is a float division too.
+  const Xmm count(scratch_.vec[0].getIdx());
+  const Xmm one(scratch_.vec[1].getIdx());
+  vcvtsi2ss(count, count, eax);
+  vmovss(one, pool_.address_of(std::bit_cast<uint32_t>(1.0f)));
+  vdivss(one, one, count);
+  vmovss(dword[rsp + extexp_inv_offset_], one);
+  vmovss(dword[rsp + extexp_exp_offset_], row_max);
+  mov(dword[rsp + extexp_ties_offset_], 1);
 }
 
 void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
+  if (extexp_ties_) {
+    // Here extexp_inv_reg_ is 1 / k and extexp_exp_reg_ the row's max M.
+    constexpr uint8_t kEqualOrdered = 0x00;
+    vcmpps(scratch_.mask[0], x, extexp_exp_reg_, kEqualOrdered);
+    vmovaps(dst | scratch_.mask[0] | T_z, extexp_inv_reg_);
+    return;
+  }
   MathEmitter mm = math();
   Xmm exponent = take_register();
   emit_exp_parts(mm, dst, exponent, x, scratch_);

@@ -524,53 +524,80 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
                     divisor == p_.ops[static_cast<size_t>(plan_.core.sum_op)].results[0];
     guarded = guarded || !core_sum;
   }
-  if (exp_range_sweeps_.count(sweep_index) && row_min_taken_ && !blocked && !guarded) {
-    // Both copies start from the same register state and end in the same.
-    Label with_guard, loops_done;
-    emit_exp_range_test(with_guard);
+  auto emit_loop_copies = [&] {
+    if (exp_range_sweeps_.count(sweep_index) && row_min_taken_ && !blocked && !guarded) {
+      // Both copies start from the same register state and end in the same.
+      Label with_guard, loops_done;
+      emit_exp_range_test(with_guard);
+      auto resident_before = resident_reg_;
+      auto free_before = free_vregs_;
+      std::ostringstream range;
+      range << kExpGuardFreeRange;
+      mark("loops with exps unguarded (the row's max - min is at most " + range.str() + ")");
+      exp_in_range_ = true;
+      emit_sweep_loops();
+      exp_in_range_ = false;
+      if (!resident) exp_range_copied_ = true;
+      jmp(loops_done, T_NEAR);
+      L(with_guard);
+      mark("loops with guarded exps");
+      auto resident_after = resident_reg_;
+      resident_reg_ = resident_before;
+      free_vregs_ = free_before;
+      emit_sweep_loops();
+      if (resident_reg_ != resident_after && error_.is_ok()) {
+        error_ = Status(StatusCode::kInternal, "the two copies of an exp sweep left different registers");
+      }
+      L(loops_done);
+    } else if (guarded && !blocked) {
+      // Rows whose 1 / s is not a normal float (s below about 2^-126, where
+      // it overflows, or above 2^126) take a copy of the loops that divides.
+      // Both copies start from the same register state.
+      Label by_division, loops_done;
+      emit_reciprocal_guard(by_division);
+      auto resident_before = resident_reg_;
+      auto free_before = free_vregs_;
+      emit_sweep_loops();
+      jmp(loops_done, T_NEAR);
+      L(by_division);
+      mark("loops that divide (1 / s is not a normal float)");
+      auto resident_after = resident_reg_;
+      auto reciprocals = reciprocal_of_;
+      resident_reg_ = resident_before;
+      free_vregs_ = free_before;
+      reciprocal_of_.clear();
+      emit_sweep_loops();
+      reciprocal_of_ = reciprocals;
+      resident_reg_ = resident_after;
+      L(loops_done);
+    } else {
+      emit_sweep_loops();
+    }
+  };
+  if (sweep.extexp_scale) {
+    // Rows whose max is at least 2^127 in magnitude take a copy of the loops
+    // for ties (finish_extexp). Both copies start from the same register state.
+    Label ties, loops_done;
+    cmp(dword[rsp + extexp_ties_offset_], 0);
+    jne(ties, T_NEAR);
     auto resident_before = resident_reg_;
     auto free_before = free_vregs_;
-    std::ostringstream range;
-    range << kExpGuardFreeRange;
-    mark("loops with exps unguarded (the row's max - min is at most " + range.str() + ")");
-    exp_in_range_ = true;
-    emit_sweep_loops();
-    exp_in_range_ = false;
-    if (!resident) exp_range_copied_ = true;
+    emit_loop_copies();
     jmp(loops_done, T_NEAR);
-    L(with_guard);
-    mark("loops with guarded exps");
+    L(ties);
+    mark("loops for ties (the row's max is at least 2^127 in magnitude): y = 1 / k where x = max, else 0");
     auto resident_after = resident_reg_;
     resident_reg_ = resident_before;
     free_vregs_ = free_before;
-    emit_sweep_loops();
+    extexp_ties_ = true;
+    emit_loop_copies();
+    extexp_ties_ = false;
     if (resident_reg_ != resident_after && error_.is_ok()) {
-      error_ = Status(StatusCode::kInternal, "the two copies of an exp sweep left different registers");
+      error_ = Status(StatusCode::kInternal, "the two copies of the extexp scale sweep left different registers");
     }
     L(loops_done);
-  } else if (guarded && !blocked) {
-    // Rows whose 1 / s is not a normal float (s below about 2^-126, where
-    // it overflows, or above 2^126) take a copy of the loops that divides.
-    // Both copies start from the same register state.
-    Label by_division, loops_done;
-    emit_reciprocal_guard(by_division);
-    auto resident_before = resident_reg_;
-    auto free_before = free_vregs_;
-    emit_sweep_loops();
-    jmp(loops_done, T_NEAR);
-    L(by_division);
-    mark("loops that divide (1 / s is not a normal float)");
-    auto resident_after = resident_reg_;
-    auto reciprocals = reciprocal_of_;
-    resident_reg_ = resident_before;
-    free_vregs_ = free_before;
-    reciprocal_of_.clear();
-    emit_sweep_loops();
-    reciprocal_of_ = reciprocals;
-    resident_reg_ = resident_after;
-    L(loops_done);
   } else {
-    emit_sweep_loops();
+    emit_loop_copies();
   }
 
   if (sweep_constant_uses_.size() <= stats_index) {

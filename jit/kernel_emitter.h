@@ -261,6 +261,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void flush_extexp();
   void finish_extexp();
   void emit_extexp_scale(const Xbyak::Xmm& dst, const Xbyak::Xmm& x);
+  void emit_extexp_tie_count(const Xbyak::Xmm& row_max);
 
   const ir::Pipeline& p_;
   const ir::Plan& plan_;
@@ -336,7 +337,11 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int extexp_mantissa_area_ = -1;      // per lane: two vectors of doubles
   int extexp_exponent_area_ = -1;      // per lane: one vector of float exponents
   int extexp_inv_offset_ = -1;         // 1 / mantissa of the sum, per row
-  int extexp_exp_offset_ = -1;         // exponent of the sum, per row
+  int extexp_exp_offset_ = -1;         // exponent of the sum, per row (the row's max on a tie row)
+  // 1 on a row whose max is at least 2^127 in magnitude, where the scale
+  // sweep takes its copy for ties (finish_extexp), else 0.
+  int extexp_ties_offset_ = -1;
+  bool extexp_ties_ = false;           // the scale sweep's loops being emitted are that copy
   Xbyak::Xmm extexp_inv_reg_;
   Xbyak::Xmm extexp_exp_reg_;
   int tail_bytes_offset_ = -1;  // AVX2: bytes in the last vector of a row (4 to 32), per call

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +76,8 @@ const std::vector<SpecialRow>& special_rows() {
       {"one finite among -inf", {-kInf, 4.0f}, -kInf},
       {"-FLT_MAX and -inf", {-FLT_MAX, -kInf}, -FLT_MAX},
       {"NaN, -inf, then 1e35 in one lane", nan_then_huge(), -kInf},
+      {"max 3.3e38 twice above 3e38", {3e38f, 3.3e38f, -3e38f, 3.3e38f, 2e38f}, 3.1e38f},
+      {"max -2.5e38 twice", {-3.3e38f, -2.5e38f, -3e38f, -2.5e38f}, -2.6e38f},
   };
   return rows;
 }
@@ -107,6 +111,60 @@ TEST(JitSpecialRows, ExtExpMinusInfZeroInf) {
     EXPECT_TRUE(std::isnan(y[0])) << y[0];
     EXPECT_TRUE(std::isnan(y[1])) << y[1];
     EXPECT_TRUE(std::isnan(y[2])) << y[2];
+  }
+}
+
+// Rows whose max is at least 2^127 in magnitude, where the extended-exponent
+// form's exponents are clamped to FLT_MAX and stop telling elements apart:
+// it split such a softmax evenly among all elements above about 2.36e38.
+// There exp(x - max) is 1 or 0, so the softmax is 1 / k on the k elements
+// equal to the max. Each batch mixes these rows with ordinary ones, since the
+// copy for ties is chosen per row.
+TEST(JitSpecialRows, HugeMagnitudeTiesMatchInterpreter) {
+  ir::Pipeline pipeline = load("softmax");
+  JitCase c{"softmax", {4e-6, 1e-40}, {}};
+  std::mt19937 rng(127);
+  std::uniform_real_distribution<float> huge(-3.3e38f, 3.3e38f);
+  const float two_127 = 0x1p127f;
+  const std::vector<std::function<float(int64_t, int64_t)>> rows = {
+      [&](int64_t, int64_t) { return huge(rng); },
+      [&](int64_t i, int64_t) {
+        if (i % 3 == 1) return 3.3e38f;
+        return i % 3 == 2 ? 3.0e38f : -3.3e38f;
+      },
+      [&](int64_t i, int64_t) { return 0.01f * static_cast<float>(i % 97); },
+      [&](int64_t i, int64_t n) { return i == n / 2 || i == 0 ? -2.5e38f : -3.0e38f; },
+      [&](int64_t i, int64_t) { return i % 5 == 0 ? two_127 : std::nextafter(two_127, 0.0f); },
+      [&](int64_t i, int64_t) {
+        if (i % 5 == 0) return 1.5e38f;
+        return i % 5 == 1 ? -kInf : 1.4e38f;
+      },
+      [&](int64_t i, int64_t n) { return i == n - 1 ? FLT_MAX : -FLT_MAX; },
+  };
+  std::vector<int64_t> lengths;
+  for (int64_t n = 1; n <= 40; ++n) lengths.push_back(n);
+  for (int64_t n : {63, 64, 65, 127, 255, 300, 1100, 5003}) lengths.push_back(n);
+  for (Isa isa : runnable_isas()) {
+    for (const auto& form : kForms) {
+      for (bool nontemporal : {false, true}) {
+        auto kernel = compile_for(pipeline, isa, form, nontemporal);
+        if (!kernel) continue;
+        for (int64_t n : lengths) {
+          auto rows_count = static_cast<int64_t>(rows.size());
+          RowTensors jit(pipeline, rows_count, n, 16, 0);
+          RowTensors reference(pipeline, rows_count, n, 16, 0);
+          for (int64_t r = 0; r < rows_count; ++r) {
+            for (int64_t i = 0; i < n; ++i) jit.row("x", r)[i] = rows[static_cast<size_t>(r)](i, n);
+          }
+          copy_inputs(pipeline, jit, reference);
+          expect_matches_reference(*kernel, c, jit, reference,
+                                   std::string("softmax with huge magnitudes on ") + isa_name(isa) + ", form " +
+                                       form_name(form) + (nontemporal ? ", non-temporal" : "") +
+                                       ", n = " + std::to_string(n));
+          if (HasFailure()) return;
+        }
+      }
+    }
   }
 }
 
