@@ -1,7 +1,8 @@
 // KernelEmitter: turns a plan into x86 code with Xbyak. Private to jit/; the
 // public entry point is compile_kernel() in jit/compile.h. The methods are
 // split by concept over kernel_emitter.cpp (frame, rows, sweeps, loops),
-// emit_elementwise.cpp, emit_reductions.cpp and emit_softmax_core.cpp.
+// emit_elementwise.cpp, emit_reductions.cpp, emit_softmax_core.cpp (the
+// online form), emit_extexp.cpp and the other emit_*.cpp files.
 #pragma once
 
 #include <functional>
@@ -229,7 +230,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   bool adds_lanes_in_pairs(const Reduction& r) const;
   const Reduction* shared_accumulator_sum() const;
 
-  // ---- emit_softmax_core.cpp: two-pass forms
+  // ---- emit_softmax_core.cpp: the online form
   struct OnlineState {
     std::vector<Xbyak::Xmm> max_acc, sum_acc;  // per lane
     std::vector<Xbyak::Xmm> reference;         // per lane: the max that exps and sums are relative to
@@ -251,6 +252,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void scale_exponent(const Xbyak::Xmm& v);  // v = v * c or v / c for the core's temperature
   void emit_core_exp(const Xbyak::Xmm& v);
 
+  // ---- emit_extexp.cpp: the extended-exponent form
   struct ExtExpState {
     std::vector<Xbyak::Xmm> mantissa_acc, exponent_acc;  // per lane
     std::vector<Xbyak::Xmm> input_max;                   // per lane: max of x, to find +inf

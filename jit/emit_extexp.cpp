@@ -1,0 +1,267 @@
+// The extended-exponent form of the softmax core (AVX-512 only): sum of exp
+// in one sweep, without a max.
+//
+// "The Two-Pass Softmax Algorithm" (Dukhan and Ablavatski, 2020): exp(x) =
+// p * 2^e with p in about [0.7, 1.42]. Each lane keeps a mantissa sum P and
+// an exponent E, rescaled to the larger exponent with vscalefps, so no max is
+// needed and nothing overflows. Exponents reach +-FLT_MAX (for +-inf), so a
+// difference of two can overflow to -inf, and vscalefps(NaN, -inf) is +0, not
+// NaN. Every exponent difference that scales a sum is clamped to -FLT_MAX,
+// which scales a number to 0 just as well but keeps a NaN sum NaN.
+//
+// Each lane keeps float partial sums and flushes them every few iterations
+// into doubles in the frame, as the online form does (emit_softmax_core.cpp).
+#include <bit>
+#include <cfloat>
+#include <cmath>
+
+#include "jit/kernel_emitter.h"
+
+namespace rowjit::jit {
+
+using namespace Xbyak;
+using namespace Xbyak::util;
+
+void KernelEmitter::init_extexp() {
+  ExtExpState state;
+  int vector_bytes = target_.bytes();
+  vmovups(scratch_.vec[0], pool_.vector(-FLT_MAX));
+  vxorps(scratch_.vec[1], scratch_.vec[1], scratch_.vec[1]);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    Xmm p = take_register();
+    Xmm e = take_register();
+    vxorps(p, p, p);
+    vmovaps(e, scratch_.vec[0]);
+    state.mantissa_acc.push_back(p);
+    state.exponent_acc.push_back(e);
+    Xmm input_max = take_register();
+    vmovups(input_max, pool_.vector(-INFINITY));
+    state.input_max.push_back(input_max);
+    vmovups(ptr[rsp + extexp_exponent_area_ + lane * vector_bytes], scratch_.vec[0]);
+    vmovups(ptr[rsp + extexp_mantissa_area_ + 2 * lane * vector_bytes], scratch_.vec[1]);
+    vmovups(ptr[rsp + extexp_mantissa_area_ + (2 * lane + 1) * vector_bytes], scratch_.vec[1]);
+  }
+  state.temp0 = take_register();
+  state.temp1 = take_register();
+  extexp_ = state;
+}
+
+void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
+  ExtExpState& st = *extexp_;
+  const Xmm& p_acc = st.mantissa_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& e_acc = st.exponent_acc[static_cast<size_t>(mode.lane)];
+  const Xmm& p = st.temp0;
+  const Xmm& e = st.temp1;
+  MathEmitter mm = math();
+  emit_exp_parts(mm, p, e, x, scratch_);
+  const Xmm& e_max = scratch_.vec[0];
+  const Xmm& delta = scratch_.vec[1];
+  vmaxps(e_max, e_acc, e);
+  vsubps(e, e, e_max);
+  vscalefps(p, p, e);
+  vsubps(delta, e_acc, e_max);
+  // A NaN delta becomes -FLT_MAX here, but then e_acc or e is NaN, and so is
+  // p_acc or p.
+  vmaxps(delta, delta, pool_.vector(-FLT_MAX));
+  const Xmm& input_max = st.input_max[static_cast<size_t>(mode.lane)];
+  if (mode.masked) {
+    vscalefps(p_acc | k1, p_acc, delta);
+    vaddps(p_acc | k1, p_acc, p);
+    vmovaps(e_acc | k1, e_max);
+    vmaxps(input_max | k1, input_max, x);
+  } else {
+    vscalefps(p_acc, p_acc, delta);
+    vaddps(p_acc, p_acc, p);
+    vmovaps(e_acc, e_max);
+    vmaxps(input_max, input_max, x);
+  }
+}
+
+// Folds each lane's (P, E) into its double mantissa sum and float exponent in
+// the frame, at the larger of the two exponents.
+void KernelEmitter::flush_extexp() {
+  ExtExpState& st = *extexp_;
+  int vector_bytes = target_.bytes();
+  const Xmm& frame_e = st.temp0;
+  const Xmm& new_e = st.temp1;
+  for (int lane = 0; lane < unroll_; ++lane) {
+    const Xmm& p_acc = st.mantissa_acc[static_cast<size_t>(lane)];
+    const Xmm& e_acc = st.exponent_acc[static_cast<size_t>(lane)];
+    int e_slot = extexp_exponent_area_ + lane * vector_bytes;
+    int p_slot = extexp_mantissa_area_ + 2 * lane * vector_bytes;
+    vmovups(frame_e, ptr[rsp + e_slot]);
+    vmaxps(new_e, frame_e, e_acc);
+    vsubps(frame_e, frame_e, new_e);  // shift of the frame sum, <= 0
+    vsubps(e_acc, e_acc, new_e);      // shift of the lane sum, <= 0
+    vmaxps(frame_e, frame_e, pool_.vector(-FLT_MAX));
+    vmaxps(e_acc, e_acc, pool_.vector(-FLT_MAX));
+    vscalefps(p_acc, p_acc, e_acc);
+    vmovups(ptr[rsp + e_slot], new_e);
+    for (int part = 0; part < 2; ++part) {
+      const Xmm& wide_shift = scratch_.vec[0];
+      const Xmm& wide_p = scratch_.vec[1];
+      const Xmm& half = scratch_.vec[2];
+      if (part == 0) {
+        vcvtps2pd(wide_shift, Ymm(frame_e.getIdx()));
+        vcvtps2pd(wide_p, Ymm(p_acc.getIdx()));
+      } else {
+        vextractf32x8(Ymm(half.getIdx()), Zmm(frame_e.getIdx()), 1);
+        vcvtps2pd(wide_shift, Ymm(half.getIdx()));
+        vextractf32x8(Ymm(half.getIdx()), Zmm(p_acc.getIdx()), 1);
+        vcvtps2pd(wide_p, Ymm(half.getIdx()));
+      }
+      int slot = p_slot + part * vector_bytes;
+      vmovupd(half, ptr[rsp + slot]);
+      vscalefpd(half, half, wide_shift);
+      vaddpd(half, half, wide_p);
+      vmovupd(ptr[rsp + slot], half);
+    }
+    vxorps(p_acc, p_acc, p_acc);
+    vmovups(e_acc, pool_.vector(-FLT_MAX));
+  }
+}
+
+void KernelEmitter::finish_extexp() {
+  ExtExpState& st = *extexp_;
+  int vector_bytes = target_.bytes();
+  const Xmm& e_max = st.temp0;
+  const Xmm& shift = st.temp1;
+  vmovups(e_max, ptr[rsp + extexp_exponent_area_]);
+  for (int lane = 1; lane < unroll_; ++lane) {
+    vmaxps(e_max, e_max, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
+  }
+  horizontal(e_max, LaneCombine::kMax);
+  vbroadcastss(e_max, Xmm(e_max.getIdx()));
+
+  Xmm total_lo = st.mantissa_acc[0];
+  Xmm total_hi = st.exponent_acc[0];
+  vxorpd(total_lo, total_lo, total_lo);
+  vxorpd(total_hi, total_hi, total_hi);
+  for (int lane = 0; lane < unroll_; ++lane) {
+    int p_slot = extexp_mantissa_area_ + 2 * lane * vector_bytes;
+    vmovups(shift, ptr[rsp + extexp_exponent_area_ + lane * vector_bytes]);
+    vsubps(shift, shift, e_max);
+    vmaxps(shift, shift, pool_.vector(-FLT_MAX));
+    const Xmm& wide = scratch_.vec[0];
+    const Xmm& part_sum = scratch_.vec[1];
+    const Xmm& half = scratch_.vec[2];
+    vcvtps2pd(wide, Ymm(shift.getIdx()));
+    vmovupd(part_sum, ptr[rsp + p_slot]);
+    vscalefpd(part_sum, part_sum, wide);
+    vaddpd(total_lo, total_lo, part_sum);
+    vextractf32x8(Ymm(half.getIdx()), Zmm(shift.getIdx()), 1);
+    vcvtps2pd(wide, Ymm(half.getIdx()));
+    vmovupd(part_sum, ptr[rsp + p_slot + vector_bytes]);
+    vscalefpd(part_sum, part_sum, wide);
+    vaddpd(total_hi, total_hi, part_sum);
+  }
+  vaddpd(total_lo, total_lo, total_hi);
+  horizontal(total_lo, LaneCombine::kAddDoubles);
+
+  // A +inf in the row makes the reference sum NaN (exp(inf - inf)), but its
+  // mantissa and exponent are finite: look for it in the max of the inputs.
+  const Xmm& input_max = st.input_max[0];
+  for (size_t lane = 1; lane < st.input_max.size(); ++lane) vmaxps(input_max, input_max, st.input_max[lane]);
+  horizontal(input_max, LaneCombine::kMax);
+  Label finite;
+  mov(eax, 0x7F800000u);  // +inf
+  vmovd(Xmm(scratch_.vec[0].getIdx()), eax);
+  vucomiss(Xmm(input_max.getIdx()), Xmm(scratch_.vec[0].getIdx()));
+  jne(finite, T_NEAR);
+  mov(rax, 0x7FF8000000000000ull);  // double NaN
+  vmovq(Xmm(total_lo.getIdx()), rax);
+  L(finite);
+  // A NaN sum scales every output by its NaN reciprocal. The exponent
+  // x - e_max of the scale sweep would be -inf for an x of -inf once e_max
+  // is above 1e31, and vscalefps(NaN, -inf) is +0: e_max = 0 keeps it finite.
+  Label number;
+  vucomisd(Xmm(total_lo.getIdx()), Xmm(total_lo.getIdx()));
+  jnp(number, T_NEAR);
+  vxorps(Xmm(e_max.getIdx()), Xmm(e_max.getIdx()), Xmm(e_max.getIdx()));
+  L(number);
+
+  // inv = 1 / S as float; an all -inf row has S = 0, inv = inf, and the scale
+  // sweep then computes 0 * inf = NaN, as the reference does.
+  Xmm sum(total_lo.getIdx());
+  Xmm one(scratch_.vec[0].getIdx());
+  mov(rax, 0x3FF0000000000000ull);  // double 1.0
+  vmovq(one, rax);
+  vdivsd(one, one, sum);
+  vcvtsd2ss(one, one, one);
+  vmovss(dword[rsp + extexp_inv_offset_], one);
+  vmovss(dword[rsp + extexp_exp_offset_], Xmm(e_max.getIdx()));
+
+  // A row whose max M is at least 2^127 in magnitude (and finite, with a sum
+  // that is a number) takes the copy of the scale sweep for ties.
+  const Xmm magnitude(scratch_.vec[0].getIdx());
+  const Xmm bound(scratch_.vec[1].getIdx());
+  Label no_ties;
+  mov(dword[rsp + extexp_ties_offset_], 0);
+  vucomisd(Xmm(total_lo.getIdx()), Xmm(total_lo.getIdx()));
+  jp(no_ties, T_NEAR);
+  vandps(magnitude, Xmm(input_max.getIdx()), pool_.vector_bits(0x7FFFFFFFu));
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(0x1p127f)));
+  vucomiss(magnitude, bound);
+  jb(no_ties, T_NEAR);
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(INFINITY)));
+  vucomiss(magnitude, bound);
+  je(no_ties, T_NEAR);
+  emit_extexp_tie_count(Xmm(input_max.getIdx()));
+  L(no_ties);
+}
+
+// Exponents of 2^127 * log2(e) and up are beyond FLT_MAX: emit_exp_parts
+// clamps them, so every x from about 2.36e38 up gets the same pair, and every
+// x from about -2.36e38 down another. A row whose max M has such an exponent
+// would split its softmax evenly among all those elements. But from 2^127 up,
+// floats are 2^104 apart, so exp(x - M) is 1 where x equals M and 0
+// everywhere else. The softmax is then 1 / k on the k elements equal to M and
+// 0 on the others. This counts k with a scalar loop
+// over the row, stores 1 / k, M and the flag for the scale sweep's copy for
+// ties, which compares each x with M (emit_extexp_scale). Such rows are rare
+// and their count is cheap next to the two sweeps.
+void KernelEmitter::emit_extexp_tie_count(const Xmm& row_max) {
+  const Reg64& x_row = tensor_reg_.at(plan_.core.x);
+  Label next, skip, counted;
+  xor_(eax, eax);
+  xor_(ecx, ecx);
+  L(next);
+  cmp(rcx, kRowBytes);
+  jae(counted, T_NEAR);
+  vucomiss(row_max, dword[x_row + rcx]);
+  jne(skip);
+  inc(eax);
+  L(skip);
+  add(rcx, 4);
+  jmp(next);
+  L(counted);
+  // k is at least 1, since M is one of the row's elements. The interpreter
+  // divides exp(0) = 1 by the sum k, so 1 / k is a float division too.
+  const Xmm count(scratch_.vec[0].getIdx());
+  const Xmm one(scratch_.vec[1].getIdx());
+  vcvtsi2ss(count, count, eax);
+  vmovss(one, pool_.address_of(std::bit_cast<uint32_t>(1.0f)));
+  vdivss(one, one, count);
+  vmovss(dword[rsp + extexp_inv_offset_], one);
+  vmovss(dword[rsp + extexp_exp_offset_], row_max);
+  mov(dword[rsp + extexp_ties_offset_], 1);
+}
+
+void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
+  if (extexp_ties_) {
+    // Here extexp_inv_reg_ is 1 / k and extexp_exp_reg_ the row's max M.
+    constexpr uint8_t kEqualOrdered = 0x00;
+    vcmpps(scratch_.mask[0], x, extexp_exp_reg_, kEqualOrdered);
+    vmovaps(dst | scratch_.mask[0] | T_z, extexp_inv_reg_);
+    return;
+  }
+  MathEmitter mm = math();
+  Xmm exponent = take_register();
+  emit_exp_parts(mm, dst, exponent, x, scratch_);
+  vmulps(dst, dst, extexp_inv_reg_);
+  vsubps(exponent, exponent, extexp_exp_reg_);
+  vscalefps(dst, dst, exponent);
+  free_register(exponent);
+}
+
+}  // namespace rowjit::jit
