@@ -171,6 +171,39 @@ void KernelEmitter::raise_online_max(const Reg64& index, const BodyMode& mode) {
   }
 }
 
+// The max pass of the online form: raises each lane's m over the vectors
+// that the next loops will read, from kIndex to `last_start` in main-loop
+// steps, or over the remainder and the tail (lane 0) when `rest_of_row`.
+void KernelEmitter::emit_online_max_pass(const Reg64& last_start, bool rest_of_row) {
+  int vector_bytes = target_.bytes();
+  Label loop, tail, done;
+  mark(rest_of_row ? "max pass over the remainder and tail" : "max pass over the block");
+  mov(rcx, kIndex);
+  if (!rest_of_row) {
+    int step = unroll_ * vector_bytes;
+    L(loop);
+    for (int lane = 0; lane < unroll_; ++lane) raise_online_max(rcx, BodyMode{lane, lane * vector_bytes});
+    add(rcx, step);
+    cmp(rcx, last_start);
+    jle(loop, T_NEAR);
+    update_online_references();
+    return;
+  }
+  lea(rax, ptr[kRowBytes - vector_bytes]);
+  L(loop);
+  cmp(rcx, rax);
+  jg(tail, T_NEAR);
+  raise_online_max(rcx, BodyMode{});
+  add(rcx, vector_bytes);
+  jmp(loop, T_NEAR);
+  L(tail);
+  cmp(rcx, kRowBytes);
+  jge(done, T_NEAR);
+  raise_online_max(rcx, BodyMode{0, 0, true});
+  L(done);
+  update_online_references();
+}
+
 // Sets the lane's move mask (scratch_.mask[0] on AVX-512, scratch_.vec[1] on
 // AVX2): the lanes whose reference r must move to their max m, because r is
 // still -FLT_MAX and m is not, or because (m - r) * c exceeds

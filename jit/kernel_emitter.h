@@ -1,6 +1,7 @@
 // KernelEmitter: turns a plan into x86 code with Xbyak. Private to jit/; the
 // public entry point is compile_kernel() in jit/compile.h. The methods are
-// split by concept over kernel_emitter.cpp (frame, rows, sweeps, loops),
+// split by concept over kernel_emitter.cpp (frame, rows, loops),
+// emit_sweep.cpp (one sweep and its copies of the loops),
 // emit_elementwise.cpp, emit_reductions.cpp, emit_softmax_core.cpp (the
 // online form), emit_extexp.cpp and the other emit_*.cpp files.
 #pragma once
@@ -90,17 +91,37 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   bool blocked_exp_range_copied() const { return blocked_exp_range_copied_; }
 
  private:
-  // ---- kernel_emitter.cpp: frame, rows, sweeps, loops
+  // ---- kernel_emitter.cpp: frame and rows
   Status assign_slots();
   void emit_prologue();
   void emit_epilogue();
+
+  // ---- emit_sweep.cpp: one sweep, its registers and its copies of the loops
+  struct SweepShape {
+    bool resident = false;       // a row held in registers: one body per vector
+    bool blocked = false;        // blocked exp
+    bool block_maxima = false;   // blocked: the sweep of block maxima and sums
+    bool scales_blocks = false;  // blocked: scales each block of a softmax
+    bool shifts_blocks = false;  // blocked: shifts each block of a log-softmax
+    bool streams_stores = false;  // aligned rows may take non-temporal stores
+    bool guarded = false;        // a reciprocal besides the core sum's needs the copy that divides
+  };
   Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
+  void take_sweep_scalars(const ir::Sweep& sweep);
+  void take_block_registers(const ir::Sweep& sweep, const SweepShape& shape);
+  void emit_copy_pair(Xbyak::Label& second_entry, const std::string& first_mark, const std::function<void()>& first,
+                      const std::string& second_mark, const std::function<void()>& second);
+  void emit_loop_copies(const ir::Sweep& sweep, const SweepShape& shape);
+  void emit_sweep_loops(const ir::Sweep& sweep, const SweepShape& shape);
+  void emit_streaming_loops(const ir::Sweep& sweep);
+  void emit_reciprocal_guard(Xbyak::Label& by_division);
+
+  // ---- kernel_emitter.cpp: rows and loops
   void emit_prefetch_bases();
   void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_resident_vectors(const ir::Sweep& sweep);
   void emit_tail_mask();
-  void emit_reciprocal_guard(Xbyak::Label& by_division);
   void emit_flush();
   void prepare_frame_areas();
   void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);
