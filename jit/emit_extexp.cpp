@@ -14,6 +14,7 @@
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <string>
 
 #include "jit/kernel_emitter.h"
 
@@ -52,8 +53,15 @@ void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
   const Xmm& e_acc = st.exponent_acc[static_cast<size_t>(mode.lane)];
   const Xmm& p = st.temp0;
   const Xmm& e = st.temp1;
+
   MathEmitter mm = math();
-  emit_exp_parts(mm, p, e, x, scratch_);
+  if (extexp_shifted_) {
+    // The copy for rows with a large max (emit_extexp_sum_sweep).
+    vsubps(p, x, ptr_b[rsp + extexp_shift_offset_]);
+    emit_exp_parts(mm, p, e, p, scratch_);
+  } else {
+    emit_exp_parts(mm, p, e, x, scratch_);
+  }
   const Xmm& e_max = scratch_.vec[0];
   const Xmm& delta = scratch_.vec[1];
   vmaxps(e_max, e_acc, e);
@@ -191,73 +199,92 @@ void KernelEmitter::finish_extexp() {
   vmovss(dword[rsp + extexp_inv_offset_], one);
   vmovss(dword[rsp + extexp_exp_offset_], Xmm(e_max.getIdx()));
 
-  // A row whose max M is at least 2^127 in magnitude (and finite, with a sum
-  // that is a number) takes the copy of the scale sweep for ties.
-  const Xmm magnitude(scratch_.vec[0].getIdx());
-  const Xmm bound(scratch_.vec[1].getIdx());
-  Label no_ties;
-  mov(dword[rsp + extexp_ties_offset_], 0);
-  vucomisd(Xmm(total_lo.getIdx()), Xmm(total_lo.getIdx()));
-  jp(no_ties, T_NEAR);
-  vandps(magnitude, Xmm(input_max.getIdx()), pool_.vector_bits(0x7FFFFFFFu));
-  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(0x1p127f)));
-  vucomiss(magnitude, bound);
-  jb(no_ties, T_NEAR);
-  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(INFINITY)));
-  vucomiss(magnitude, bound);
-  je(no_ties, T_NEAR);
-  emit_extexp_tie_count(Xmm(input_max.getIdx()));
-  L(no_ties);
+  // The copy on x - max leaves the flag at 1.
+  if (extexp_shifted_) return;
+  if (extexp_shifted_entry_ != nullptr) {
+    emit_extexp_shift_test(Xmm(total_lo.getIdx()), Xmm(input_max.getIdx()));
+  } else {
+    mov(dword[rsp + extexp_shifted_offset_], 0);
+  }
 }
 
-// Exponents of 2^127 * log2(e) and up are beyond FLT_MAX: emit_exp_parts
-// clamps them, so every x from about 2.36e38 up gets the same pair, and every
-// x from about -2.36e38 down another. A row whose max M has such an exponent
-// would split its softmax evenly among all those elements. But from 2^127 up,
-// floats are 2^104 apart, so exp(x - M) is 1 where x equals M and 0
-// everywhere else. The softmax is then 1 / k on the k elements equal to M and
-// 0 on the others. This counts k with a scalar loop
-// over the row, stores 1 / k, M and the flag for the scale sweep's copy for
-// ties, which compares each x with M (emit_extexp_scale). Such rows are rare
-// and their count is cheap next to the two sweeps.
-void KernelEmitter::emit_extexp_tie_count(const Xmm& row_max) {
-  const Reg64& x_row = tensor_reg_.at(plan_.core.x);
-  Label next, skip, counted;
-  xor_(eax, eax);
-  xor_(ecx, ecx);
-  L(next);
-  cmp(rcx, kRowBytes);
-  jae(counted, T_NEAR);
-  vucomiss(row_max, dword[x_row + rcx]);
-  jne(skip);
-  inc(eax);
-  L(skip);
-  add(rcx, 4);
-  jmp(next);
-  L(counted);
-  // k is at least 1, since M is one of the row's elements. The interpreter
-  // divides exp(0) = 1 by the sum k, so 1 / k is a float division too.
-  const Xmm count(scratch_.vec[0].getIdx());
-  const Xmm one(scratch_.vec[1].getIdx());
-  vcvtsi2ss(count, count, eax);
-  vmovss(one, pool_.address_of(std::bit_cast<uint32_t>(1.0f)));
-  vdivss(one, one, count);
-  vmovss(dword[rsp + extexp_inv_offset_], one);
-  vmovss(dword[rsp + extexp_exp_offset_], row_max);
-  mov(dword[rsp + extexp_ties_offset_], 1);
+std::string KernelEmitter::extexp_shifted_mark() const {
+  return "on x - max (the row's max is at least " + std::to_string(static_cast<int64_t>(kExtExpShiftFrom)) +
+         " in magnitude)";
+}
+
+// Emits the sweep that sums exp(x) as (mantissa, exponent) pairs, then its
+// copy on x - max for the rows whose max is too large for those pairs.
+//
+// emit_exp_parts is within 1 ulp for |x| <= 2^19 only. Beyond, the float
+// product x * log2(e) is coarse: two elements close to each other can get
+// the same exponent, and from about 2.36e38 up the exponent is clamped to
+// FLT_MAX, so every element gets the same pair. A row whose max was that
+// large split its softmax among its largest elements (0.8 and 0.2 where the
+// interpreter gives 1 and 0). But softmax(x) = softmax(x - max), and the
+// elements of x - max that count are within about 104 of 0. So the first copy
+// of the sweep ends with a test of the row's max M. A row whose M is at least
+// kExtExpShiftFrom in magnitude (finite, with a sum that is a number) stores M
+// and a flag, and runs the sweep again on x - M. The scale sweep then takes
+// its copy on x - M too (emit_sweep.cpp). x - M rounds to float as in the three-pass forms.
+// Other reductions of the sweep run again on the same x and give the same
+// values.
+Status KernelEmitter::emit_extexp_sum_sweep(int sweep_index) {
+  Label shifted, joined;
+  auto carried_before = carried_;
+  extexp_shifted_entry_ = &shifted;
+  Status first = emit_sweep(sweep_index, false);
+  extexp_shifted_entry_ = nullptr;
+  ROWJIT_TRY(first);
+  jmp(joined, T_NEAR);
+  L(shifted);
+  auto carried_after = carried_;
+  carried_ = carried_before;
+  extexp_shifted_ = true;
+  Status second = emit_sweep(sweep_index, false);
+  extexp_shifted_ = false;
+  ROWJIT_TRY(second);
+  if (carried_ != carried_after && error_.is_ok()) {
+    error_ = Status(StatusCode::kInternal, "the two copies of the extexp sum sweep left different registers");
+  }
+  L(joined);
+  return error_;
+}
+
+// Sets the frame's flag to 0 for most rows. A row whose max M is at least
+// kExtExpShiftFrom in magnitude gets M and the flag 1 instead, and jumps to
+// the copy of the sweep on x - M. That needs M finite and the sum a number: a
+// NaN sum makes every output NaN either way, and a row of -inf has no finite
+// max.
+void KernelEmitter::emit_extexp_shift_test(const Xmm& sum, const Xmm& row_max) {
+  const Xmm magnitude(scratch_.vec[0].getIdx());
+  const Xmm bound(scratch_.vec[1].getIdx());
+  Label unshifted;
+  mov(dword[rsp + extexp_shifted_offset_], 0);
+  vucomisd(sum, sum);
+  jp(unshifted, T_NEAR);
+  vandps(magnitude, row_max, pool_.vector_bits(0x7FFFFFFFu));
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(kExtExpShiftFrom)));
+  vucomiss(magnitude, bound);
+  jb(unshifted, T_NEAR);
+  vmovss(bound, pool_.address_of(std::bit_cast<uint32_t>(INFINITY)));
+  vucomiss(magnitude, bound);
+  je(unshifted, T_NEAR);
+  vmovss(dword[rsp + extexp_shift_offset_], row_max);
+  mov(dword[rsp + extexp_shifted_offset_], 1);
+  jmp(*extexp_shifted_entry_, T_NEAR);
+  L(unshifted);
 }
 
 void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
-  if (extexp_ties_) {
-    // Here extexp_inv_reg_ is 1 / k and extexp_exp_reg_ the row's max M.
-    constexpr uint8_t kEqualOrdered = 0x00;
-    vcmpps(scratch_.mask[0], x, extexp_exp_reg_, kEqualOrdered);
-    vmovaps(dst | scratch_.mask[0] | T_z, extexp_inv_reg_);
-    return;
-  }
   MathEmitter mm = math();
   Xmm exponent = take_register();
-  emit_exp_parts(mm, dst, exponent, x, scratch_);
+  if (extexp_shifted_) {
+    vsubps(dst, x, ptr_b[rsp + extexp_shift_offset_]);
+    emit_exp_parts(mm, dst, exponent, dst, scratch_);
+  } else {
+    emit_exp_parts(mm, dst, exponent, x, scratch_);
+  }
   vmulps(dst, dst, extexp_inv_reg_);
   vsubps(exponent, exponent, extexp_exp_reg_);
   vscalefps(dst, dst, exponent);

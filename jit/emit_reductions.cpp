@@ -56,7 +56,8 @@ void KernelEmitter::prepare_frame_areas() {
       extexp_exponent_area_ = frame_alloc(kMaxUnroll * vector_bytes, 64);
       extexp_inv_offset_ = frame_alloc(4, 4);
       extexp_exp_offset_ = frame_alloc(4, 4);
-      extexp_ties_offset_ = frame_alloc(4, 4);
+      extexp_shifted_offset_ = frame_alloc(4, 4);
+      extexp_shift_offset_ = frame_alloc(4, 4);
     }
   }
 }

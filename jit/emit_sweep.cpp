@@ -4,11 +4,14 @@
 // A sweep runs its per-row scalar ops, takes registers for its reductions,
 // broadcast scalars, reciprocals and pinned constants, then emits its loops
 // (or one body per vector for a row held in registers). Some rows need other
-// code than the rest: rows whose range lets the exp leave out its underflow
-// guard (emit_exp_range.cpp), rows whose 1 / s is not a normal float, rows of
-// the extended-exponent form whose max is too large for its exponents
-// (emit_extexp.cpp), and aligned rows that stream their stores. Each of those
-// gets a copy of the loops, chosen per row by a test before them.
+// code than the rest, and get a copy of the loops, chosen per row by a test
+// before them:
+//   - rows whose range lets the exp leave out its underflow guard
+//     (emit_exp_range.cpp);
+//   - rows whose 1 / s is not a normal float;
+//   - rows of the extended-exponent form whose max is too large for its pairs
+//     of exp(x) (emit_extexp.cpp);
+//   - aligned rows that stream their stores.
 #include <algorithm>
 #include <cfloat>
 #include <set>
@@ -43,7 +46,8 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   shape.scales_blocks = blocked && !shape.block_maxima && plan_.softmax_form == ir::SoftmaxForm::kThreePassReload;
   // A log-softmax's y = d - l whose d the blocked sweep wrote per block.
   shape.shifts_blocks = blocked && !shape.block_maxima && !shape.scales_blocks && !sweep.reloads.empty();
-  mark("sweep " + std::to_string(sweep_index));
+  mark(extexp_shifted_ ? "sweep " + std::to_string(sweep_index) + " again, " + extexp_shifted_mark()
+                       : "sweep " + std::to_string(sweep_index));
   // A resident row has at most kMaxResidentVectors vectors: two accumulators
   // per reduction are enough to overlap them.
   allocate_sweep_registers(sweep, resident ? std::min({unroll_target_, resident_vectors_, 2}) : unroll_target_);
@@ -100,29 +104,31 @@ Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
   }
 
   if (sweep.extexp_scale) {
-    // Rows whose max is at least 2^127 in magnitude take a copy of the loops
-    // for ties (finish_extexp).
-    Label ties;
-    cmp(dword[rsp + extexp_ties_offset_], 0);
-    jne(ties, T_NEAR);
-    emit_copy_pair(
-        ties, "", [&] { emit_loop_copies(sweep, shape); },
-        "loops for ties (the row's max is at least 2^127 in magnitude): y = 1 / k where x = max, else 0",
-        [&] {
-          extexp_ties_ = true;
-          emit_loop_copies(sweep, shape);
-          extexp_ties_ = false;
-        });
+    // Rows whose max is too large for the pairs of exp(x) take a copy of the
+    // loops on x - max (emit_extexp_sum_sweep).
+    Label shifted;
+    cmp(dword[rsp + extexp_shifted_offset_], 0);
+    jne(shifted, T_NEAR);
+    emit_copy_pair(shifted, "", [&] { emit_loop_copies(sweep, shape); }, "loops " + extexp_shifted_mark(),
+                   [&] {
+                     extexp_shifted_ = true;
+                     emit_loop_copies(sweep, shape);
+                     extexp_shifted_ = false;
+                   });
   } else {
     emit_loop_copies(sweep, shape);
   }
 
+  // The copy of an extexp sum sweep on x - max leaves the statistics of the
+  // first copy, which pins the same constants in both.
   if (sweep_constant_uses_.size() <= stats_index) {
     sweep_constant_uses_.resize(stats_index + 1);
     sweep_min_free_.resize(stats_index + 1, 0);
   }
-  sweep_constant_uses_[stats_index] = pool_.uses();
-  sweep_min_free_[stats_index] = static_cast<int>(min_free_);
+  if (!extexp_shifted_) {
+    sweep_constant_uses_[stats_index] = pool_.uses();
+    sweep_min_free_[stats_index] = static_cast<int>(min_free_);
+  }
   pool_.unpin_all();
   for (const Xmm& reg : pinned_constants) free_register(reg);
 

@@ -202,7 +202,13 @@ Status KernelEmitter::emit_kernel() {
     Label row_loop;
     L(row_loop);
     emit_prefetch_bases();
-    for (size_t s = 0; s < plan_.sweeps.size(); ++s) ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
+    for (size_t s = 0; s < plan_.sweeps.size(); ++s) {
+      if (plan_.sweeps[s].extexp_sum) {
+        ROWJIT_TRY(emit_extexp_sum_sweep(static_cast<int>(s)));
+      } else {
+        ROWJIT_TRY(emit_sweep(static_cast<int>(s), false));
+      }
+    }
     emit_next_row(row_loop);
   }
 

@@ -39,6 +39,11 @@ inline const Xbyak::Reg64 kTensorRegs[kMaxTensorSlots] = {
     Xbyak::Reg64{Xbyak::Operand::RBP}, Xbyak::Reg64{Xbyak::Operand::R12}, Xbyak::Reg64{Xbyak::Operand::R13},
     Xbyak::Reg64{Xbyak::Operand::R14}, Xbyak::Reg64{Xbyak::Operand::R15}};
 
+// Rows of the two_pass_extexp form whose max is at least this in magnitude
+// run both sweeps on x - max (emit_extexp.cpp): below it emit_exp_parts is
+// within 1 ulp.
+inline constexpr float kExtExpShiftFrom = 0x1p19f;
+
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
 // The last row of a call prefetches past its end only when it is at least
@@ -284,7 +289,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void flush_extexp();
   void finish_extexp();
   void emit_extexp_scale(const Xbyak::Xmm& dst, const Xbyak::Xmm& x);
-  void emit_extexp_tie_count(const Xbyak::Xmm& row_max);
+  Status emit_extexp_sum_sweep(int sweep_index);
+  std::string extexp_shifted_mark() const;
+  void emit_extexp_shift_test(const Xbyak::Xmm& sum, const Xbyak::Xmm& row_max);
 
   const ir::Pipeline& p_;
   const ir::Plan& plan_;
@@ -360,11 +367,14 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int extexp_mantissa_area_ = -1;      // per lane: two vectors of doubles
   int extexp_exponent_area_ = -1;      // per lane: one vector of float exponents
   int extexp_inv_offset_ = -1;         // 1 / mantissa of the sum, per row
-  int extexp_exp_offset_ = -1;         // exponent of the sum, per row (the row's max on a tie row)
-  // 1 on a row whose max is at least 2^127 in magnitude, where the scale
-  // sweep takes its copy for ties (finish_extexp), else 0.
-  int extexp_ties_offset_ = -1;
-  bool extexp_ties_ = false;           // the scale sweep's loops being emitted are that copy
+  int extexp_exp_offset_ = -1;         // exponent of the sum, per row
+  // Rows whose max is at least kExtExpShiftFrom in magnitude run both sweeps
+  // again on x - max (emit_extexp.cpp): the flag (1 for such a row, else 0)
+  // and the max.
+  int extexp_shifted_offset_ = -1;
+  int extexp_shift_offset_ = -1;
+  bool extexp_shifted_ = false;            // the code being emitted is the copy on x - max
+  Xbyak::Label* extexp_shifted_entry_ = nullptr;  // where the first sweep's test jumps to that copy
   Xbyak::Xmm extexp_inv_reg_;
   Xbyak::Xmm extexp_exp_reg_;
   int tail_bytes_offset_ = -1;  // AVX2: bytes in the last vector of a row (4 to 32), per call
