@@ -39,11 +39,6 @@ inline const Xbyak::Reg64 kTensorRegs[kMaxTensorSlots] = {
     Xbyak::Reg64{Xbyak::Operand::RBP}, Xbyak::Reg64{Xbyak::Operand::R12}, Xbyak::Reg64{Xbyak::Operand::R13},
     Xbyak::Reg64{Xbyak::Operand::R14}, Xbyak::Reg64{Xbyak::Operand::R15}};
 
-// Rows of the two_pass_extexp form whose max is at least this in magnitude
-// run both sweeps on x - max (emit_extexp.cpp): below it emit_exp_parts is
-// within 1 ulp.
-inline constexpr float kExtExpShiftFrom = 0x1p19f;
-
 // Main-loop iterations between two flushes of float partial sums into double.
 inline constexpr int kFlushInterval = 16;
 // The last row of a call prefetches past its end only when it is at least

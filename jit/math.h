@@ -58,6 +58,11 @@ struct ExpLane {
 // softmax exp: the power of two it builds stays normal down to -103.97.
 inline constexpr float kExpGuardFreeRange = 103.5f;
 
+// Rows of the two_pass_extexp form whose max is at least this in magnitude
+// run both sweeps on x - max (jit/emit_extexp.cpp): emit_exp_parts is within
+// 1 ulp up to it.
+inline constexpr float kExtExpShiftFrom = 0x1p19f;
+
 // Handling of softmax exp arguments below -kExpGuardFreeRange: a guard
 // (AVX-512 zeroes those lanes with an opmask, AVX2 clamps its argument), or none.
 // Without the guard such an argument gives a wrong finite value or NaN, but

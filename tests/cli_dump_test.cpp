@@ -473,6 +473,17 @@ TEST_F(CliDumpTest, PlanNamesBlockedExpGuard) {
   EXPECT_FALSE(contains(avx512.out, "exp guard:")) << avx512.out;
 }
 
+TEST_F(CliDumpTest, PlanNamesExtExpLargeMaxima) {
+  if (best_host_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU or OS does not support AVX-512";
+  const std::string line = "  large maxima: rows whose max is at least 524288 in magnitude run both sweeps again";
+  CliResult extexp = run({"plan", "examples/softmax.rj", "--n", "100000", "--plan", "two_pass_extexp"});
+  ASSERT_EQ(extexp.exit_code, 0) << extexp.err;
+  EXPECT_TRUE(contains(extexp.out, line)) << extexp.out;
+  CliResult online = run({"plan", "examples/softmax.rj", "--n", "100000", "--plan", "two_pass_online"});
+  ASSERT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_FALSE(contains(online.out, "large maxima:")) << online.out;
+}
+
 TEST_F(CliDumpTest, PlanOfInterpretedPipeline) {
   CliResult result = run({"plan", "examples/moe_topk_softmax.rj", "--n", "64"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

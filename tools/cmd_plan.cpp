@@ -128,6 +128,10 @@ std::string describe_lowering(const KernelChoice& choice, const InspectedKernel&
         << " (tested after each chunk; a part out of the range runs again with the guard, and so does the rest of "
            "the row)\n";
   }
+  if (inspected.plan.softmax_form == ir::SoftmaxForm::kTwoPassExtExp) {
+    out << "  large maxima: rows whose max is at least " << static_cast<int64_t>(jit::kExtExpShiftFrom)
+        << " in magnitude run both sweeps again on x - max (the pairs of exp(x) are within 1 ulp below it)\n";
+  }
   out << "  code: " << compiled->code_size << " bytes, " << compiled->constants.size()
       << " constants (rowjit dump lists them)\n";
   return out.str();
