@@ -18,6 +18,7 @@ std::string names(const Pipeline& p, const std::vector<ValueId>& ids) {
 
 std::string print_plan(const Pipeline& p, const Plan& plan) {
   std::ostringstream out;
+  const std::vector<std::string> statements = print_ops(p);
   out << "plan for '" << p.name << "'";
   if (plan.n_hint > 0) out << " at n = " << plan.n_hint;
   out << "\n";
@@ -52,9 +53,9 @@ std::string print_plan(const Pipeline& p, const Plan& plan) {
       }
       out << "    prefetches: " << names(p, prefetched) << ", " << plan.prefetch_bytes << " bytes ahead\n";
     }
-    for (int i : sweep.scalar_ops) out << "    once per row: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";
-    for (int i : sweep.ops) out << "    per element: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";
-    for (int i : sweep.reductions) out << "    reduction: " << print_op(p, p.ops[static_cast<size_t>(i)]) << "\n";
+    for (int i : sweep.scalar_ops) out << "    once per row: " << statements[static_cast<size_t>(i)] << "\n";
+    for (int i : sweep.ops) out << "    per element: " << statements[static_cast<size_t>(i)] << "\n";
+    for (int i : sweep.reductions) out << "    reduction: " << statements[static_cast<size_t>(i)] << "\n";
   }
   out << "  choices:\n";
   for (const std::string& reason : plan.reasons) out << "    " << reason << "\n";

@@ -120,6 +120,14 @@ std::string print_op(const Pipeline& pipeline, const Op& op) {
   return format_statement(pipeline, value_names(pipeline), op);
 }
 
+std::vector<std::string> print_ops(const Pipeline& pipeline) {
+  std::vector<std::string> names = value_names(pipeline);
+  std::vector<std::string> statements;
+  statements.reserve(pipeline.ops.size());
+  for (const Op& op : pipeline.ops) statements.push_back(format_statement(pipeline, names, op));
+  return statements;
+}
+
 std::string print_pipeline(const Pipeline& pipeline) {
   std::vector<std::string> names = value_names(pipeline);
 

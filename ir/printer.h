@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ir/pipeline.h"
 
@@ -12,7 +13,12 @@ namespace rowjit::ir {
 std::string print_pipeline(const Pipeline& pipeline);
 
 // Prints one op as a statement ("e = exp(_3)"), for plans, logs and dumps.
+// It names every value of the pipeline first: a caller that prints many ops
+// takes print_ops instead.
 std::string print_op(const Pipeline& pipeline, const Op& op);
+
+// Prints every op of the pipeline as print_op does, in op order.
+std::vector<std::string> print_ops(const Pipeline& pipeline);
 
 // Formats a literal so that it parses back to the same double: "1", "0.5",
 // "1e-30", "inf", "-inf", "nan".

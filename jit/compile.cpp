@@ -39,26 +39,40 @@ Status emitter_failure(const ir::Pipeline& pipeline, const std::exception& error
                                            "); this is a bug in rowjit, so please report it with the pipeline");
 }
 
+// Code buffer sizes to try in turn: most kernels take under 16 KiB, and a
+// pipeline of thousands of ops needs more.
+constexpr size_t kCodeBufferBytes[] = {size_t{64} << 10, size_t{1} << 20, size_t{8} << 20};
+
+// Xbyak's error for a kernel larger than its code buffer.
+bool code_too_big(const Xbyak::Error& error) { return static_cast<int>(error) == Xbyak::ERR_CODE_IS_TOO_BIG; }
+
+// Sets `too_big` when the kernel does not fit `code_bytes`.
 Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll,
-                                   int resident_vectors) {
+                                   int resident_vectors, size_t code_bytes, bool& too_big) {
+  too_big = false;
+  auto too_big_status = [&] {
+    too_big = true;
+    return Status(StatusCode::kUnsupported, "the kernel's code exceeds " + std::to_string(code_bytes >> 10) + " KiB");
+  };
   // A first emission finds which constants each sweep's loops use and how many
   // registers they leave free. The kernel that runs keeps those constants in
   // registers.
   std::vector<std::vector<uint32_t>> pinned;
   try {
-    KernelEmitter first(pipeline, plan, VectorTarget{avx512});
+    KernelEmitter first(pipeline, plan, VectorTarget{avx512}, code_bytes);
     first.set_unroll(unroll);
     first.set_resident_vectors(resident_vectors);
     Status emitted = first.emit_kernel();
     if (!emitted.is_ok()) return emitted;
     pinned = choose_pinned_constants(first);
   } catch (const Xbyak::Error& error) {
+    if (code_too_big(error)) return too_big_status();
     return Status(StatusCode::kInternal, std::string("code emission failed in Xbyak: ") + error.what());
   } catch (const std::exception& error) {
     return emitter_failure(pipeline, error);
   }
 
-  KernelEmitter emitter(pipeline, plan, VectorTarget{avx512});
+  KernelEmitter emitter(pipeline, plan, VectorTarget{avx512}, code_bytes);
   emitter.set_unroll(unroll);
   emitter.set_resident_vectors(resident_vectors);
   emitter.set_pinned_constants(std::move(pinned));
@@ -67,6 +81,7 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
     emitted = emitter.emit_kernel();
     if (emitted.is_ok()) emitter.ready(Xbyak::CodeArray::PROTECT_RW);
   } catch (const Xbyak::Error& error) {
+    if (code_too_big(error)) return too_big_status();
     return Status(StatusCode::kInternal, std::string("code emission failed in Xbyak: ") + error.what());
   } catch (const std::exception& error) {
     return emitter_failure(pipeline, error);
@@ -110,8 +125,20 @@ Result<CompiledKernel> compile_kernel(const ir::Pipeline& pipeline, const ir::Pl
   if (plan.resident_vectors > 0) residencies.push_back(0);
   for (int resident_vectors : residencies) {
     for (int unroll = plan.unroll; unroll >= 1; unroll /= 2) {
-      auto kernel = try_compile(pipeline, plan, avx512, unroll, resident_vectors);
+      // A kernel too large for its code buffer tries the next size, and one
+      // too large for the last runs on the interpreter: a smaller unroll
+      // would shrink it, but the plan would then give a wrong reason for it.
+      Result<CompiledKernel> kernel = Status(StatusCode::kInternal, "no code buffer size tried");
+      bool too_big = false;
+      for (size_t code_bytes : kCodeBufferBytes) {
+        kernel = try_compile(pipeline, plan, avx512, unroll, resident_vectors, code_bytes, too_big);
+        if (!too_big) break;
+      }
       if (kernel) return kernel;
+      if (too_big) {
+        return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "' is too large for the JIT: " +
+                                                    kernel.status().message());
+      }
       last = kernel.status();
       if (last.code() != StatusCode::kUnsupported) return last;
     }

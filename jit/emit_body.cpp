@@ -191,9 +191,18 @@ void KernelEmitter::end_body(const ir::Sweep& sweep, const BodyMode& mode) {
   }
 }
 
+// The statement of op `op_index` for the listing's marks. The pipeline's
+// statements are printed once: printing one names every value, so a mark per
+// op took time quadratic in the op count (a 1000-op pipeline took a second to
+// compile).
+const std::string& KernelEmitter::op_statement(int op_index) {
+  if (op_statements_.empty()) op_statements_ = ir::print_ops(p_);
+  return op_statements_[static_cast<size_t>(op_index)];
+}
+
 void KernelEmitter::mark_op_once(int op_index) {
   if (marked_ops_.insert({sweep_, op_index}).second) {
-    mark("op: " + ir::print_op(p_, p_.ops[static_cast<size_t>(op_index)]));
+    mark("op: " + op_statement(op_index));
   }
 }
 

@@ -174,7 +174,7 @@ void KernelEmitter::emit_scalar_ops(const ir::Sweep& sweep) {
                          full_width.mask};
   for (int index : sweep.scalar_ops) {
     const ir::Op& op = p_.ops[static_cast<size_t>(index)];
-    mark("once per row: " + ir::print_op(p_, op));
+    mark("once per row: " + op_statement(index));
     std::vector<Xmm> operands;
     for (ValueId v : op.operands) {
       Xmm reg(take_register().getIdx());

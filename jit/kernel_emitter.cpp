@@ -34,8 +34,9 @@ constexpr uint32_t kMxcsrControlBits = 0xFFC0;
 
 }  // namespace
 
-KernelEmitter::KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target)
-    : CodeGenerator(64 * 1024, DontSetProtectRWE),
+KernelEmitter::KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target,
+                             size_t code_bytes)
+    : CodeGenerator(code_bytes, DontSetProtectRWE),
       p_(pipeline),
       plan_(plan),
       target_(target),

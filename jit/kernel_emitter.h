@@ -57,7 +57,9 @@ struct BodyMode {
 
 class KernelEmitter : public Xbyak::CodeGenerator {
  public:
-  KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target);
+  // code_bytes: the size of the code buffer; emit_kernel throws Xbyak's
+  // ERR_CODE_IS_TOO_BIG when the kernel does not fit.
+  KernelEmitter(const ir::Pipeline& pipeline, const ir::Plan& plan, VectorTarget target, size_t code_bytes);
 
   // Emits the whole kernel; fails if the plan does not fit the target.
   Status emit_kernel();
@@ -136,6 +138,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
                            const Xbyak::Address& third, Xbyak::Label& exit);
   void mark(const std::string& text);
   void mark_op_once(int op_index);
+  const std::string& op_statement(int op_index);
   Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
   Xbyak::Address frame_slot(ir::ValueId scalar);
   int frame_alloc(int bytes, int align);
@@ -349,6 +352,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int unroll_target_ = 1;
   Status error_;  // first failure while emitting (out of registers)
   std::set<std::pair<const ir::Sweep*, int>> marked_ops_;
+  std::vector<std::string> op_statements_;  // ir::print_ops, made at the first mark of an op
   std::vector<std::vector<uint32_t>> pin_plan_;
   std::vector<std::map<uint32_t, int>> sweep_constant_uses_;
   std::vector<int> sweep_min_free_;
