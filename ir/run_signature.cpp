@@ -99,13 +99,23 @@ RunSignature::RunSignature(const Pipeline& pipeline) {
   for (ScalarParam& param : scalar_params_) {
     param.default_valid = param.default_value && value_accepted(param, *param.default_value);
   }
+  for (size_t i = 0; i < pipeline.ops.size(); ++i) {
+    if (pipeline.ops[i].kind == OpKind::kTopK) topk_ops_.push_back(i);
+  }
 }
 
 bool RunSignature::accepts(const Pipeline& pipeline, const RunArgs& args) const {
   if (checks_by_reference_) return false;
   if (args.rows < 0 || args.n < 0 || args.n > kMaxRowLength || args.first_row < 0) return false;
   if (args.rows > std::numeric_limits<int64_t>::max() - args.first_row) return false;
-  return scalars_accepted(args) && tensors_accepted(pipeline, args);
+  if (!scalars_accepted(args) || !tensors_accepted(pipeline, args)) return false;
+  if (args.rows == 0) return true;
+  for (size_t i : topk_ops_) {
+    // The parameters passed their checks, so the lengths resolve.
+    Result<TopkLengths> lengths = topk_lengths(pipeline, args, pipeline.ops[i]);
+    if (!lengths || lengths->k > lengths->length) return false;
+  }
+  return true;
 }
 
 Status RunSignature::check(const Pipeline& pipeline, const RunArgs& args) const {

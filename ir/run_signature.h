@@ -69,6 +69,7 @@ class RunSignature {
 
   std::vector<Tensor> tensors_;
   std::vector<ScalarParam> scalar_params_;
+  std::vector<size_t> topk_ops_;  // their k may not exceed their operand's length
   bool checks_by_reference_ = false;
 };
 

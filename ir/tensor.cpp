@@ -263,8 +263,34 @@ Status validate_run_args(const Pipeline& pipeline, const RunArgs& args) {
       if (!length) return length.status();
     }
   }
+  if (args.rows > 0) {
+    for (const Op& op : pipeline.ops) {
+      if (op.kind == OpKind::kTopK) ROWJIT_TRY(check_topk_length(pipeline, args, op));
+    }
+  }
   for (ValueId id : tensor_values(pipeline)) ROWJIT_TRY(check_tensor(pipeline, args, id));
   return Status::ok();
+}
+
+Result<TopkLengths> topk_lengths(const Pipeline& pipeline, const RunArgs& args, const Op& op) {
+  Result<int64_t> k = shape_length(pipeline, pipeline.value(op.results[0]).type.shape, args);
+  if (!k) return k.status();
+  Result<int64_t> length = shape_length(pipeline, pipeline.value(op.operands[0]).type.shape, args);
+  if (!length) return length.status();
+  return TopkLengths{*k, *length};
+}
+
+// The interpreter finds a k above the length in every row, but only after
+// its rows and a caller's outputs of k elements per row are allocated: with
+// k = 2^31, rowjit run took 23 GB before the error.
+Status check_topk_length(const Pipeline& pipeline, const RunArgs& args, const Op& op) {
+  Result<TopkLengths> lengths = topk_lengths(pipeline, args, op);
+  if (!lengths) return lengths.status();
+  if (lengths->k <= lengths->length) return Status::ok();
+  return Status(StatusCode::kOutOfRange, "topk: k = " + std::to_string(lengths->k) + " exceeds the length " +
+                                             std::to_string(lengths->length) + " of '" +
+                                             pipeline.display_name(op.operands[0]) +
+                                             "'; k must be at most the number of elements");
 }
 
 }  // namespace rowjit::ir

@@ -39,7 +39,7 @@ Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const
 
 // Checks a run against the pipeline's signature. Every input, output and
 // parameter must be present with its declared element type, and strides must
-// cover a row. Scalar parameters must be finite (integral for s32) and within
+// cover a row. A topk's k may not exceed its operand's length when rows > 0. Scalar parameters must be finite (integral for s32) and within
 // their bounds, checked as the f32 or s32 the kernel receives. Unknown names
 // are rejected. Messages name the tensor or parameter and what is expected.
 // This is the reference check, and it builds strings and sets on every call.
@@ -47,6 +47,17 @@ Result<int64_t> shape_length(const Pipeline& pipeline, const Shape& shape, const
 // accepts the same arguments without allocating and calls this function only
 // for the message of a rejection.
 Status validate_run_args(const Pipeline& pipeline, const RunArgs& args);
+
+// The k of a topk op and the length of its operand, for `args`.
+struct TopkLengths {
+  int64_t k = 0;
+  int64_t length = 0;
+};
+Result<TopkLengths> topk_lengths(const Pipeline& pipeline, const RunArgs& args, const Op& op);
+
+// Fails with kOutOfRange when the k of topk op `op` exceeds its operand's
+// length for `args`.
+Status check_topk_length(const Pipeline& pipeline, const RunArgs& args, const Op& op);
 
 // Value of scalar parameter `name`: the argument, else its default.
 std::optional<double> scalar_param(const Pipeline& pipeline, const RunArgs& args, const std::string& name);

@@ -728,6 +728,23 @@ TEST_F(CliTest, OutputLargerThanMemoryFailsEarly) {
   EXPECT_TRUE(folder_entries().empty());
 }
 
+// A topk whose k exceeds the row fails before its outputs of k elements per
+// row are allocated: with k = 2^31 - 1 they took 16 GiB, and the run grew to
+// 23 GB before the interpreter's error.
+TEST_F(CliTest, TopKAboveTheRowFailsBeforeAllocating) {
+  std::string pipeline = path("topk.rj");
+  std::ofstream(pipeline) << "kernel topk_only(x: f32[n], param k: s32) -> (v: f32[k], idx: s32[k]) {\n"
+                             "  v, idx = topk(x, k=k)\n}\n";
+  write_f32("x.npy", {2, 5}, {1, 4, -2, 0.5, 3, -1, -3, 2.5, 7, 0});
+  CliResult result = run({"run", pipeline, "--input", "x=" + path("x.npy"), "--param", "k=2147483647", "--output",
+                          "v=" + path("v.npy"), "--output", "idx=" + path("idx.npy")});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "rowjit run: topk: k = 2147483647 exceeds the length 5 of 'x'; k must be at most "
+                                   "the number of elements"))
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(path("v.npy")));
+}
+
 // 2^40 x 2^40 x 4 bytes overflows int64_t.
 TEST_F(CliTest, OutputSizeOverflowFailsEarly) {
   CliResult result = run({"run", source_path("tests/data/cli_noise.rj"), "--param", "seed=7",

@@ -60,16 +60,22 @@ TEST_P(InterpreterArgCases, Message) {
   }
 }
 
-TEST_F(InterpreterArgs, RunTimeErrorIsOutOfRange) {
-  // Valid arguments, but k = 5 exceeds the row length 4.
+TEST_F(InterpreterArgs, TopKAboveLengthRejectedUpFront) {
+  // Valid arguments, but k = 5 exceeds the row length 4: every row would
+  // fail, so the check of the arguments rejects it, and no row runs.
   entries_.args.scalars["k"] = 5;
   entries_.v = make_output(ElemType::kF32, 2, 20);
   entries_.i = make_output(ElemType::kS32, 2, 20);
   entries_.args.tensors["v"] = entries_.v.ref();
   entries_.args.tensors["i"] = entries_.i.ref();
+  std::vector<uint8_t> before = entries_.v.bytes;
   Status status = interpret(pipeline_, entries_.args);
   EXPECT_EQ(status.code(), StatusCode::kOutOfRange);
-  EXPECT_EQ(status.message(), "row 0: topk: k = 5 exceeds the length 4 of 'x'; k must be at most the number of elements");
+  EXPECT_EQ(status.message(), "topk: k = 5 exceeds the length 4 of 'x'; k must be at most the number of elements");
+  EXPECT_EQ(entries_.v.bytes, before);
+  // Zero rows run nothing, so no k is too large for them.
+  entries_.args.rows = 0;
+  EXPECT_TRUE(interpret(pipeline_, entries_.args).is_ok());
 }
 
 TEST(InterpreterShapeLength, EveryShapeKind) {

@@ -312,6 +312,7 @@ std::vector<Mutation> mutations(TestTensor& x) {
       set_scalar("k", 1),
       set_scalar("k", 3),
       set_scalar("k", 4),
+      set_scalar("k", 5),  // above n = 4: topk's check of its length
       set_scalar("k", 2.5),
       set_scalar("k", -3),
       set_scalar("k", 3e9),

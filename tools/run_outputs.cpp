@@ -22,6 +22,16 @@ CommandStatus bind_outputs(const ir::Pipeline& pipeline, BoundRun& run) {
     int64_t bytes = 0;
   };
 
+  // A topk whose k exceeds its operand fails every row: that error comes
+  // before its outputs of k elements per row are sized and allocated.
+  if (run.args.rows > 0) {
+    for (const ir::Op& op : pipeline.ops) {
+      if (op.kind != ir::OpKind::kTopK) continue;
+      Status lengths = ir::check_topk_length(pipeline, run.args, op);
+      if (!lengths.is_ok()) return run_failure(lengths);
+    }
+  }
+
   // Sizes every output before allocating any, so that a run too large for the
   // machine fails with its size instead of running out of memory halfway.
   std::vector<PlannedOutput> planned;
