@@ -225,10 +225,14 @@ std::string KernelEmitter::extexp_shifted_mark() const {
 // elements of x - max that count are within about 104 of 0. So the first copy
 // of the sweep ends with a test of the row's max M. A row whose M is at least
 // kExtExpShiftFrom in magnitude (finite, with a sum that is a number) stores M
-// and a flag, and runs the sweep again on x - M. The scale sweep then takes
-// its copy on x - M too (emit_sweep.cpp). x - M rounds to float as in the three-pass forms.
-// Other reductions of the sweep run again on the same x and give the same
-// values.
+// and a flag, and computes the sum again on x - M. The scale sweep then takes
+// its copy on x - M too (emit_sweep.cpp). x - M rounds to float as in the
+// three-pass forms.
+//
+// The second copy computes that sum alone. The sweep's stores and other
+// reductions do not depend on the max, so the first copy's stand, and running
+// them again would be wrong in place: an output written over an input in the
+// first copy would be computed again from its own values (z = w * 2 gave 4w).
 Status KernelEmitter::emit_extexp_sum_sweep(int sweep_index) {
   Label shifted, joined;
   auto carried_before = carried_;
@@ -238,16 +242,18 @@ Status KernelEmitter::emit_extexp_sum_sweep(int sweep_index) {
   ROWJIT_TRY(first);
   jmp(joined, T_NEAR);
   L(shifted);
-  auto carried_after = carried_;
+  extexp_sum_only_ = ir::Sweep{};
+  extexp_sum_only_.loads = {plan_.core.x};
+  extexp_sum_only_.extexp_sum = true;
   carried_ = carried_before;
   extexp_shifted_ = true;
-  Status second = emit_sweep(sweep_index, false);
+  Status second = emit_sweep(sweep_index, false, false, &extexp_sum_only_);
   extexp_shifted_ = false;
   ROWJIT_TRY(second);
-  if (carried_ != carried_after && error_.is_ok()) {
-    error_ = Status(StatusCode::kInternal, "the two copies of the extexp sum sweep left different registers");
-  }
   L(joined);
+  // The copies leave the first copy's results in different registers, or
+  // none: the next sweep reads them from the frame, where both stored them.
+  carried_.clear();
   return error_;
 }
 

@@ -27,9 +27,10 @@ using namespace Xbyak::util;
 using ir::ValueId;
 
 // Emits one sweep of the row: its per-row scalar ops, then its loops, or for a
-// resident row one body per vector.
-Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked) {
-  const ir::Sweep& sweep = plan_.sweeps[static_cast<size_t>(sweep_index)];
+// resident row one body per vector. `instead`, when given, replaces the plan's
+// sweep at that index (the extexp sum alone, emit_extexp_sum_sweep).
+Status KernelEmitter::emit_sweep(int sweep_index, bool resident, bool blocked, const ir::Sweep* instead) {
+  const ir::Sweep& sweep = instead != nullptr ? *instead : plan_.sweeps[static_cast<size_t>(sweep_index)];
   sweep_ = &sweep;
   sweep_index_ = sweep_index;
   // The resident and blocked copies keep their own constant statistics,

@@ -108,7 +108,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     bool streams_stores = false;  // aligned rows may take non-temporal stores
     bool guarded = false;        // a reciprocal besides the core sum's needs the copy that divides
   };
-  Status emit_sweep(int sweep_index, bool resident, bool blocked = false);
+  Status emit_sweep(int sweep_index, bool resident, bool blocked = false, const ir::Sweep* instead = nullptr);
   void take_sweep_scalars(const ir::Sweep& sweep);
   void take_block_registers(const ir::Sweep& sweep, const SweepShape& shape);
   void emit_copy_pair(Xbyak::Label& second_entry, const std::string& first_mark, const std::function<void()>& first,
@@ -373,6 +373,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   int extexp_shifted_offset_ = -1;
   int extexp_shift_offset_ = -1;
   bool extexp_shifted_ = false;            // the code being emitted is the copy on x - max
+  ir::Sweep extexp_sum_only_;              // the sweep of that copy: x - max's sum of exp alone
   Xbyak::Label* extexp_shifted_entry_ = nullptr;  // where the first sweep's test jumps to that copy
   Xbyak::Xmm extexp_inv_reg_;
   Xbyak::Xmm extexp_exp_reg_;

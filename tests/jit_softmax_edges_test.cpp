@@ -200,6 +200,53 @@ kernel softmax_and_energy(x: f32[n]) -> (y: f32[n], t: f32) {
   }
 }
 
+// An output that the first sweep writes over an input of that sweep, in a
+// row whose max sends it to the copy on x - max. That copy must compute the
+// sum of exp alone: when it ran the whole first sweep again, z = w * 2 read
+// the z of the first run and gave 4 w, and sum(w) summed z.
+TEST(JitSpecialRows, LargeMaxKeepsInPlaceOutputs) {
+  auto pipeline = ir::parse_pipeline(R"(
+kernel softmax_and_scaled(x: f32[n], w: f32[n]) -> (y: f32[n], z: f32[n], t: f32) {
+  m = max(x)
+  e = exp(x - m)
+  y = e / sum(e)
+  z = w * 2
+  t = sum(w)
+}
+)");
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  for (Isa isa : runnable_isas()) {
+    auto kernel = compile_for(*pipeline, isa, ir::SoftmaxForm::kTwoPassExtExp);
+    if (!kernel) continue;
+    for (int64_t n : {int64_t{1}, int64_t{5}, int64_t{77}, int64_t{1000}}) {
+      RowTensors jit(*pipeline, 3, n, 0, 0);
+      RowTensors reference(*pipeline, 3, n, 0, 0);
+      // Row 0 is ordinary; rows 1 and 2 take the copy on x - max.
+      const float maxima[] = {3.0f, 1e12f, -0x1p19f};
+      for (int64_t r = 0; r < 3; ++r) {
+        const float max = maxima[r];
+        for (int64_t i = 0; i < n; ++i) {
+          jit.row("x", r)[i] = i % 3 == 0 ? max : std::nextafter(max, -kInf);
+          jit.row("w", r)[i] = static_cast<float>(i + 1);
+        }
+      }
+      copy_inputs(*pipeline, jit, reference);
+      jit.alias("z", "w");
+      ASSERT_TRUE(kernel->run(jit.args()).is_ok());
+      ASSERT_TRUE(ir::interpret(*pipeline, reference.args()).is_ok());
+      for (int64_t r = 0; r < 3; ++r) {
+        std::string where = std::string(isa_name(isa)) + ", n = " + std::to_string(n) + ", row " + std::to_string(r);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(jit.row("w", r)[i], reference.row("z", r)[i]) << "z[" << i << "] on " << where;
+          float want = reference.row("y", r)[i];
+          ASSERT_NEAR(jit.row("y", r)[i], want, 4e-6 * std::fabs(want) + 1e-40) << "y[" << i << "] on " << where;
+        }
+        ASSERT_EQ(jit.row("t", r)[0], reference.row("t", r)[0]) << "t on " << where;
+      }
+    }
+  }
+}
+
 // The online form rescales a lane's sum only where its reference moves, and
 // one test of the whole vector mask decides that. Here only element 13 of
 // every 16 rises, by 51 per 1024 elements. So the references that move are in
