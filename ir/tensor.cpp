@@ -45,7 +45,7 @@ std::vector<ValueId> tensor_values(const Pipeline& pipeline) {
 std::string tensor_names(const Pipeline& pipeline) {
   std::string names;
   for (ValueId id : tensor_values(pipeline)) names += (names.empty() ? "" : ", ") + pipeline.value(id).name;
-  return names.empty() ? "none" : names;
+  return names;
 }
 
 std::string scalar_param_names(const Pipeline& pipeline) {
@@ -53,7 +53,7 @@ std::string scalar_param_names(const Pipeline& pipeline) {
   for (ValueId id : pipeline.inputs) {
     if (is_scalar_param(pipeline.value(id))) names += (names.empty() ? "" : ", ") + pipeline.value(id).name;
   }
-  return names.empty() ? "none" : names;
+  return names;
 }
 
 // Describes a signature entry as declared: "input x: f32[n]", "param tau: f32".
@@ -84,8 +84,13 @@ Status check_names(const Pipeline& pipeline, const RunArgs& args) {
                               ", not a scalar parameter; pass it in RunArgs::tensors");
     }
     if (!input) {
+      std::string names = scalar_param_names(pipeline);
+      if (names.empty()) {
+        return invalid_argument("unknown parameter '" + name + "'; pipeline '" + pipeline.name +
+                                "' has no scalar parameters, so RunArgs::scalars must be empty");
+      }
       return invalid_argument("unknown parameter '" + name + "'; pipeline '" + pipeline.name +
-                              "' has the scalar parameters " + scalar_param_names(pipeline));
+                              "' has the scalar parameters " + names);
     }
   }
   return Status::ok();

@@ -120,14 +120,15 @@ class KernelEmitter : public Xbyak::CodeGenerator {
 
   // ---- kernel_emitter.cpp: rows and loops
   void emit_prefetch_bases();
+  void mark(const std::string& text);
+  Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
+  Xbyak::Address frame_slot(ir::ValueId scalar);
+  int frame_alloc(int bytes, int align);
   void emit_next_row(Xbyak::Label& row_loop);
   void emit_loops(const ir::Sweep& sweep, bool nontemporal);
   void emit_resident_vectors(const ir::Sweep& sweep);
   void emit_tail_mask();
   void emit_flush();
-  void prepare_frame_areas();
-  void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);
-  void store_row(ir::ValueId tensor, const Xbyak::Xmm& src, const BodyMode& mode);
 
   // ---- emit_tail.cpp: AVX2 tail loads and stores without vmaskmovps
   Xbyak::Address tail_count() const;
@@ -136,14 +137,12 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   enum class TailMove { kLoad, kStore };
   void move_tail_part_avx2(TailMove move, const Xbyak::Xmm& part, const Xbyak::Address& pair,
                            const Xbyak::Address& third, Xbyak::Label& exit);
-  void mark(const std::string& text);
-  void mark_op_once(int op_index);
-  const std::string& op_statement(int op_index);
-  Xbyak::Address row_element(ir::ValueId tensor, const BodyMode& mode);
-  Xbyak::Address frame_slot(ir::ValueId scalar);
-  int frame_alloc(int bytes, int align);
 
   // ---- emit_body.cpp: loop bodies and exp groups
+  void load_row(const Xbyak::Xmm& dst, ir::ValueId tensor, const BodyMode& mode);
+  void store_row(ir::ValueId tensor, const Xbyak::Xmm& src, const BodyMode& mode);
+  void mark_op_once(int op_index);
+  const std::string& op_statement(int op_index);
   bool held_for_later(ir::ValueId value, const BodyMode& mode) const;
   void release_value(ir::ValueId value, const BodyMode& mode);
   void release_if_dead(ir::ValueId value, int position, const BodyMode& mode);
@@ -237,6 +236,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
     std::vector<Xbyak::Xmm> min_acc;
   };
   void init_reductions(const ir::Sweep& sweep, bool resident);
+  void prepare_frame_areas();
   void add_widened(const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, const Xbyak::Xmm& acc);
   void accumulate_reduction(Reduction& r, const Xbyak::Xmm& value, const BodyMode& mode);
   void flush_sums();
@@ -246,6 +246,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   enum class LaneCombine { kMax, kMin, kAddFloats, kAddDoubles, kBitwiseOr };
   void combine_in_tree(std::span<const Xbyak::Xmm> values, LaneCombine operation);
   void combine(const Xbyak::Xmm& a, const Xbyak::Xmm& b, LaneCombine operation);
+  // In emit_blocked_exp.cpp, after LaneCombine.
   void combine_row_lanes(const Xbyak::Xmm& acc, const Xbyak::Xmm& x, const BodyMode& mode, LaneCombine operation);
   void horizontal(const Xbyak::Xmm& v, LaneCombine combine);
   bool needs_flush() const;

@@ -124,7 +124,7 @@ std::string describe_compile(const KernelKey& key, const KernelCache::Lookup& lo
   const Kernel& kernel = **lookup.kernel;
   const ir::Plan& plan = kernel.plan();
   size_t code_bytes = kernel.compiled() ? kernel.compiled()->code.size() : 0;
-  return line + " kernel=" + kernel_label(key, plan.softmax_form) + " form=" +
+  return line + " kernel=" + kernel_label(key, plan.softmax_form, kernel.isa()) + " form=" +
          std::string(ir::softmax_form_name(plan.softmax_form)) + " sweeps=" + std::to_string(plan.sweeps.size()) +
          " isa=" + isa_name(kernel.isa()) + " code_bytes=" + std::to_string(code_bytes) + " time_us=" + time +
          " cache=" + (lookup.hit ? "hit" : "miss");
@@ -189,7 +189,7 @@ Result<std::shared_ptr<const Kernel>> Compiler::compile_text(std::string_view te
 }
 
 void Compiler::publish(const Kernel& kernel, const KernelKey& key) {
-  std::string label = kernel_label(key, kernel.plan().softmax_form);
+  std::string label = kernel_label(key, kernel.plan().softmax_form, kernel.isa());
   if (!knobs_.dump_dir.empty()) {
     auto written = write_kernel_dump(knobs_.dump_dir, label, kernel);
     if (!written && !dump_failure_logged_.exchange(true)) {

@@ -34,7 +34,7 @@ RowSizeClass row_size_class(int64_t n_hint, int64_t l2_bytes) {
   RowSizeClass size_class;
   if (n_hint <= 0) return size_class;
   size_class.log2_bucket = static_cast<int>(std::bit_width(static_cast<uint64_t>(n_hint - 1)));
-  // The planner's test (ir/planner.cpp) is 8 * n_hint > L2 bytes: a row of f32
+  // The planner's test (ir/plan_blocked_exp.cpp) is 8 * n_hint > L2 bytes: a row of f32
   // read twice must fit in L2. Dividing instead cannot overflow.
   size_class.exceeds_l2 = n_hint > l2_bytes / 8;
   return size_class;
@@ -73,10 +73,10 @@ uint64_t kernel_key_hash(const KernelKey& key) {
   return hash.value();
 }
 
-std::string kernel_label(const KernelKey& key, ir::SoftmaxForm form) {
+std::string kernel_label(const KernelKey& key, ir::SoftmaxForm form, Isa runs_on) {
   char hash[16];
   std::snprintf(hash, sizeof(hash), "%08x", static_cast<unsigned>(kernel_key_hash(key) & 0xffffffffu));
-  return key.pipeline_name + "." + isa_name(key.isa) + "." + std::string(ir::softmax_form_name(form)) + "." + hash;
+  return key.pipeline_name + "." + isa_name(runs_on) + "." + std::string(ir::softmax_form_name(form)) + "." + hash;
 }
 
 KernelCache::KernelCache(std::size_t capacity) : capacity_(capacity) {}

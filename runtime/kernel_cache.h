@@ -61,8 +61,10 @@ struct KernelKey {
 uint64_t kernel_key_hash(const KernelKey& key);
 
 // Returns the name of a kernel in dumps, perf maps and logs:
-// "<pipeline>.<isa>.<softmax form>.<8 hex digits of the key hash>".
-std::string kernel_label(const KernelKey& key, ir::SoftmaxForm form);
+// "<pipeline>.<isa>.<softmax form>.<8 hex digits of the key hash>", where
+// <isa> is `runs_on`, the ISA of the kernel's machine code or none for the
+// interpreter, which may differ from the ISA the key asked for.
+std::string kernel_label(const KernelKey& key, ir::SoftmaxForm form, Isa runs_on);
 
 struct CacheStats {
   uint64_t hits = 0;             // lookups served without compiling, including waits on another thread's compile

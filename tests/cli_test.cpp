@@ -451,6 +451,16 @@ TEST_F(CliTest, UnknownAndMissingParams) {
       << unknown_result.err;
 }
 
+TEST_F(CliTest, ParamOnPipelineWithoutParams) {
+  write_f32("x.npy", {1, 3}, {1, 2, 3});
+  CliResult result = run({"run", source_path("examples/softmax.rj"), "--input", "x=" + path("x.npy"), "--param",
+                          "tau=2", "--output", "y=" + path("y.npy")});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "unknown parameter: --param tau; pipeline softmax has no parameters; leave out "
+                                   "--param"))
+      << result.err;
+}
+
 TEST_F(CliTest, VectorParamNeedsInput) {
   write_entries_inputs();
   CliResult result = run_entries({"--param", "scale=1",

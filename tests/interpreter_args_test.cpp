@@ -95,5 +95,23 @@ TEST(InterpreterShapeLength, EveryShapeKind) {
   EXPECT_FALSE(scalar_param(p, args, "x").has_value());
 }
 
+TEST(InterpreterArgNames, ScalarOnPipelineWithoutParams) {
+  Pipeline p = parse(R"(kernel plain(x: f32[n]) -> (y: f32[n]) {
+    y = x * 2
+  })");
+  std::vector<float> x(3, 1.0f);
+  std::vector<float> y(3, 0.0f);
+  RunArgs args;
+  args.rows = 1;
+  args.n = 3;
+  args.tensors["x"] = {x.data(), ElemType::kF32, 12};
+  args.tensors["y"] = {y.data(), ElemType::kF32, 12};
+  args.scalars["tau"] = 2;
+  Status status = validate_run_args(p, args);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "unknown parameter 'tau'; pipeline 'plain' has no scalar parameters, so RunArgs::scalars must be empty");
+}
+
 }  // namespace
 }  // namespace rowjit::ir

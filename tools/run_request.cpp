@@ -54,9 +54,10 @@ CommandStatus check_param_names(const ir::Pipeline& pipeline, const RunRequest& 
   for (const NameValue& param : request.params) {
     std::optional<ir::ValueId> id = pipeline.find_input(param.name);
     if (!id) {
-      return usage_error("unknown parameter", "--param " + param.name,
-                         "pipeline " + pipeline.name + " has the parameters " +
-                             join_names(scalar_param_names(pipeline)));
+      std::vector<std::string> names = scalar_param_names(pipeline);
+      std::string known = names.empty() ? "pipeline " + pipeline.name + " has no parameters; leave out --param"
+                                        : "pipeline " + pipeline.name + " has the parameters " + join_names(names);
+      return usage_error("unknown parameter", "--param " + param.name, known);
     }
     const ir::Value& value = pipeline.value(*id);
     if (!is_scalar_param(value)) {
