@@ -107,7 +107,7 @@ TEST(KernelKey, LabelNamesPipelineIsaForm) {
   std::string label = kernel_label(key, ir::SoftmaxForm::kTwoPassOnline, Isa::kAvx512);
   EXPECT_EQ(label.rfind("softmax.avx512.two_pass_online.", 0), 0u) << label;
   EXPECT_EQ(label.size(), std::string("softmax.avx512.two_pass_online.").size() + 8);
-  // A kernel that runs on the interpreter says so, whatever ISA was asked for,
+  // A kernel that runs on the interpreter is labelled none, whatever ISA was asked for,
   // and keeps the hash of its key.
   std::string interpreted = kernel_label(key, ir::SoftmaxForm::kTwoPassOnline, Isa::kNone);
   EXPECT_EQ(interpreted.rfind("softmax.none.two_pass_online.", 0), 0u) << interpreted;
