@@ -54,14 +54,7 @@ void KernelEmitter::accumulate_extexp(const Xmm& x, const BodyMode& mode) {
   const Xmm& p = st.temp0;
   const Xmm& e = st.temp1;
 
-  MathEmitter mm = math();
-  if (extexp_shifted_) {
-    // The copy for rows with a large max (emit_extexp_sum_sweep).
-    vsubps(p, x, ptr_b[rsp + extexp_shift_offset_]);
-    emit_exp_parts(mm, p, e, p, scratch_);
-  } else {
-    emit_exp_parts(mm, p, e, x, scratch_);
-  }
+  emit_extexp_parts(p, e, x);
   const Xmm& e_max = scratch_.vec[0];
   const Xmm& delta = scratch_.vec[1];
   vmaxps(e_max, e_acc, e);
@@ -282,15 +275,21 @@ void KernelEmitter::emit_extexp_shift_test(const Xmm& sum, const Xmm& row_max) {
   L(unshifted);
 }
 
-void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
+// The pair of exp(x), or of exp(x - max) in the copies for rows with a large
+// max (emit_extexp_sum_sweep). x stays unchanged.
+void KernelEmitter::emit_extexp_parts(const Xmm& mantissa, const Xmm& exponent, const Xmm& x) {
   MathEmitter mm = math();
-  Xmm exponent = take_register();
   if (extexp_shifted_) {
-    vsubps(dst, x, ptr_b[rsp + extexp_shift_offset_]);
-    emit_exp_parts(mm, dst, exponent, dst, scratch_);
+    vsubps(mantissa, x, ptr_b[rsp + extexp_shift_offset_]);
+    emit_exp_parts(mm, mantissa, exponent, mantissa, scratch_);
   } else {
-    emit_exp_parts(mm, dst, exponent, x, scratch_);
+    emit_exp_parts(mm, mantissa, exponent, x, scratch_);
   }
+}
+
+void KernelEmitter::emit_extexp_scale(const Xmm& dst, const Xmm& x) {
+  Xmm exponent = take_register();
+  emit_extexp_parts(dst, exponent, x);
   vmulps(dst, dst, extexp_inv_reg_);
   vsubps(exponent, exponent, extexp_exp_reg_);
   vscalefps(dst, dst, exponent);

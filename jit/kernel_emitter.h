@@ -287,6 +287,7 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   void accumulate_extexp(const Xbyak::Xmm& x, const BodyMode& mode);
   void flush_extexp();
   void finish_extexp();
+  void emit_extexp_parts(const Xbyak::Xmm& mantissa, const Xbyak::Xmm& exponent, const Xbyak::Xmm& x);
   void emit_extexp_scale(const Xbyak::Xmm& dst, const Xbyak::Xmm& x);
   Status emit_extexp_sum_sweep(int sweep_index);
   std::string extexp_shifted_mark() const;
