@@ -13,7 +13,10 @@
 //     of exp(x) (emit_extexp.cpp);
 //   - aligned rows that stream their stores.
 #include <algorithm>
+#include <bit>
 #include <cfloat>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -155,10 +158,23 @@ void KernelEmitter::take_sweep_scalars(const ir::Sweep& sweep) {
     }
   }
   if ((sweep.online_softmax) && plan_.core.scale != ir::kNoValue) scalars.insert(plan_.core.scale);
+  // Each literal of the pipeline is a value of its own: literals of the same
+  // f32 value share one register. A chain of ten "+ 1" took ten registers and
+  // did not fit AVX2.
+  std::map<uint32_t, Xmm> literal_registers;
   for (ValueId v : scalars) {
-    Xmm reg = take_register();
-    load_scalar(reg, v);
-    vreg_of_[v] = reg;
+    const ir::Value& value = p_.value(v);
+    std::optional<uint32_t> literal;
+    if (value.kind == ir::ValueKind::kConstant) literal = std::bit_cast<uint32_t>(static_cast<float>(value.constant));
+    auto shared = literal ? literal_registers.find(*literal) : literal_registers.end();
+    if (shared != literal_registers.end()) {
+      vreg_of_[v] = shared->second;
+    } else {
+      Xmm reg = take_register();
+      load_scalar(reg, v);
+      vreg_of_[v] = reg;
+      if (literal) literal_registers.emplace(*literal, reg);
+    }
     pinned_.insert(v);
   }
   for (int i : sweep.ops) {
