@@ -1,7 +1,7 @@
 // Pipelines that press on the vector registers. Every literal of the text is
 // a value of its own, and each scalar that a sweep's body reads is held in a
-// register through the loops: a chain of ten "+ 1" took ten registers and
-// ran on the interpreter on AVX2. Literals of the same value share one now.
+// register through the loops. A chain of ten "+ 1" took ten registers and ran
+// on the interpreter on AVX2. Literals of the same value share one now.
 #include <gtest/gtest.h>
 
 #include <random>
