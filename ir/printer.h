@@ -13,8 +13,8 @@ namespace rowjit::ir {
 std::string print_pipeline(const Pipeline& pipeline);
 
 // Prints one op as a statement ("e = exp(_3)"), for plans, logs and dumps.
-// It names every value of the pipeline first: a caller that prints many ops
-// takes print_ops instead.
+// It names every value of the pipeline first, so a caller that prints many
+// ops calls print_ops instead.
 std::string print_op(const Pipeline& pipeline, const Op& op);
 
 // Prints every op of the pipeline as print_op does, in op order.

@@ -39,19 +39,23 @@ Status emitter_failure(const ir::Pipeline& pipeline, const std::exception& error
                                            "); this is a bug in rowjit, so please report it with the pipeline");
 }
 
-// Code buffer sizes to try in turn: most kernels take under 16 KiB, and a
-// pipeline of thousands of ops needs more.
+// Code buffer sizes to try in turn. The shipped examples' kernels take at most
+// 24 KB under every form and choice, and a pipeline of thousands of ops more.
 constexpr size_t kCodeBufferBytes[] = {size_t{64} << 10, size_t{1} << 20, size_t{8} << 20};
 
 // Xbyak's error for a kernel larger than its code buffer.
 bool code_too_big(const Xbyak::Error& error) { return static_cast<int>(error) == Xbyak::ERR_CODE_IS_TOO_BIG; }
 
-// Sets `too_big` when the kernel does not fit `code_bytes`.
+// What a failed emission lacked, when a larger code buffer or a smaller
+// unroll may help.
+enum class Shortfall { kNone, kCodeBuffer, kRegisters };
+
+// Sets `shortfall` when the kernel does not fit `code_bytes` or the registers.
 Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan& plan, bool avx512, int unroll,
-                                   int resident_vectors, size_t code_bytes, bool& too_big) {
-  too_big = false;
+                                   int resident_vectors, size_t code_bytes, Shortfall& shortfall) {
+  shortfall = Shortfall::kNone;
   auto too_big_status = [&] {
-    too_big = true;
+    shortfall = Shortfall::kCodeBuffer;
     return Status(StatusCode::kUnsupported, "the kernel's code exceeds " + std::to_string(code_bytes >> 10) + " KiB");
   };
   // A first emission finds which constants each sweep's loops use and how many
@@ -63,7 +67,10 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
     first.set_unroll(unroll);
     first.set_resident_vectors(resident_vectors);
     Status emitted = first.emit_kernel();
-    if (!emitted.is_ok()) return emitted;
+    if (!emitted.is_ok()) {
+      if (first.out_of_registers()) shortfall = Shortfall::kRegisters;
+      return emitted;
+    }
     pinned = choose_pinned_constants(first);
   } catch (const Xbyak::Error& error) {
     if (code_too_big(error)) return too_big_status();
@@ -86,7 +93,10 @@ Result<CompiledKernel> try_compile(const ir::Pipeline& pipeline, const ir::Plan&
   } catch (const std::exception& error) {
     return emitter_failure(pipeline, error);
   }
-  if (!emitted.is_ok()) return emitted;
+  if (!emitted.is_ok()) {
+    if (emitter.out_of_registers()) shortfall = Shortfall::kRegisters;
+    return emitted;
+  }
 
   CompiledKernel kernel;
   const uint8_t* code = emitter.getCode();
@@ -126,21 +136,23 @@ Result<CompiledKernel> compile_kernel(const ir::Pipeline& pipeline, const ir::Pl
   for (int resident_vectors : residencies) {
     for (int unroll = plan.unroll; unroll >= 1; unroll /= 2) {
       // A kernel too large for its code buffer tries the next size, and one
-      // too large for the last runs on the interpreter: a smaller unroll
-      // would shrink it, but the plan would then give a wrong reason for it.
+      // too large for the last runs on the interpreter. A smaller unroll would
+      // shrink it, but the plan would then name the registers as the reason.
       Result<CompiledKernel> kernel = Status(StatusCode::kInternal, "no code buffer size tried");
-      bool too_big = false;
+      Shortfall shortfall = Shortfall::kNone;
       for (size_t code_bytes : kCodeBufferBytes) {
-        kernel = try_compile(pipeline, plan, avx512, unroll, resident_vectors, code_bytes, too_big);
-        if (!too_big) break;
+        kernel = try_compile(pipeline, plan, avx512, unroll, resident_vectors, code_bytes, shortfall);
+        if (shortfall != Shortfall::kCodeBuffer) break;
       }
       if (kernel) return kernel;
-      if (too_big) {
+      if (shortfall == Shortfall::kCodeBuffer) {
         return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "' is too large for the JIT: " +
                                                     kernel.status().message());
       }
+      // Other failures, such as more tensors than the JIT takes, do not
+      // depend on the unroll.
       last = kernel.status();
-      if (last.code() != StatusCode::kUnsupported) return last;
+      if (shortfall != Shortfall::kRegisters) return last;
     }
   }
   return Status(StatusCode::kUnsupported, "pipeline '" + pipeline.name + "' does not fit the " +

@@ -158,9 +158,11 @@ void KernelEmitter::take_sweep_scalars(const ir::Sweep& sweep) {
     }
   }
   if ((sweep.online_softmax) && plan_.core.scale != ir::kNoValue) scalars.insert(plan_.core.scale);
-  // Each literal of the pipeline is a value of its own: literals of the same
-  // f32 value share one register. A chain of ten "+ 1" took ten registers and
-  // did not fit AVX2.
+  // Each literal of the pipeline is a value of its own, so literals of the
+  // same f32 value share one register.
+  // NOTE: distinct literals still take a register each for the whole sweep. A
+  // chain with about 10 of them on AVX2 (27 on AVX-512) runs on the
+  // interpreter, with a log line.
   std::map<uint32_t, Xmm> literal_registers;
   for (ValueId v : scalars) {
     const ir::Value& value = p_.value(v);

@@ -274,6 +274,7 @@ Xmm KernelEmitter::take_register() {
   if (free_vregs_.empty()) {
     if (error_.is_ok()) {
       error_ = Status(StatusCode::kUnsupported, "out of vector registers at unroll " + std::to_string(unroll_));
+      out_of_registers_ = true;
     }
     return target_.vreg(0);
   }

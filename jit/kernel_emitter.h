@@ -91,6 +91,9 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   // underflow guard (emit_exp_range.cpp).
   bool exp_range_copied() const { return exp_range_copied_; }
   bool blocked_exp_range_copied() const { return blocked_exp_range_copied_; }
+  // Returns whether emit_kernel failed for lack of vector registers, which a
+  // smaller unroll may leave.
+  bool out_of_registers() const { return out_of_registers_; }
 
  private:
   // ---- kernel_emitter.cpp: frame and rows
@@ -352,7 +355,8 @@ class KernelEmitter : public Xbyak::CodeGenerator {
   bool uses_mask_table_ = false;
   const ir::Sweep* sweep_ = nullptr;
   int unroll_target_ = 1;
-  Status error_;  // first failure while emitting (out of registers)
+  Status error_;  // first failure while emitting
+  bool out_of_registers_ = false;  // error_ is the lack of vector registers
   std::set<std::pair<const ir::Sweep*, int>> marked_ops_;
   std::vector<std::string> op_statements_;  // ir::print_ops, made at the first mark of an op
   std::vector<std::vector<uint32_t>> pin_plan_;

@@ -1,4 +1,4 @@
-// Pipelines that press on the vector registers. Every literal of the text is
+// Pipelines that press on the registers. Every literal of the text is
 // a value of its own, and each scalar that a sweep's body reads is held in a
 // register through the loops. A chain of ten "+ 1" took ten registers and ran
 // on the interpreter on AVX2. Literals of the same value share one now.
@@ -36,6 +36,29 @@ TEST(JitRegisters, RepeatedLiteralsShareARegister) {
       expect_matches_reference(**kernel, c, jit, reference,
                                std::string("40 literal adds on ") + isa_name(isa) + ", n = " + std::to_string(n));
     }
+  }
+}
+
+// Each tensor takes a general-purpose register for its row pointer. The
+// message names the count alone: it once read "does not fit the AVX2
+// registers even at unroll 1", after compiling at every unroll in vain.
+TEST(JitRegisters, TooManyTensorsNamesTheCount) {
+  std::string text = "kernel nine(";
+  for (int i = 0; i < 9; ++i) text += (i ? ", x" : "x") + std::to_string(i) + ": f32[n]";
+  text += ") -> (y: f32[n]) {\n  y = x0";
+  for (int i = 1; i < 9; ++i) text += " + x" + std::to_string(i);
+  text += "\n}\n";
+  auto pipeline = ir::parse_pipeline(text);
+  ASSERT_TRUE(pipeline.is_ok()) << pipeline.status().to_string();
+  for (Isa isa : runnable_isas()) {
+    CompileOptions options;
+    options.isa = isa;
+    options.n_hint = 64;
+    auto kernel = compile(*pipeline, options);
+    ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    EXPECT_FALSE((*kernel)->uses_jit()) << isa_name(isa);
+    EXPECT_EQ((*kernel)->plan().unsupported_reason, "pipeline 'nine' has 10 tensors; the JIT supports at most 8")
+        << isa_name(isa);
   }
 }
 

@@ -166,6 +166,13 @@ kernel softmax_and_energy(x: f32[n]) -> (y: f32[n], t: f32) {
       [&](int64_t i, int64_t n) { return i == n - 1 ? FLT_MAX : -FLT_MAX; },
       [&](int64_t, int64_t) { return 3e6f + 4.0f * unit(rng); },
       [&](int64_t, int64_t) { return -5e5f + 8.0f * unit(rng); },
+      // A NaN makes every output NaN, with or without the copy on x - max.
+      [&](int64_t i, int64_t n) { return i == n / 2 ? NAN : 1e12f; },
+      // Denormals and -0 next to a large max give outputs of 0.
+      [&](int64_t i, int64_t) {
+        if (i % 3 == 0) return 1e9f;
+        return i % 3 == 1 ? 1e-40f : -0.0f;
+      },
   };
   for (const auto& [a, b] : pairs) {
     rows.push_back([a, b](int64_t i, int64_t) { return i % 2 ? b : a; });

@@ -242,6 +242,19 @@ TEST(Printer, PrintOp) {
   EXPECT_EQ(print_op(*parsed, parsed->ops[2]), "e = exp(_2)");
 }
 
+// print_ops names the values once and prints every op as print_op does.
+TEST(Printer, PrintOpsMatchesPrintOp) {
+  for (const auto& pipeline : round_trip_pipelines()) {
+    auto parsed = parse_pipeline(pipeline.text);
+    ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+    std::vector<std::string> statements = print_ops(*parsed);
+    ASSERT_EQ(statements.size(), parsed->ops.size());
+    for (size_t i = 0; i < statements.size(); ++i) {
+      EXPECT_EQ(statements[i], print_op(*parsed, parsed->ops[i])) << "op " << i << " of " << parsed->name;
+    }
+  }
+}
+
 TEST(Printer, LiteralsAndParameters) {
   auto parsed = parse_pipeline(
       "kernel scale(x: f32[n], param shift: f32 >= -1.5 = 0.25) -> (y: f32[n]) {\n"
